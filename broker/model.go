@@ -1,0 +1,94 @@
+package broker
+
+import "time"
+
+// Slot bounds of GS2-Account takeover settings.
+const (
+	MinSlot = 0
+	MaxSlot = 1024
+	// MaxIdentifierLen bounds a takeover link's userIdentifier.
+	MaxIdentifierLen = 1024
+	// DefaultCustomIDSlot is the takeover slot of server_custom_id identities
+	// unless a client configures another.
+	DefaultCustomIDSlot = 3
+)
+
+// Namespace is a tenant: a GS2 namespace, an Xsolla project.
+type Namespace struct {
+	ID        string // UUID
+	Name      string // unique
+	CreatedAt time.Time
+}
+
+// Client is an OAuth2 client registered in one namespace.
+type Client struct {
+	ID           string
+	NamespaceID  string
+	Name         string
+	SecretHash   []byte // keyed hash of the secret; nil for public clients
+	Public       bool
+	Grants       []string // full grant_type values
+	Scopes       []string
+	RedirectURIs []string
+	AccessTTL    time.Duration
+	RefreshTTL   time.Duration
+	CustomIDSlot int // takeover slot of this client's server_custom_id identities
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// User is the broker's own identity of a player.
+type User struct {
+	ID          string // UUID v4
+	NamespaceID string
+	CreatedAt   time.Time
+}
+
+// Link is a takeover link: (namespace, slot, identifier) is unique and points to
+// one user, and a user has at most one link per slot.
+type Link struct {
+	NamespaceID string
+	Slot        int
+	Identifier  string
+	UserID      string
+	CreatedAt   time.Time
+}
+
+// RefreshToken is the stored form of an opaque refresh token: only its SHA-256
+// hash is kept. Tokens descend from one another in a family.
+type RefreshToken struct {
+	Hash        []byte
+	FamilyID    string
+	ClientID    string
+	UserID      string
+	NamespaceID string
+	Scope       string // space-separated, as granted to the family
+	TimeOffset  int    // GS2 timeOffset, seconds
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	SpentAt     time.Time // zero while unspent
+
+	// FamilyRevoked is read-only: GetRefreshToken reports whether the token's
+	// family has been revoked.
+	FamilyRevoked bool
+}
+
+// Rotation asks the store to spend one refresh token and insert its successor.
+type Rotation struct {
+	OldHash   []byte
+	NewHash   []byte
+	ClientID  string    // the token must have been issued to this client
+	Now       time.Time // spent_at of the old token, created_at of the new one
+	ExpiresAt time.Time // expiry of the successor
+}
+
+// SigningKey is a JWS signing key; the private key is sealed (AES-256-GCM)
+// under the key-encryption key and never stored in clear.
+type SigningKey struct {
+	ID           string // the JWS kid
+	Alg          string // ES256 | EdDSA | RS256
+	Sealed       []byte
+	CreatedAt    time.Time
+	RetiredAt    time.Time // zero while active
+	PublishUntil time.Time // zero while active; JWKS drops the key after this
+}

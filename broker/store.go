@@ -1,0 +1,82 @@
+package broker
+
+import (
+	"context"
+	"time"
+)
+
+// NamespaceStore keeps tenants.
+type NamespaceStore interface {
+	CreateNamespace(ctx context.Context, ns Namespace) error // ErrAlreadyExists on a taken ID or name
+	GetNamespace(ctx context.Context, id string) (Namespace, error)
+	GetNamespaceByName(ctx context.Context, name string) (Namespace, error)
+}
+
+// ClientStore keeps OAuth2 clients.
+type ClientStore interface {
+	CreateClient(ctx context.Context, c Client) error // ErrAlreadyExists on a taken ID
+	GetClient(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error) // ordered by CreatedAt, then ID
+	UpdateClient(ctx context.Context, c Client) error  // ErrNotFound if absent
+	DeleteClient(ctx context.Context, id string) error // ErrNotFound if absent
+}
+
+// UserStore keeps users and their takeover links.
+type UserStore interface {
+	CreateUser(ctx context.Context, u User) error // ErrAlreadyExists on a taken ID
+	GetUser(ctx context.Context, id string) (User, error)
+	// CreateLink fails with ErrAlreadyExists when (namespace, slot, identifier)
+	// is taken or the user already has a link in that slot.
+	CreateLink(ctx context.Context, l Link) error
+	GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (Link, error)
+	ListLinks(ctx context.Context, userID string) ([]Link, error) // ordered by slot
+}
+
+// RefreshStore keeps refresh tokens and their families.
+type RefreshStore interface {
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// RotateRefreshToken atomically spends the token r.OldHash — only if it is
+	// unspent, unexpired at r.Now, issued to r.ClientID and its family is not
+	// revoked — and inserts its successor (same family, user, namespace, scope
+	// and time offset). It returns the successor, or ErrNotFound when no token
+	// could be spent; of concurrent calls for one token exactly one succeeds.
+	RotateRefreshToken(ctx context.Context, r Rotation) (RefreshToken, error)
+	GetRefreshToken(ctx context.Context, hash []byte) (RefreshToken, error)
+	// RevokeFamily revokes every token of the family; the record is kept until
+	// `until`, after which nothing it covers can still be valid. Idempotent.
+	RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error
+	FamilyRevoked(ctx context.Context, familyID string) (bool, error)
+}
+
+// KeyStore keeps signing keys.
+type KeyStore interface {
+	CreateKey(ctx context.Context, k SigningKey) error
+	ListKeys(ctx context.Context) ([]SigningKey, error) // ordered by CreatedAt, then ID
+	RetireKey(ctx context.Context, id string, retiredAt, publishUntil time.Time) error // ErrNotFound if absent or already retired
+}
+
+// RevocationStore keeps revoked access tokens (RFC 7009) until they expire.
+type RevocationStore interface {
+	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error // idempotent
+	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
+}
+
+// Store is everything the broker persists. Implementations live in
+// broker/store/* and pass broker/store/storetest.
+type Store interface {
+	NamespaceStore
+	ClientStore
+	UserStore
+	RefreshStore
+	KeyStore
+	RevocationStore
+
+	// InTx runs fn in one transaction; fn's Store sees and writes only inside
+	// it. An error from fn rolls the transaction back and is returned as is.
+	InTx(ctx context.Context, fn func(Store) error) error
+	// PurgeExpired deletes refresh tokens, family revocations and access-token
+	// revocations that expired before now, and reports how many rows went.
+	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
+	Ping(ctx context.Context) error
+	Close() error
+}

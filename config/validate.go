@@ -1,0 +1,187 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// kekSize is the length of the decoded key-encryption key (AES-256).
+const kekSize = 32
+
+// Accepted values of the enumerated settings.
+var (
+	signingAlgs   = []string{"ES256", "EdDSA", "RS256"}
+	logLevels     = []string{"debug", "info", "warn", "error"}
+	providerTypes = []string{"oidc", "oauth2"}
+	dbSchemes     = []string{"postgres://", "postgresql://", "sqlite://"}
+)
+
+// Limits of the numeric settings.
+const (
+	minBodyBytes = 1 << 10
+	maxBodyBytes = 64 << 20
+	maxSlot      = 1024
+)
+
+// Validate reports every problem with c at once, joined with errors.Join,
+// one line per problem naming the setting. It checks c as given: [Load] fills
+// in defaults before it calls Validate. It does not read the key-encryption
+// key file; [Config.KEK] does.
+func (c Config) Validate() error {
+	return errors.Join(c.problems()...)
+}
+
+func (c Config) problems() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("addr: %q is not host:port", c.Addr)
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		bad("addr: %q does not end in a port number from 0 to 65535", c.Addr)
+	}
+
+	if msg := issuerProblem(c.Issuer); msg != "" {
+		if c.Issuer == "http://"+c.Addr {
+			msg += " (it defaults to http://<addr>; set issuer to the public base URL)"
+		}
+		bad("issuer: %q %s", c.Issuer, msg)
+	}
+
+	if c.DataDir == "" {
+		bad("data_dir: must not be empty")
+	}
+	if i := slices.IndexFunc(dbSchemes, func(p string) bool { return strings.HasPrefix(c.Database, p) }); i < 0 {
+		bad("database: %q does not start with postgres://, postgresql:// or sqlite://", redactDSN(c.Database))
+	} else if c.Database == dbSchemes[i] {
+		bad("database: %q names no database", c.Database)
+	}
+
+	if !slices.Contains(signingAlgs, c.SigningAlg) {
+		bad("signing_alg: %q is not one of %s", c.SigningAlg, strings.Join(signingAlgs, ", "))
+	}
+	if !slices.Contains(logLevels, c.LogLevel) {
+		bad("log_level: %q is not one of %s", c.LogLevel, strings.Join(logLevels, ", "))
+	}
+	if c.RefreshGrace <= 0 {
+		bad("refresh_grace: %s is not greater than 0", c.RefreshGrace)
+	}
+	if c.RequestTimeout <= 0 {
+		bad("request_timeout: %s is not greater than 0", c.RequestTimeout)
+	}
+	if c.MaxBodyBytes < minBodyBytes || c.MaxBodyBytes > maxBodyBytes {
+		bad("max_body_bytes: %d is not between %d (1 KiB) and %d (64 MiB)", c.MaxBodyBytes, minBodyBytes, maxBodyBytes)
+	}
+
+	if c.KeyEncryptionKey != "" && c.KeyEncryptionKeyFile != "" {
+		errs = append(errs, errBothKEK)
+	} else if c.KeyEncryptionKey != "" {
+		if _, err := decodeKEK("key_encryption_key", c.KeyEncryptionKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	errs = append(errs, providerProblems(c.Providers)...)
+	return errs
+}
+
+// issuerProblem says what is wrong with an issuer URL, or "" if nothing is.
+func issuerProblem(issuer string) string {
+	u, err := url.Parse(issuer)
+	switch {
+	case err != nil || !u.IsAbs():
+		return "is not an absolute URL"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "is not an http or https URL"
+	case u.Host == "" || u.Hostname() == "":
+		return "has no host"
+	case u.RawQuery != "" || u.ForceQuery:
+		return "must not have a query"
+	case u.Fragment != "" || strings.Contains(issuer, "#"):
+		return "must not have a fragment"
+	case u.User != nil:
+		return "must not have user information"
+	}
+	return ""
+}
+
+// providerProblems checks what the providers need in common; each provider
+// type checks its own settings when it is built.
+func providerProblems(ps []Provider) []error {
+	var errs []error
+	seen := make(map[string]int)
+	for i, p := range ps {
+		at := fmt.Sprintf("providers[%d]", i)
+		if p.Name != "" {
+			at += fmt.Sprintf(" (%s)", p.Name)
+		}
+		switch j, dup := seen[p.Name]; {
+		case p.Name == "":
+			errs = append(errs, fmt.Errorf("%s: name must not be empty", at))
+		case dup:
+			errs = append(errs, fmt.Errorf("%s: name %q is already used by providers[%d]", at, p.Name, j))
+		default:
+			seen[p.Name] = i
+		}
+		if !slices.Contains(providerTypes, p.Type) {
+			errs = append(errs, fmt.Errorf("%s: type %q is not one of %s", at, p.Type, strings.Join(providerTypes, ", ")))
+		}
+		if p.Slot < 0 || p.Slot > maxSlot {
+			errs = append(errs, fmt.Errorf("%s: slot %d is not between 0 and %d", at, p.Slot, maxSlot))
+		}
+	}
+	return errs
+}
+
+var (
+	errBothKEK = errors.New("key_encryption_key and key_encryption_key_file are both set; set only one")
+	errNoKEK   = errors.New("no key-encryption key: set BRIDGEKEEPER_KEY_ENCRYPTION_KEY or key_encryption_key_file (generate one with: openssl rand -base64 32)")
+)
+
+// KEK returns the 32-byte key-encryption key, decoded from the standard
+// base64 of KeyEncryptionKey or of the file KeyEncryptionKeyFile names
+// (surrounding whitespace ignored). Its errors name the setting at fault and
+// never contain key material.
+func (c Config) KEK() ([]byte, error) {
+	switch {
+	case c.KeyEncryptionKey != "" && c.KeyEncryptionKeyFile != "":
+		return nil, errBothKEK
+	case c.KeyEncryptionKey != "":
+		return decodeKEK("key_encryption_key", c.KeyEncryptionKey)
+	case c.KeyEncryptionKeyFile != "":
+		b, err := os.ReadFile(c.KeyEncryptionKeyFile)
+		if err != nil {
+			// The *PathError names the path and the cause, not the content.
+			return nil, fmt.Errorf("key_encryption_key_file: %w", err)
+		}
+		defer clear(b)
+		return decodeKEK(fmt.Sprintf("key_encryption_key_file %q", c.KeyEncryptionKeyFile), string(b))
+	}
+	return nil, errNoKEK
+}
+
+// decodeKEK decodes a base64 key-encryption key; name says where it came
+// from. Errors deliberately drop the decoder's error, whatever it contains.
+func decodeKEK(name, s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, fmt.Errorf("%s: is empty; want the standard base64 of %d random bytes", name, kekSize)
+	}
+	key, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: is not valid standard base64; want the standard base64 of %d random bytes", name, kekSize)
+	}
+	if len(key) != kekSize {
+		n := len(key)
+		clear(key)
+		return nil, fmt.Errorf("%s: decodes to %d bytes, want exactly %d", name, n, kekSize)
+	}
+	return key, nil
+}

@@ -51,7 +51,7 @@ type RefreshStore interface {
 // KeyStore keeps signing keys.
 type KeyStore interface {
 	CreateKey(ctx context.Context, k SigningKey) error
-	ListKeys(ctx context.Context) ([]SigningKey, error) // ordered by CreatedAt, then ID
+	ListKeys(ctx context.Context) ([]SigningKey, error)                                // ordered by CreatedAt, then ID
 	RetireKey(ctx context.Context, id string, retiredAt, publishUntil time.Time) error // ErrNotFound if absent or already retired
 }
 

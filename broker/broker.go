@@ -1,0 +1,191 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
+)
+
+// Defaults of a client's token lifetimes: GS2's one-hour access token and
+// Mobage Connect's 90-day refresh token.
+const (
+	DefaultAccessTTL  = time.Hour
+	DefaultRefreshTTL = 90 * 24 * time.Hour
+	DefaultGrace      = 5 * time.Second
+)
+
+// Config is what the broker needs to know about its deployment.
+type Config struct {
+	Issuer string
+	// RefreshGrace is how long a spent refresh token may be presented again
+	// (a client retrying a lost response) and get the same successor back.
+	RefreshGrace time.Duration
+}
+
+// Broker applies the rules: it authenticates clients, finds or creates users,
+// issues and rotates tokens, and revokes them.
+type Broker struct {
+	cfg     Config
+	store   Store
+	secrets *Secrets
+	keys    *Keyring
+	clients *clientCache
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// New wires a broker; now is the clock (time.Now outside tests).
+func New(cfg Config, store Store, secrets *Secrets, keys *Keyring, now func() time.Time, log *slog.Logger) *Broker {
+	if cfg.RefreshGrace <= 0 {
+		cfg.RefreshGrace = DefaultGrace
+	}
+	return &Broker{
+		cfg: cfg, store: store, secrets: secrets, keys: keys, now: now, log: log,
+		clients: newClientCache(store, now, clientCacheTTL),
+	}
+}
+
+// Issuer is the broker's issuer URL.
+func (b *Broker) Issuer() string { return b.cfg.Issuer }
+
+// Keys is the broker's keyring.
+func (b *Broker) Keys() *Keyring { return b.keys }
+
+// Ping reports whether the store answers.
+func (b *Broker) Ping(ctx context.Context) error { return b.store.Ping(ctx) }
+
+// Token is what a grant returns: RFC 6749 §5.1 plus GS2's userId and expire.
+type Token struct {
+	AccessToken  string
+	ExpiresIn    int64 // seconds
+	RefreshToken string
+	Scope        string
+	IDToken      string
+	UserID       string
+	Expire       time.Time // GS2 expire, sent as Unix milliseconds
+}
+
+// AuthenticateClient checks a client's credentials. A public client presents
+// no secret; a confidential one must present the right one.
+func (b *Broker) AuthenticateClient(ctx context.Context, id, secret string) (Client, error) {
+	c, err := b.clients.get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Client{}, InvalidClient("unknown client", nil)
+	}
+	if err != nil {
+		return Client{}, fmt.Errorf("authenticate client: %w", err)
+	}
+	if c.Public {
+		if secret != "" {
+			return Client{}, InvalidClient("public client must not present a secret", nil)
+		}
+		return c, nil
+	}
+	if secret == "" || !b.secrets.CheckClientSecret(secret, c.SecretHash) {
+		return Client{}, InvalidClient("client authentication failed", nil)
+	}
+	return c, nil
+}
+
+// IssueClientToken issues a client_credentials access token: the client is
+// the subject, and there is no refresh token (RFC 6749 §4.4.3).
+func (b *Broker) IssueClientToken(ctx context.Context, c Client, scope []string) (Token, error) {
+	now := b.now()
+	exp := now.Add(c.AccessTTL)
+	at, err := b.keys.Sign(AccessClaims{
+		Issuer: b.cfg.Issuer, Subject: c.ID, Audience: jwt.Audience{c.ID},
+		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp),
+		ID: uuid.NewString(), ClientID: c.ID, Scope: strings.Join(scope, " "), Namespace: c.NamespaceID,
+	})
+	if err != nil {
+		return Token{}, fmt.Errorf("client_credentials: %w", err)
+	}
+	return Token{AccessToken: at, ExpiresIn: int64(c.AccessTTL / time.Second), Scope: strings.Join(scope, " ")}, nil
+}
+
+// LoginByLink signs in the user behind the takeover link (client's namespace,
+// slot, identifier), creating user and link on first sight, and issues an
+// access token and the first refresh token of a new family. The subject is
+// always the broker's user ID, never the identifier.
+func (b *Broker) LoginByLink(ctx context.Context, c Client, slot int, identifier string, scope []string) (Token, error) {
+	user, err := b.UserForLink(ctx, c.NamespaceID, slot, identifier)
+	if err != nil {
+		return Token{}, err
+	}
+	return b.issueUserTokens(ctx, c, user, strings.Join(scope, " "), 0)
+}
+
+// UserForLink finds the user linked as (namespace, slot, identifier) or
+// creates the user and the link in one transaction. Of concurrent first
+// logins one transaction wins; the losers read the winner's link, so one
+// identity ends as one user.
+func (b *Broker) UserForLink(ctx context.Context, namespaceID string, slot int, identifier string) (string, error) {
+	l, err := b.store.GetLink(ctx, namespaceID, slot, identifier)
+	if err == nil {
+		return l.UserID, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return "", fmt.Errorf("find link: %w", err)
+	}
+	now := b.now()
+	u := User{ID: uuid.NewString(), NamespaceID: namespaceID, CreatedAt: now}
+	err = b.store.InTx(ctx, func(tx Store) error {
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		return tx.CreateLink(ctx, Link{NamespaceID: namespaceID, Slot: slot, Identifier: identifier, UserID: u.ID, CreatedAt: now})
+	})
+	if errors.Is(err, ErrAlreadyExists) {
+		l, err = b.store.GetLink(ctx, namespaceID, slot, identifier)
+		if err != nil {
+			return "", fmt.Errorf("find link after losing a race: %w", err)
+		}
+		return l.UserID, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("create user and link: %w", err)
+	}
+	return u.ID, nil
+}
+
+// issueUserTokens starts a refresh-token family for the user and signs its
+// first access token. The refresh token is committed before anything is
+// returned, so a client never holds a token the store lost.
+func (b *Broker) issueUserTokens(ctx context.Context, c Client, userID, scope string, timeOffset int) (Token, error) {
+	now := b.now()
+	rt := NewOpaqueToken("rt_")
+	row := RefreshToken{
+		Hash: TokenHash(rt), FamilyID: uuid.NewString(), ClientID: c.ID, UserID: userID,
+		NamespaceID: c.NamespaceID, Scope: scope, TimeOffset: timeOffset,
+		CreatedAt: now, ExpiresAt: now.Add(c.RefreshTTL),
+	}
+	if err := b.store.CreateRefreshToken(ctx, row); err != nil {
+		return Token{}, fmt.Errorf("store refresh token: %w", err)
+	}
+	return b.userToken(c, row, rt, scope, uuid.NewString())
+}
+
+// userToken signs the access token that accompanies refresh token row.
+func (b *Broker) userToken(c Client, row RefreshToken, rt, scope, jti string) (Token, error) {
+	exp := row.CreatedAt.Add(c.AccessTTL)
+	offset := row.TimeOffset
+	at, err := b.keys.Sign(AccessClaims{
+		Issuer: b.cfg.Issuer, Subject: row.UserID, Audience: jwt.Audience{c.ID},
+		IssuedAt: jwt.NewNumericDate(row.CreatedAt), Expiry: jwt.NewNumericDate(exp),
+		ID: jti, ClientID: c.ID, Scope: scope, Namespace: row.NamespaceID,
+		SessionID: row.FamilyID, UserID: row.UserID, TimeOffset: &offset,
+	})
+	if err != nil {
+		return Token{}, fmt.Errorf("sign access token: %w", err)
+	}
+	return Token{
+		AccessToken: at, ExpiresIn: int64(c.AccessTTL / time.Second), RefreshToken: rt,
+		Scope: scope, UserID: row.UserID, Expire: exp,
+	}, nil
+}

@@ -1,0 +1,209 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-oauth2/oauth2/v4"
+	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
+)
+
+// clientCacheTTL bounds how long a client changed or deleted by another
+// process (the CLI) can still be seen as it was: under a second.
+const clientCacheTTL = 500 * time.Millisecond
+
+// clientCache keeps clients in memory briefly, so that the token endpoint's
+// hot path does not read the database for every request.
+type clientCache struct {
+	store ClientStore
+	now   func() time.Time
+	ttl   time.Duration
+	group singleflight.Group
+
+	mu      sync.RWMutex
+	entries map[string]cachedClient
+}
+
+type cachedClient struct {
+	client  Client
+	fetched time.Time
+}
+
+func newClientCache(store ClientStore, now func() time.Time, ttl time.Duration) *clientCache {
+	return &clientCache{store: store, now: now, ttl: ttl, entries: map[string]cachedClient{}}
+}
+
+func (cc *clientCache) get(ctx context.Context, id string) (Client, error) {
+	cc.mu.RLock()
+	e, ok := cc.entries[id]
+	cc.mu.RUnlock()
+	if ok && cc.now().Sub(e.fetched) < cc.ttl {
+		return e.client, nil
+	}
+	// Unknown IDs are not cached: a flood of made-up IDs must not grow memory.
+	v, err, _ := cc.group.Do(id, func() (any, error) {
+		c, err := cc.store.GetClient(ctx, id)
+		cc.mu.Lock()
+		defer cc.mu.Unlock()
+		if err != nil {
+			delete(cc.entries, id)
+			return Client{}, err
+		}
+		cc.entries[id] = cachedClient{client: c, fetched: cc.now()}
+		return c, nil
+	})
+	return v.(Client), err
+}
+
+// ClientSpec is what an operator asks for when registering a client.
+type ClientSpec struct {
+	Namespace    string // name; created if it does not exist
+	Name         string
+	Grants       []string
+	Scopes       []string
+	RedirectURIs []string
+	Public       bool
+	AccessTTL    time.Duration // 0: DefaultAccessTTL
+	RefreshTTL   time.Duration // 0: DefaultRefreshTTL
+	CustomIDSlot *int          // nil: DefaultCustomIDSlot
+}
+
+// ConfidentialOnly are the grants a public client may not use.
+var ConfidentialOnly = []string{GrantClientCredentials, GrantServerCustomID}
+
+// Grant types, full form.
+const (
+	GrantAuthorizationCode = string(oauth2.AuthorizationCode)
+	GrantRefreshToken      = string(oauth2.Refreshing)
+	GrantClientCredentials = string(oauth2.ClientCredentials)
+	GrantServerCustomID    = "urn:bridgekeeper:params:oauth:grant-type:server_custom_id"
+)
+
+// GrantShortNames maps accepted short names to full grant types.
+var GrantShortNames = map[string]string{"server_custom_id": GrantServerCustomID}
+
+// CreateClient registers a client and returns it with its secret, which is
+// shown once and stored only hashed. The namespace is created if absent.
+func CreateClient(ctx context.Context, store Store, secrets *Secrets, spec ClientSpec, now time.Time) (Client, string, error) {
+	c := Client{
+		ID: uuid.NewString(), Name: spec.Name, Public: spec.Public, Scopes: spec.Scopes,
+		RedirectURIs: spec.RedirectURIs, AccessTTL: spec.AccessTTL, RefreshTTL: spec.RefreshTTL,
+		CustomIDSlot: DefaultCustomIDSlot, CreatedAt: now, UpdatedAt: now,
+	}
+	if c.AccessTTL == 0 {
+		c.AccessTTL = DefaultAccessTTL
+	}
+	if c.RefreshTTL == 0 {
+		c.RefreshTTL = DefaultRefreshTTL
+	}
+	if spec.CustomIDSlot != nil {
+		c.CustomIDSlot = *spec.CustomIDSlot
+	}
+	for _, g := range spec.Grants {
+		if full, ok := GrantShortNames[g]; ok {
+			g = full
+		}
+		c.Grants = append(c.Grants, g)
+	}
+	if err := validateClient(spec, c); err != nil {
+		return Client{}, "", err
+	}
+	var secret string
+	if !c.Public {
+		secret = NewOpaqueToken("bks_")
+		c.SecretHash = secrets.HashClientSecret(secret)
+	}
+	err := store.InTx(ctx, func(tx Store) error {
+		ns, err := tx.GetNamespaceByName(ctx, spec.Namespace)
+		if errors.Is(err, ErrNotFound) {
+			ns = Namespace{ID: uuid.NewString(), Name: spec.Namespace, CreatedAt: now}
+			err = tx.CreateNamespace(ctx, ns)
+		}
+		if err != nil {
+			return fmt.Errorf("namespace %q: %w", spec.Namespace, err)
+		}
+		c.NamespaceID = ns.ID
+		return tx.CreateClient(ctx, c)
+	})
+	if err != nil {
+		return Client{}, "", fmt.Errorf("create client: %w", err)
+	}
+	return c, secret, nil
+}
+
+func validateClient(spec ClientSpec, c Client) error {
+	var errs []error
+	if spec.Namespace == "" || len(spec.Namespace) > 128 {
+		errs = append(errs, errors.New("namespace: must be 1..128 characters"))
+	}
+	if c.Name == "" || len(c.Name) > 128 {
+		errs = append(errs, errors.New("name: must be 1..128 characters"))
+	}
+	if len(c.Grants) == 0 {
+		errs = append(errs, errors.New("grant: at least one is required"))
+	}
+	known := []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantServerCustomID}
+	for _, g := range c.Grants {
+		if !slices.Contains(known, g) {
+			errs = append(errs, fmt.Errorf("grant: %q is not one of %s (or server_custom_id)", g, strings.Join(known, ", ")))
+		}
+		if c.Public && slices.Contains(ConfidentialOnly, g) {
+			errs = append(errs, fmt.Errorf("grant: a public client cannot use %s", g))
+		}
+	}
+	for _, s := range c.Scopes {
+		if !validScopeToken(s) {
+			errs = append(errs, fmt.Errorf("scope: %q is not a valid scope token", s))
+		}
+	}
+	for _, u := range c.RedirectURIs {
+		if u == "" || strings.ContainsAny(u, " \t\r\n#") {
+			errs = append(errs, fmt.Errorf("redirect-uri: %q must be an absolute URI without fragment", u))
+		}
+	}
+	if c.AccessTTL < time.Second || c.RefreshTTL < time.Second {
+		errs = append(errs, errors.New("access-ttl, refresh-ttl: must be at least 1s"))
+	}
+	if c.CustomIDSlot < MinSlot || c.CustomIDSlot > MaxSlot {
+		errs = append(errs, fmt.Errorf("custom-id-slot: %d is not in %d..%d", c.CustomIDSlot, MinSlot, MaxSlot))
+	}
+	return errors.Join(errs...)
+}
+
+// validScopeToken: RFC 6749 §3.3 scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScopeToken(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch < 0x21 || ch == 0x22 || ch == 0x5C || ch > 0x7E {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseScope splits a scope parameter, rejecting malformed tokens.
+func ParseScope(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, " ")
+	out := parts[:0]
+	for _, p := range parts {
+		if !validScopeToken(p) {
+			return nil, InvalidScope("scope is malformed")
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,144 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Introspection is the RFC 7662 §2.2 answer; Active false says nothing else.
+type Introspection struct {
+	Active     bool
+	TokenType  string // "access_token" | "refresh_token"
+	Scope      string
+	ClientID   string
+	Subject    string
+	Audience   []string
+	Issuer     string
+	JTI        string
+	IssuedAt   time.Time
+	ExpiresAt  time.Time
+	Namespace  string
+	UserID     string
+	TimeOffset *int
+	// FederationFromUserID is set for GS2 federated tokens.
+	FederationFromUserID string
+}
+
+// Introspect tells the client whether a token is active (RFC 7662). A client
+// only learns about tokens of its own namespace; anything else is inactive.
+// The hint orders the lookups but does not restrict them (RFC 7662 §2.1).
+func (b *Broker) Introspect(ctx context.Context, c Client, token, hint string) (Introspection, error) {
+	lookups := []func(context.Context, Client, string) (Introspection, error){b.introspectAccess, b.introspectRefresh}
+	if hint == "refresh_token" {
+		lookups[0], lookups[1] = lookups[1], lookups[0]
+	}
+	for _, look := range lookups {
+		in, err := look(ctx, c, token)
+		if err != nil || in.Active {
+			return in, err
+		}
+	}
+	return Introspection{}, nil
+}
+
+// VerifyAccess checks an access token for a protected call: signature,
+// issuer, lifetime, and revocation. It returns ErrTokenExpired for an expired
+// token so that callers can say so (RFC 6750 §3.1).
+func (b *Broker) VerifyAccess(ctx context.Context, token string) (AccessClaims, error) {
+	claims, err := b.keys.VerifyAccessToken(ctx, token, b.cfg.Issuer, b.now())
+	if err != nil {
+		return claims, err
+	}
+	revoked, err := b.accessRevoked(ctx, claims)
+	if err != nil {
+		return claims, err
+	}
+	if revoked {
+		return claims, errors.New("token revoked")
+	}
+	return claims, nil
+}
+
+func (b *Broker) accessRevoked(ctx context.Context, claims AccessClaims) (bool, error) {
+	revoked, err := b.store.AccessTokenRevoked(ctx, claims.ID)
+	if err != nil || revoked {
+		return revoked, err
+	}
+	if claims.SessionID == "" {
+		return false, nil
+	}
+	return b.store.FamilyRevoked(ctx, claims.SessionID)
+}
+
+func (b *Broker) introspectAccess(ctx context.Context, c Client, token string) (Introspection, error) {
+	claims, err := b.keys.VerifyAccessToken(ctx, token, b.cfg.Issuer, b.now())
+	if err != nil || claims.Namespace != c.NamespaceID {
+		return Introspection{}, nil
+	}
+	revoked, err := b.accessRevoked(ctx, claims)
+	if err != nil {
+		return Introspection{}, fmt.Errorf("introspect: %w", err)
+	}
+	if revoked {
+		return Introspection{}, nil
+	}
+	return Introspection{
+		Active: true, TokenType: "access_token", Scope: claims.Scope, ClientID: claims.ClientID,
+		Subject: claims.Subject, Audience: claims.Audience, Issuer: claims.Issuer, JTI: claims.ID,
+		IssuedAt: claims.IssuedAt.Time(), ExpiresAt: claims.Expiry.Time(), Namespace: claims.Namespace,
+		UserID: claims.UserID, TimeOffset: claims.TimeOffset, FederationFromUserID: claims.FederationFromUserID,
+	}, nil
+}
+
+func (b *Broker) introspectRefresh(ctx context.Context, c Client, token string) (Introspection, error) {
+	if len(token) > maxRefreshTokenLen {
+		return Introspection{}, nil
+	}
+	rt, err := b.store.GetRefreshToken(ctx, TokenHash(token))
+	if errors.Is(err, ErrNotFound) {
+		return Introspection{}, nil
+	}
+	if err != nil {
+		return Introspection{}, fmt.Errorf("introspect: %w", err)
+	}
+	if rt.NamespaceID != c.NamespaceID || rt.FamilyRevoked || !rt.SpentAt.IsZero() || !b.now().Before(rt.ExpiresAt) {
+		return Introspection{}, nil
+	}
+	offset := rt.TimeOffset
+	return Introspection{
+		Active: true, TokenType: "refresh_token", Scope: rt.Scope, ClientID: rt.ClientID,
+		Subject: rt.UserID, Issuer: b.cfg.Issuer, IssuedAt: rt.CreatedAt, ExpiresAt: rt.ExpiresAt,
+		Namespace: rt.NamespaceID, UserID: rt.UserID, TimeOffset: &offset,
+	}, nil
+}
+
+// Revoke revokes a token issued to the client (RFC 7009 §2.1): a refresh
+// token takes its whole family (and so the family's access tokens) with it;
+// an access token is remembered as revoked until it expires. A token that is
+// unknown, invalid or another client's is ignored: the answer is the same.
+func (b *Broker) Revoke(ctx context.Context, c Client, token, hint string) error {
+	now := b.now()
+	if hint != "access_token" && len(token) <= maxRefreshTokenLen && !strings.Contains(token, ".") {
+		rt, err := b.store.GetRefreshToken(ctx, TokenHash(token))
+		if err == nil && rt.ClientID == c.ID {
+			if err := b.store.RevokeFamily(ctx, rt.FamilyID, now, now.Add(max(c.RefreshTTL, c.AccessTTL))); err != nil {
+				return fmt.Errorf("revoke family: %w", err)
+			}
+			return nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("revoke: %w", err)
+		}
+	}
+	claims, err := b.keys.VerifyAccessToken(ctx, token, b.cfg.Issuer, now)
+	if err != nil || claims.ClientID != c.ID {
+		return nil
+	}
+	if err := b.store.RevokeAccessToken(ctx, claims.ID, claims.Expiry.Time()); err != nil {
+		return fmt.Errorf("revoke access token: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,214 @@
+package broker
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Signing algorithms the broker can sign with.
+var SigningAlgs = []string{"ES256", "EdDSA", "RS256"}
+
+var joseAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256}
+
+// signingKey is an unsealed key ready to sign.
+type signingKey struct {
+	id     string
+	alg    jose.SignatureAlgorithm
+	signer jose.Signer
+}
+
+type publicKey struct {
+	alg          jose.SignatureAlgorithm
+	key          crypto.PublicKey
+	publishUntil time.Time // zero while active
+}
+
+// Keyring holds the signing keys: the active one that signs, and retired ones
+// that still verify (and stay in JWKS) until every token they signed expired.
+// It is reloaded from the store so that a `key rotate` run by another process
+// takes effect without a restart.
+type Keyring struct {
+	store   KeyStore
+	secrets *Secrets
+	now     func() time.Time
+
+	mu       sync.RWMutex
+	active   *signingKey
+	verify   map[string]publicKey
+	jwks     []byte
+	loadedAt time.Time
+}
+
+// NewKeyring returns an empty keyring; call Load (or EnsureActive) before use.
+func NewKeyring(store KeyStore, secrets *Secrets, now func() time.Time) *Keyring {
+	return &Keyring{store: store, secrets: secrets, now: now, verify: map[string]publicKey{}}
+}
+
+// GenerateKey makes a new signing key of alg and stores it sealed. Callers
+// that replace an active key use Rotate.
+func GenerateKey(ctx context.Context, store KeyStore, secrets *Secrets, alg string, now time.Time) (SigningKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case "ES256":
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "EdDSA":
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	case "RS256":
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	default:
+		return SigningKey{}, fmt.Errorf("signing algorithm %q is not one of %v", alg, SigningAlgs)
+	}
+	if err != nil {
+		return SigningKey{}, fmt.Errorf("generate %s key: %w", alg, err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return SigningKey{}, fmt.Errorf("encode %s key: %w", alg, err)
+	}
+	k := SigningKey{ID: NewOpaqueToken("")[:22], Alg: alg, CreatedAt: now}
+	k.Sealed = secrets.Seal(der, keyAAD(k.ID, alg))
+	if err := store.CreateKey(ctx, k); err != nil {
+		return SigningKey{}, fmt.Errorf("store signing key: %w", err)
+	}
+	return k, nil
+}
+
+func keyAAD(id, alg string) []byte { return []byte("bridgekeeper signing key " + id + " " + alg) }
+
+// Load reads every published key from the store and makes the newest
+// unretired one active.
+func (k *Keyring) Load(ctx context.Context) error {
+	keys, err := k.store.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	now := k.now()
+	verify := make(map[string]publicKey, len(keys))
+	var active *signingKey
+	set := jose.JSONWebKeySet{}
+	for _, sk := range keys {
+		if !sk.RetiredAt.IsZero() && !sk.PublishUntil.After(now) {
+			continue
+		}
+		der, err := k.secrets.Open(sk.Sealed, keyAAD(sk.ID, sk.Alg))
+		if err != nil {
+			return fmt.Errorf("signing key %s: %w", sk.ID, err)
+		}
+		priv, err := x509.ParsePKCS8PrivateKey(der)
+		if err != nil {
+			return fmt.Errorf("signing key %s: %w", sk.ID, err)
+		}
+		signer, ok := priv.(crypto.Signer)
+		if !ok {
+			return fmt.Errorf("signing key %s: not a signer", sk.ID)
+		}
+		alg := jose.SignatureAlgorithm(sk.Alg)
+		pub := signer.Public()
+		verify[sk.ID] = publicKey{alg: alg, key: pub, publishUntil: sk.PublishUntil}
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: pub, KeyID: sk.ID, Algorithm: sk.Alg, Use: "sig"})
+		if sk.RetiredAt.IsZero() {
+			js, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: priv, KeyID: sk.ID}},
+				(&jose.SignerOptions{}).WithType("at+jwt"))
+			if err != nil {
+				return fmt.Errorf("signing key %s: %w", sk.ID, err)
+			}
+			active = &signingKey{id: sk.ID, alg: alg, signer: js} // newest unretired wins: keys are ordered
+		}
+	}
+	jwks, err := json.Marshal(set)
+	if err != nil {
+		return fmt.Errorf("encode JWKS: %w", err)
+	}
+	k.mu.Lock()
+	k.active, k.verify, k.jwks, k.loadedAt = active, verify, jwks, now
+	k.mu.Unlock()
+	return nil
+}
+
+// EnsureActive loads the keys and generates one of alg if none is active:
+// the broker's first start.
+func (k *Keyring) EnsureActive(ctx context.Context, alg string) (generated bool, err error) {
+	if err := k.Load(ctx); err != nil {
+		return false, err
+	}
+	if k.Active() != nil {
+		return false, nil
+	}
+	if _, err := GenerateKey(ctx, k.store, k.secrets, alg, k.now()); err != nil {
+		return false, err
+	}
+	return true, k.Load(ctx)
+}
+
+// Rotate makes a new active key of alg and retires the current ones; they stay
+// published for publishFor, the longest lifetime of a token they signed.
+func Rotate(ctx context.Context, store Store, secrets *Secrets, alg string, publishFor time.Duration, now time.Time) (SigningKey, error) {
+	var created SigningKey
+	err := store.InTx(ctx, func(tx Store) error {
+		keys, err := tx.ListKeys(ctx)
+		if err != nil {
+			return err
+		}
+		for _, sk := range keys {
+			if sk.RetiredAt.IsZero() {
+				if err := tx.RetireKey(ctx, sk.ID, now, now.Add(publishFor)); err != nil {
+					return fmt.Errorf("retire key %s: %w", sk.ID, err)
+				}
+			}
+		}
+		// Created a millisecond later so that ordering by creation time is
+		// strict even on stores that keep milliseconds.
+		created, err = GenerateKey(ctx, tx, secrets, alg, now.Add(time.Millisecond))
+		return err
+	})
+	return created, err
+}
+
+// Active returns the signing key, or nil before one exists.
+func (k *Keyring) Active() *signingKey {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.active
+}
+
+// JWKS is the RFC 7517 key set of every published key.
+func (k *Keyring) JWKS() []byte {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.jwks
+}
+
+func (k *Keyring) publicKey(kid string) (publicKey, bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	pk, ok := k.verify[kid]
+	return pk, ok
+}
+
+// lookup finds a verification key, reloading once if the kid is unknown (a key
+// rotated by another process) but not more than once a second.
+func (k *Keyring) lookup(ctx context.Context, kid string) (publicKey, bool) {
+	if pk, ok := k.publicKey(kid); ok {
+		return pk, true
+	}
+	k.mu.RLock()
+	stale := k.now().Sub(k.loadedAt) > time.Second
+	k.mu.RUnlock()
+	if stale && k.Load(ctx) == nil {
+		return k.publicKey(kid)
+	}
+	return publicKey{}, false
+}

@@ -1,0 +1,93 @@
+package broker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// maxRefreshTokenLen bounds a presented refresh token; ours are 46 characters.
+const maxRefreshTokenLen = 512
+
+// Refresh rotates a refresh token (RFC 6749 §6) and returns the new pair.
+//
+// Rotation is one atomic store operation, so of concurrent uses exactly one
+// rotates. A spent token presented again inside the grace window gets the
+// same successor (re-derived, never stored in clear) so that a client whose
+// response was lost keeps its session; after the window it is reuse, and the
+// whole family is revoked (OAuth 2.0 Security BCP §4.14.2).
+//
+// The successor keeps the family's scope (RFC 6749 §6: a new refresh token's
+// scope is identical to the old one's); a narrower requested scope applies to
+// the access token only.
+func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope []string) (Token, error) {
+	if presented == "" || len(presented) > maxRefreshTokenLen {
+		return Token{}, InvalidGrant("refresh token is invalid", nil)
+	}
+	now := b.now()
+	successor := b.secrets.successor(presented)
+	row, err := b.store.RotateRefreshToken(ctx, Rotation{
+		OldHash: TokenHash(presented), NewHash: TokenHash(successor),
+		ClientID: c.ID, Now: now, ExpiresAt: now.Add(c.RefreshTTL),
+	})
+	if errors.Is(err, ErrNotFound) {
+		row, err = b.notRotated(ctx, c, presented, successor, now)
+	}
+	if err != nil {
+		return Token{}, err
+	}
+	granted := row.Scope
+	if len(scope) > 0 {
+		have := strings.Fields(row.Scope)
+		for _, s := range scope {
+			if !slices.Contains(have, s) {
+				return Token{}, InvalidScope("requested scope exceeds the scope originally granted")
+			}
+		}
+		granted = strings.Join(scope, " ")
+	}
+	// The jti is derived from the successor so that a retry inside the grace
+	// window gets an access token with the very same claims.
+	return b.userToken(c, row, successor, granted, tokenID(successor))
+}
+
+// notRotated explains why a refresh token could not be spent, revoking its
+// family on reuse, or returns the successor for a retry inside the grace window.
+func (b *Broker) notRotated(ctx context.Context, c Client, presented, successor string, now time.Time) (RefreshToken, error) {
+	old, err := b.store.GetRefreshToken(ctx, TokenHash(presented))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return RefreshToken{}, InvalidGrant("refresh token is invalid", nil)
+	case err != nil:
+		return RefreshToken{}, fmt.Errorf("look up refresh token: %w", err)
+	case old.ClientID != c.ID:
+		return RefreshToken{}, InvalidGrant("refresh token was issued to another client", nil)
+	case old.FamilyRevoked:
+		return RefreshToken{}, InvalidGrant("refresh token has been revoked", nil)
+	case old.SpentAt.IsZero():
+		// Unspent yet not spendable: it expired.
+		return RefreshToken{}, InvalidGrant("refresh token expired", nil)
+	case now.Sub(old.SpentAt) <= b.cfg.RefreshGrace:
+		next, err := b.store.GetRefreshToken(ctx, TokenHash(successor))
+		if err != nil || next.FamilyRevoked {
+			return RefreshToken{}, InvalidGrant("refresh token has been revoked", err)
+		}
+		return next, nil
+	}
+	until := now.Add(max(c.RefreshTTL, c.AccessTTL))
+	if err := b.store.RevokeFamily(ctx, old.FamilyID, now, until); err != nil {
+		return RefreshToken{}, fmt.Errorf("revoke family after reuse: %w", err)
+	}
+	b.log.WarnContext(ctx, "refresh token reuse: family revoked", "client_id", c.ID, "family", old.FamilyID)
+	return RefreshToken{}, InvalidGrant("refresh token was already used; the session has been revoked", nil)
+}
+
+func tokenID(token string) string {
+	h := sha256.Sum256([]byte("jti " + token))
+	return base64.RawURLEncoding.EncodeToString(h[:18])
+}

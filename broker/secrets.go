@@ -1,0 +1,114 @@
+package broker
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+)
+
+// KEKSize is the size of the key-encryption key: AES-256.
+const KEKSize = 32
+
+// Secrets holds the keys derived from the key-encryption key (KEK): the AEAD
+// that seals signing keys, the HMAC key of client secrets, and the HMAC key
+// that derives a refresh token's successor. One KEK, separate keys per use.
+type Secrets struct {
+	seal        cipher.AEAD
+	clientKey   []byte
+	successorKy []byte
+}
+
+// NewSecrets derives the broker's keys from a 32-byte key-encryption key.
+func NewSecrets(kek []byte) (*Secrets, error) {
+	if len(kek) != KEKSize {
+		return nil, fmt.Errorf("key-encryption key must be %d bytes, got %d", KEKSize, len(kek))
+	}
+	derive := func(info string) ([]byte, error) {
+		return hkdf.Key(sha256.New, kek, nil, "bridgekeeper "+info, 32)
+	}
+	sealKey, err := derive("key sealing")
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(sealKey)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	clientKey, err := derive("client secret")
+	if err != nil {
+		return nil, err
+	}
+	succ, err := derive("refresh successor")
+	if err != nil {
+		return nil, err
+	}
+	return &Secrets{seal: aead, clientKey: clientKey, successorKy: succ}, nil
+}
+
+// Seal encrypts plaintext with AES-256-GCM; aad binds it to its context (the kid).
+func (s *Secrets) Seal(plaintext, aad []byte) []byte {
+	nonce := make([]byte, s.seal.NonceSize())
+	rand.Read(nonce)
+	return s.seal.Seal(nonce, nonce, plaintext, aad)
+}
+
+// Open decrypts what Seal produced.
+func (s *Secrets) Open(sealed, aad []byte) ([]byte, error) {
+	n := s.seal.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("sealed value too short")
+	}
+	pt, err := s.seal.Open(nil, sealed[:n], sealed[n:], aad)
+	if err != nil {
+		return nil, fmt.Errorf("unseal: wrong key-encryption key or corrupted value: %w", err)
+	}
+	return pt, nil
+}
+
+// HashClientSecret is the stored form of a client secret. Secrets are
+// system-generated with 256 bits of entropy, so a fast keyed hash is enough
+// (no password stretching needed) and keeps client_credentials cheap; the key
+// keeps a stolen database alone from confirming a secret.
+func (s *Secrets) HashClientSecret(secret string) []byte {
+	m := hmac.New(sha256.New, s.clientKey)
+	m.Write([]byte(secret))
+	return m.Sum(nil)
+}
+
+// CheckClientSecret compares in constant time.
+func (s *Secrets) CheckClientSecret(secret string, hash []byte) bool {
+	return hmac.Equal(s.HashClientSecret(secret), hash)
+}
+
+// successor derives the refresh token that replaces token. Deriving it instead
+// of storing it means a client that retries inside the grace window (its
+// response was lost, even to a broker crash) gets the same successor back,
+// while the database still holds only hashes.
+func (s *Secrets) successor(token string) string {
+	m := hmac.New(sha256.New, s.successorKy)
+	m.Write([]byte(token))
+	return "rt_" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// NewOpaqueToken returns prefix + 256 random bits, base64url.
+func NewOpaqueToken(prefix string) string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// TokenHash is the stored form of an opaque refresh token.
+func TokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}

@@ -1,0 +1,48 @@
+package grants
+
+import (
+	"context"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// MaxCustomIDLen is Xsolla's bound on server_custom_id.
+const MaxCustomIDLen = 256
+
+// LinkLogin signs in (or creates) the user behind a takeover link.
+type LinkLogin interface {
+	LoginByLink(ctx context.Context, c broker.Client, slot int, identifier string, scope []string) (broker.Token, error)
+}
+
+// ServerCustomID is the urn:bridgekeeper:params:oauth:grant-type:server_custom_id
+// extension grant (RFC 6749 §4.5): a trusted game server vouches for a player
+// ID of its own, as in Xsolla's server-side custom-ID login. The ID is looked
+// up in the client's custom-ID takeover slot; the token's subject is always
+// the broker's user ID, so a client can never mint the subject of a user
+// linked another way.
+type ServerCustomID struct {
+	Login LinkLogin
+}
+
+var _ Grant = ServerCustomID{}
+
+func (ServerCustomID) Type() string { return broker.GrantServerCustomID }
+
+func (g ServerCustomID) Exchange(ctx context.Context, r Request) (broker.Token, error) {
+	id := r.Form.Get("server_custom_id")
+	switch {
+	case id == "":
+		return broker.Token{}, broker.InvalidRequest("server_custom_id is required")
+	case !utf8.ValidString(id):
+		return broker.Token{}, broker.InvalidRequest("server_custom_id must be UTF-8")
+	case utf8.RuneCountInString(id) > MaxCustomIDLen:
+		return broker.Token{}, broker.InvalidRequest(fmt.Sprintf("server_custom_id must be at most %d characters", MaxCustomIDLen))
+	}
+	scope := r.Scope
+	if scope == nil {
+		scope = r.Client.Scopes
+	}
+	return g.Login.LoginByLink(ctx, r.Client, r.Client.CustomIDSlot, id, scope)
+}

@@ -1,0 +1,66 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// metadata is RFC 8414 / OpenID Connect Discovery 1.0 §3.
+type metadata struct {
+	Issuer                            string   `json:"issuer"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionAuthMethods          []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationAuthMethods             []string `json:"revocation_endpoint_auth_methods_supported"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+}
+
+func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
+	iss := s.broker.Issuer()
+	auth := []string{"client_secret_basic", "client_secret_post"}
+	writeJSON(w, http.StatusOK, metadata{
+		Issuer:                            iss,
+		TokenEndpoint:                     iss + "/oauth2/token",
+		IntrospectionEndpoint:             iss + "/oauth2/introspect",
+		RevocationEndpoint:                iss + "/oauth2/revoke",
+		JWKSURI:                           iss + "/.well-known/jwks.json",
+		GrantTypesSupported:               []string{broker.GrantRefreshToken, broker.GrantClientCredentials, broker.GrantServerCustomID},
+		ResponseTypesSupported:            []string{"code"},
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  broker.SigningAlgs,
+		TokenEndpointAuthMethodsSupported: auth,
+		IntrospectionAuthMethods:          auth,
+		RevocationAuthMethods:             auth,
+		CodeChallengeMethodsSupported:     []string{"S256"},
+	})
+}
+
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	// Short enough that a rotated key reaches verifiers quickly.
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	_, _ = w.Write(s.broker.Keys().JWKS())
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz is ready when the database answers.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.broker.Ping(r.Context()); err != nil {
+		s.log.WarnContext(r.Context(), "not ready", "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

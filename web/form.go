@@ -1,0 +1,99 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/go-oauth2/oauth2/v4/server"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/grants"
+)
+
+// errTooLarge marks a body over the limit; it is answered with 413.
+var errTooLarge = broker.InvalidRequest("request body is too large")
+
+// readForm reads an application/x-www-form-urlencoded body (RFC 6749 §3.2)
+// with the body limit, and refuses what the RFC forbids: repeated parameters
+// (§3.1) and anything that is not UTF-8 (Appendix B).
+func (s *Server) readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, broker.InvalidRequest("Content-Type must be application/x-www-form-urlencoded")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, broker.InvalidRequest("the form must be UTF-8")
+	}
+	if r.ContentLength > s.maxBody {
+		return nil, errTooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, errTooLarge
+	}
+	if err != nil {
+		return nil, broker.InvalidRequest("the request body could not be read")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, broker.InvalidRequest("the form is malformed")
+	}
+	for k, vs := range form {
+		if len(vs) > 1 {
+			return nil, broker.InvalidRequest(fmt.Sprintf("parameter %q is repeated", truncate(k, 64)))
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
+			return nil, broker.InvalidRequest("parameters must be UTF-8")
+		}
+	}
+	return form, nil
+}
+
+// clientCredentials parses client authentication: client_secret_basic
+// (RFC 6749 §2.3.1, with the form-urlencoding the RFC asks for) or
+// client_secret_post, never both. basic reports whether the Authorization
+// header was used, for the 401 challenge.
+func clientCredentials(r *http.Request, form url.Values) (creds grants.Credentials, basic bool, err error) {
+	if r.Header.Get("Authorization") == "" {
+		if form.Get("client_secret") != "" && form.Get("client_id") == "" {
+			return creds, false, broker.InvalidRequest("client_secret without client_id")
+		}
+		// server.ClientFormHandler reads r.Form.
+		r.Form = form
+		id, secret, err := server.ClientFormHandler(r)
+		if err != nil {
+			return creds, false, nil // no credentials: the pipeline says invalid_client
+		}
+		return grants.Credentials{ID: id, Secret: secret}, false, nil
+	}
+	user, pass, err := server.ClientBasicHandler(r)
+	if err != nil {
+		return creds, true, broker.InvalidRequest("the Authorization header must be HTTP Basic with client_id:client_secret")
+	}
+	id, err1 := url.QueryUnescape(user)
+	secret, err2 := url.QueryUnescape(pass)
+	if err1 != nil || err2 != nil || !utf8.ValidString(id) || !utf8.ValidString(secret) {
+		return creds, true, broker.InvalidRequest("the Basic credentials are not form-urlencoded UTF-8")
+	}
+	if form.Has("client_secret") {
+		return creds, true, broker.InvalidRequest("use one client authentication method, not both client_secret_basic and client_secret_post")
+	}
+	if fid := form.Get("client_id"); fid != "" && fid != id {
+		return creds, true, broker.InvalidRequest("client_id differs from the authenticated client")
+	}
+	return grants.Credentials{ID: id, Secret: secret}, true, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,95 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// introspectionResponse is RFC 7662 §2.2 plus the GS2 and namespace fields.
+type introspectionResponse struct {
+	Active               bool     `json:"active"`
+	TokenType            string   `json:"token_type,omitempty"`
+	Scope                string   `json:"scope,omitempty"`
+	ClientID             string   `json:"client_id,omitempty"`
+	Subject              string   `json:"sub,omitempty"`
+	Audience             []string `json:"aud,omitempty"`
+	Issuer               string   `json:"iss,omitempty"`
+	JTI                  string   `json:"jti,omitempty"`
+	IssuedAt             int64    `json:"iat,omitempty"`
+	ExpiresAt            int64    `json:"exp,omitempty"`
+	Namespace            string   `json:"namespace,omitempty"`
+	UserID               string   `json:"userId,omitempty"`
+	TimeOffset           *int     `json:"timeOffset,omitempty"`
+	FederationFromUserID string   `json:"federationFromUserId,omitempty"`
+}
+
+// authenticatedForm reads the form and authenticates the calling client, for
+// the endpoints that are not grants (RFC 7662 §2.1, RFC 7009 §2.1). It writes
+// the error response itself and reports ok=false when it did.
+func (s *Server) authenticatedForm(w http.ResponseWriter, r *http.Request) (broker.Client, url.Values, bool) {
+	form, err := s.readForm(w, r)
+	if err != nil {
+		s.writeOAuthError(w, r, err, false)
+		return broker.Client{}, nil, false
+	}
+	creds, basic, err := clientCredentials(r, form)
+	if err == nil && creds.ID == "" {
+		err = broker.InvalidClient("client authentication is required", nil)
+	}
+	var c broker.Client
+	if err == nil {
+		c, err = s.broker.AuthenticateClient(r.Context(), creds.ID, creds.Secret)
+	}
+	if err == nil && form.Get("token") == "" {
+		err = broker.InvalidRequest("token is required")
+	}
+	if err != nil {
+		s.writeOAuthError(w, r, err, basic)
+		return broker.Client{}, nil, false
+	}
+	if c.Public {
+		s.writeOAuthError(w, r, broker.InvalidClient("a public client cannot call this endpoint", nil), basic)
+		return broker.Client{}, nil, false
+	}
+	return c, form, true
+}
+
+// introspect is RFC 7662.
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
+	c, form, ok := s.authenticatedForm(w, r)
+	if !ok {
+		return
+	}
+	in, err := s.broker.Introspect(r.Context(), c, form.Get("token"), form.Get("token_type_hint"))
+	if err != nil {
+		s.writeOAuthError(w, r, err, false)
+		return
+	}
+	if !in.Active {
+		writeJSON(w, http.StatusOK, introspectionResponse{})
+		return
+	}
+	writeJSON(w, http.StatusOK, introspectionResponse{
+		Active: true, TokenType: in.TokenType, Scope: in.Scope, ClientID: in.ClientID, Subject: in.Subject,
+		Audience: in.Audience, Issuer: in.Issuer, JTI: in.JTI, IssuedAt: in.IssuedAt.Unix(),
+		ExpiresAt: in.ExpiresAt.Unix(), Namespace: in.Namespace, UserID: in.UserID,
+		TimeOffset: in.TimeOffset, FederationFromUserID: in.FederationFromUserID,
+	})
+}
+
+// revoke is RFC 7009: 200 whether or not the token was known.
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	c, form, ok := s.authenticatedForm(w, r)
+	if !ok {
+		return
+	}
+	if err := s.broker.Revoke(r.Context(), c, form.Get("token"), form.Get("token_type_hint")); err != nil {
+		s.writeOAuthError(w, r, err, false)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	w.WriteHeader(http.StatusOK)
+}

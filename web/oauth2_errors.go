@@ -1,0 +1,54 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// oauthStatus is RFC 6749 §5.2: 400 for every error but invalid_client.
+// (go-oauth2's errors.StatusCodes answers 401 to invalid_grant and others,
+// which §5.2 does not allow, so only its error values are used.)
+var oauthStatus = map[error]int{
+	oauth2errors.ErrInvalidClient:          http.StatusUnauthorized,
+	oauth2errors.ErrTemporarilyUnavailable: http.StatusServiceUnavailable,
+	oauth2errors.ErrServerError:            http.StatusInternalServerError,
+}
+
+type oauthErrorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// writeOAuthError is the one writer of RFC 6749 §5.2 error responses. A
+// broker.Error is answered with its code and safe description; anything else
+// is logged once and answered as server_error without detail.
+func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err error, basicAuth bool) {
+	var be *broker.Error
+	if !errors.As(err, &be) {
+		s.log.ErrorContext(r.Context(), "internal error", "route", routeName(r), "err", err)
+		be = &broker.Error{Code: oauth2errors.ErrServerError, Description: "internal error"}
+	}
+	status, ok := oauthStatus[be.Code]
+	switch {
+	case isTooLarge(err):
+		status = http.StatusRequestEntityTooLarge
+	case !ok:
+		status = http.StatusBadRequest
+	}
+	if be.Err != nil && status < 500 {
+		s.log.DebugContext(r.Context(), "request refused", "error", be.Code, "cause", be.Err)
+	}
+	switch {
+	case status == http.StatusUnauthorized && basicAuth:
+		// RFC 6749 §5.2: a failed Basic authentication is answered with 401
+		// and the scheme the client used.
+		w.Header().Set("WWW-Authenticate", `Basic realm="bridgekeeper", charset="UTF-8"`)
+	case status == http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, oauthErrorBody{Error: be.Code.Error(), Description: be.Description})
+}

@@ -1,0 +1,147 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/grants"
+)
+
+// Server is the HTTP surface.
+type Server struct {
+	broker   *broker.Broker
+	tokens   *grants.Dispatcher
+	log      *slog.Logger
+	maxBody  int64
+	timeout  time.Duration
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// Options configures the server.
+type Options struct {
+	MaxBodyBytes   int64
+	RequestTimeout time.Duration
+}
+
+// NewServer builds the HTTP surface over a broker and the token dispatcher.
+func NewServer(b *broker.Broker, tokens *grants.Dispatcher, log *slog.Logger, opts Options) *Server {
+	s := &Server{
+		broker: b, tokens: tokens, log: log, maxBody: opts.MaxBodyBytes, timeout: opts.RequestTimeout,
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bridgekeeper_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bridgekeeper_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	if s.timeout <= 0 {
+		s.timeout = 10 * time.Second
+	}
+	s.registry.MustRegister(s.requests, s.latency,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return s
+}
+
+// Handler returns the routed, instrumented handler.
+func (s *Server) Handler() http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/oauth2/token", s.token).Methods(http.MethodPost).Name("token")
+	r.HandleFunc("/connect/1.0/api/token", s.token).Methods(http.MethodPost).Name("token")
+	r.HandleFunc("/oauth2/introspect", s.introspect).Methods(http.MethodPost).Name("introspect")
+	r.HandleFunc("/oauth2/revoke", s.revoke).Methods(http.MethodPost).Name("revoke")
+	r.HandleFunc("/.well-known/openid-configuration", s.discovery).Methods(http.MethodGet).Name("discovery")
+	r.HandleFunc("/.well-known/oauth-authorization-server", s.discovery).Methods(http.MethodGet).Name("discovery")
+	r.HandleFunc("/.well-known/jwks.json", s.jwks).Methods(http.MethodGet).Name("jwks")
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet).Name("readyz")
+	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})).Methods(http.MethodGet).Name("metrics")
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method_not_allowed"})
+	})
+	r.Use(s.instrument)
+	return s.recoverPanics(r)
+}
+
+// instrument times each request, bounds it by the request timeout, and
+// counts it. It logs no parameters or headers: they carry secrets.
+func (s *Server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+		defer cancel()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		route := routeName(r)
+		elapsed := time.Since(start)
+		s.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+		s.latency.WithLabelValues(route).Observe(elapsed.Seconds())
+		if s.log.Enabled(ctx, slog.LevelDebug) {
+			s.log.DebugContext(ctx, "request", "method", r.Method, "route", route, "status", sw.status, "duration", elapsed)
+		}
+	})
+}
+
+// recoverPanics turns a panic into a logged 500 instead of a dropped
+// connection; a panic is a bug, and the stack goes to the log.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic", "value", v, "stack", string(debug.Stack()))
+				writeJSON(w, http.StatusInternalServerError, oauthErrorBody{Error: "server_error", Description: "internal error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func routeName(r *http.Request) string {
+	if rt := mux.CurrentRoute(r); rt != nil && rt.GetName() != "" {
+		return rt.GetName()
+	}
+	return "other"
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// writeJSON writes v with the no-store headers every token-bearing or error
+// response needs (RFC 6749 §5.1, §5.2).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,49 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+)
+
+// tokenResponse is RFC 6749 §5.1 plus GS2's userId and expire (Unix ms).
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	UserID       string `json:"userId,omitempty"`
+	Expire       int64  `json:"expire,omitempty"`
+}
+
+// token is the token endpoint (RFC 6749 §3.2), also served at Mobage
+// Connect's /connect/1.0/api/token.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	form, err := s.readForm(w, r)
+	if err != nil {
+		s.writeOAuthError(w, r, err, false)
+		return
+	}
+	creds, basic, err := clientCredentials(r, form)
+	if err != nil {
+		s.writeOAuthError(w, r, err, basic)
+		return
+	}
+	tok, err := s.tokens.Exchange(r.Context(), creds, form)
+	if err != nil {
+		s.writeOAuthError(w, r, err, basic)
+		return
+	}
+	resp := tokenResponse{
+		AccessToken: tok.AccessToken, TokenType: "Bearer", ExpiresIn: tok.ExpiresIn,
+		RefreshToken: tok.RefreshToken, Scope: tok.Scope, IDToken: tok.IDToken, UserID: tok.UserID,
+	}
+	if !tok.Expire.IsZero() {
+		resp.Expire = tok.Expire.UnixMilli()
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// isTooLarge reports the one error answered with 413.
+func isTooLarge(err error) bool { return errors.Is(err, errTooLarge) }

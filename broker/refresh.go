@@ -29,6 +29,13 @@ func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope 
 	if presented == "" || len(presented) > maxRefreshTokenLen {
 		return Token{}, InvalidGrant("refresh token is invalid", nil)
 	}
+	if len(scope) > 0 {
+		// Checked before rotating, so that a refused request spends nothing;
+		// a token's scope never changes, so reading it first is race-free.
+		if err := b.checkNarrowing(ctx, presented, scope); err != nil {
+			return Token{}, err
+		}
+	}
 	now := b.now()
 	successor := b.secrets.successor(presented)
 	row, err := b.store.RotateRefreshToken(ctx, Rotation{
@@ -43,12 +50,6 @@ func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope 
 	}
 	granted := row.Scope
 	if len(scope) > 0 {
-		have := strings.Fields(row.Scope)
-		for _, s := range scope {
-			if !slices.Contains(have, s) {
-				return Token{}, InvalidScope("requested scope exceeds the scope originally granted")
-			}
-		}
 		granted = strings.Join(scope, " ")
 	}
 	// The jti is derived from the successor so that a retry inside the grace
@@ -85,6 +86,24 @@ func (b *Broker) notRotated(ctx context.Context, c Client, presented, successor 
 	}
 	b.log.WarnContext(ctx, "refresh token reuse: family revoked", "client_id", c.ID, "family", old.FamilyID)
 	return RefreshToken{}, InvalidGrant("refresh token was already used; the session has been revoked", nil)
+}
+
+// checkNarrowing refuses a requested scope wider than the token's (RFC 6749 §6).
+func (b *Broker) checkNarrowing(ctx context.Context, presented string, scope []string) error {
+	rt, err := b.store.GetRefreshToken(ctx, TokenHash(presented))
+	if errors.Is(err, ErrNotFound) {
+		return InvalidGrant("refresh token is invalid", nil)
+	}
+	if err != nil {
+		return fmt.Errorf("look up refresh token: %w", err)
+	}
+	have := strings.Fields(rt.Scope)
+	for _, s := range scope {
+		if !slices.Contains(have, s) {
+			return InvalidScope("requested scope exceeds the scope originally granted")
+		}
+	}
+	return nil
 }
 
 func tokenID(token string) string {

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func migrate(ctx context.Context, args []string, e env) error {
+	cfg, err := newSettings("migrate", e).load(args, e)
+	if err != nil {
+		return err
+	}
+	// Opening a store applies pending migrations.
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	fmt.Fprintln(e.stdout, "migrations applied")
+	return nil
+}
+
+func clientCreate(ctx context.Context, args []string, e env) error {
+	s := newSettings("client create", e)
+	var grantsF, redirects multi
+	spec := broker.ClientSpec{}
+	s.fs.StringVar(&spec.Namespace, "namespace", "", "namespace name (created if absent)")
+	s.fs.StringVar(&spec.Name, "name", "", "client name")
+	s.fs.Var(&grantsF, "grant", "allowed grant (repeatable): client_credentials, server_custom_id, refresh_token, authorization_code")
+	scope := s.fs.String("scope", "", "space-separated scopes the client may ask for")
+	s.fs.Var(&redirects, "redirect-uri", "registered redirect URI (repeatable)")
+	s.fs.BoolVar(&spec.Public, "public", false, "public client: no secret")
+	s.fs.DurationVar(&spec.AccessTTL, "access-ttl", broker.DefaultAccessTTL, "access token lifetime")
+	s.fs.DurationVar(&spec.RefreshTTL, "refresh-ttl", broker.DefaultRefreshTTL, "refresh token lifetime")
+	slot := s.fs.Int("custom-id-slot", broker.DefaultCustomIDSlot, "takeover slot of server_custom_id identities")
+	output := s.fs.String("output", "text", "text | json")
+	cfg, err := s.load(args, e)
+	if err != nil {
+		return err
+	}
+	if *output != "text" && *output != "json" {
+		return fmt.Errorf("output: %q is not text or json", *output)
+	}
+	spec.Grants, spec.RedirectURIs, spec.Scopes, spec.CustomIDSlot = grantsF, redirects, strings.Fields(*scope), slot
+	secrets, err := secretsFrom(cfg)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	c, secret, err := broker.CreateClient(ctx, store, secrets, spec, time.Now())
+	if err != nil {
+		return err
+	}
+	if *output == "json" {
+		out := struct {
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret,omitempty"`
+		}{c.ID, secret}
+		return json.NewEncoder(e.stdout).Encode(out)
+	}
+	fmt.Fprintf(e.stdout, "client_id:     %s\n", c.ID)
+	if secret != "" {
+		fmt.Fprintf(e.stdout, "client_secret: %s\n(shown once; only its hash is stored)\n", secret)
+	}
+	return nil
+}
+
+func clientList(ctx context.Context, args []string, e env) error {
+	s := newSettings("client list", e)
+	output := s.fs.String("output", "text", "text | json")
+	cfg, err := s.load(args, e)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	clients, err := store.ListClients(ctx)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		ID        string   `json:"client_id"`
+		Namespace string   `json:"namespace_id"`
+		Name      string   `json:"name"`
+		Public    bool     `json:"public"`
+		Grants    []string `json:"grants"`
+		Scopes    []string `json:"scopes"`
+	}
+	rows := make([]row, 0, len(clients))
+	for _, c := range clients {
+		rows = append(rows, row{c.ID, c.NamespaceID, c.Name, c.Public, c.Grants, c.Scopes})
+	}
+	if *output == "json" {
+		return json.NewEncoder(e.stdout).Encode(rows)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT ID\tNAME\tPUBLIC\tGRANTS\tSCOPES")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", r.ID, r.Name, r.Public, strings.Join(r.Grants, ","), strings.Join(r.Scopes, " "))
+	}
+	return tw.Flush()
+}
+
+func clientDelete(ctx context.Context, args []string, e env) error {
+	s := newSettings("client delete", e)
+	id := s.fs.String("client-id", "", "the client to delete")
+	cfg, err := s.load(args, e)
+	if err != nil {
+		return err
+	}
+	if *id == "" {
+		return errors.New("client-id: required")
+	}
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.DeleteClient(ctx, *id); err != nil {
+		return fmt.Errorf("delete client %s: %w", *id, err)
+	}
+	fmt.Fprintf(e.stdout, "deleted client %s\n", *id)
+	return nil
+}
+
+func keyRotate(ctx context.Context, args []string, e env) error {
+	s := newSettings("key rotate", e, "signing-alg", "algorithm of the new key: ES256 | EdDSA | RS256")
+	publish := s.fs.Duration("publish-for", 0, "how long retired keys stay in JWKS (default: the longest access-token lifetime of any client)")
+	cfg, err := s.load(args, e)
+	if err != nil {
+		return err
+	}
+	secrets, err := secretsFrom(cfg)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if *publish == 0 {
+		if *publish, err = longestAccessTTL(ctx, store); err != nil {
+			return err
+		}
+	}
+	k, err := broker.Rotate(ctx, store, secrets, cfg.SigningAlg, *publish, time.Now())
+	if err != nil {
+		return fmt.Errorf("rotate: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "new active key %s (%s); retired keys stay published for %s\n", k.ID, k.Alg, *publish)
+	return nil
+}
+
+// longestAccessTTL is how long a retired key must stay published: until
+// every access token it signed has expired.
+func longestAccessTTL(ctx context.Context, store broker.Store) (time.Duration, error) {
+	clients, err := store.ListClients(ctx)
+	if err != nil {
+		return 0, err
+	}
+	longest := broker.DefaultAccessTTL
+	for _, c := range clients {
+		longest = max(longest, c.AccessTTL)
+	}
+	return longest + time.Minute, nil
+}

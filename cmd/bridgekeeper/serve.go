@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/config"
+	"github.com/bridgekeeper/bridgekeeper/grants"
+	"github.com/bridgekeeper/bridgekeeper/web"
+)
+
+func serve(ctx context.Context, args []string, e env) error {
+	s := newSettings("serve", e,
+		"addr", "listen address host:port",
+		"issuer", "issuer URL: the public base URL",
+		"signing-alg", "ES256 | EdDSA | RS256, for a newly generated key")
+	cfg, err := s.load(args, e)
+	if err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, cfg.LogLevel)
+	secrets, err := secretsFrom(cfg)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	keys := broker.NewKeyring(store, secrets, time.Now)
+	generated, err := keys.EnsureActive(ctx, cfg.SigningAlg)
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if generated {
+		log.Info("generated the first signing key", "alg", cfg.SigningAlg)
+	}
+	b := broker.New(broker.Config{Issuer: cfg.Issuer, RefreshGrace: time.Duration(cfg.RefreshGrace)},
+		store, secrets, keys, time.Now, log)
+	// The grants the token endpoint serves, in one explicit list.
+	tokens := grants.NewDispatcher(b,
+		grants.ClientCredentials{Issuer: b},
+		grants.ServerCustomID{Login: b},
+		grants.RefreshToken{Refresher: b},
+	)
+	srv := web.NewServer(b, tokens, log, web.Options{
+		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: time.Duration(cfg.RequestTimeout),
+	})
+	if cfg.Demo {
+		if err := ensureDemo(ctx, store, secrets, cfg, e); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("addr: %w", err)
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       time.Duration(cfg.RequestTimeout) + 5*time.Second,
+		WriteTimeout:      time.Duration(cfg.RequestTimeout) + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go reloadKeys(ctx, keys, log)
+	go janitor(ctx, store, log)
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	log.Info("bridgekeeper serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", cfg.Redacted().Database)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Drain in-flight requests before the store closes.
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// reloadKeys picks up keys rotated by another process (`key rotate`).
+func reloadKeys(ctx context.Context, keys *broker.Keyring, log *slog.Logger) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := keys.Load(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("reload signing keys", "err", err)
+			}
+		}
+	}
+}
+
+// janitor purges expired refresh tokens and revocation records, so that the
+// tables stay the size of the live sessions.
+func janitor(ctx context.Context, store broker.Store, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := store.PurgeExpired(ctx, time.Now())
+			if err != nil && ctx.Err() == nil {
+				log.Warn("janitor", "err", err)
+			} else if n > 0 {
+				log.Info("janitor purged expired rows", "rows", n)
+			}
+		}
+	}
+}
+
+// ensureDemo creates the demo namespace and client on first start and prints
+// how to use them: what `make run` promises a newcomer.
+func ensureDemo(ctx context.Context, store broker.Store, secrets *broker.Secrets, cfg config.Config, e env) error {
+	if _, err := store.GetNamespaceByName(ctx, "demo"); err == nil {
+		fmt.Fprintln(e.stdout, "demo: namespace \"demo\" exists; its client credentials were printed on first start")
+		return nil
+	} else if !errors.Is(err, broker.ErrNotFound) {
+		return fmt.Errorf("demo: %w", err)
+	}
+	c, secret, err := broker.CreateClient(ctx, store, secrets, broker.ClientSpec{
+		Namespace: "demo", Name: "demo game server", Scopes: []string{"game"},
+		Grants: []string{broker.GrantClientCredentials, broker.GrantServerCustomID, broker.GrantRefreshToken},
+	}, time.Now())
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	fmt.Fprintf(e.stdout, `
+demo client created in namespace "demo" (shown once):
+  client_id:     %s
+  client_secret: %s
+
+get a token:
+  curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth2/token
+
+log a player in by your own player ID:
+  curl -s -u '%s:%s' -d grant_type=server_custom_id -d server_custom_id=player-1 %s/oauth2/token
+
+`, c.ID, secret, c.ID, secret, cfg.Issuer, c.ID, secret, cfg.Issuer)
+	return nil
+}

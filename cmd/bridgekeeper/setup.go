@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
+	"github.com/bridgekeeper/bridgekeeper/config"
+)
+
+// commonFlags are the settings every command shares; each is also a config
+// file key and a BRIDGEKEEPER_* variable.
+var commonFlags = []struct{ name, usage string }{
+	{"database", "database URL: postgres://... or sqlite:///abs/path.db"},
+	{"data-dir", "directory of the default SQLite database"},
+	{"key-encryption-key-file", "file holding the 32-byte key-encryption key (std base64)"},
+	{"log-level", "debug | info | warn | error"},
+}
+
+// settings registers the common flags (plus extra ones) on fs and, after
+// parsing, loads the layered configuration: file < environment < flags.
+type settings struct {
+	fs     *flag.FlagSet
+	file   *string
+	values map[string]*string
+}
+
+func newSettings(name string, e env, extra ...string) *settings {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	s := &settings{fs: fs, values: map[string]*string{}}
+	s.file = fs.String("config", "", "YAML configuration file")
+	for _, f := range commonFlags {
+		s.values[f.name] = fs.String(f.name, "", f.usage)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		s.values[extra[i]] = fs.String(extra[i], "", extra[i+1])
+	}
+	return s
+}
+
+func (s *settings) load(args []string, e env) (config.Config, error) {
+	if err := s.fs.Parse(args); err != nil {
+		return config.Config{}, err
+	}
+	if s.fs.NArg() > 0 {
+		return config.Config{}, fmt.Errorf("unexpected argument %q", s.fs.Arg(0))
+	}
+	set := map[string]string{}
+	s.fs.Visit(func(f *flag.Flag) {
+		if v, ok := s.values[f.Name]; ok {
+			set[f.Name] = *v
+		}
+	})
+	file := *s.file
+	if file == "" {
+		file = lookupEnv(e.environ, "BRIDGEKEEPER_CONFIG")
+	}
+	// Load validates and reports every bad setting, one line each.
+	cfg, err := config.Load(file, e.environ, set)
+	if err != nil {
+		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+func lookupEnv(environ []string, key string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// openStore opens (and migrates) the store a database URL names.
+func openStore(ctx context.Context, url string) (broker.Store, error) {
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return postgres.Open(ctx, url)
+	case strings.HasPrefix(url, "sqlite://"):
+		path, err := sqlite.PathFromURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("database: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("database: %w", err)
+		}
+		return sqlite.Open(ctx, path)
+	default:
+		return nil, fmt.Errorf("database: %q is neither postgres:// nor sqlite://", url)
+	}
+}
+
+// secretsFrom derives the broker's keys from the configured KEK.
+func secretsFrom(cfg config.Config) (*broker.Secrets, error) {
+	kek, err := cfg.KEK()
+	if err != nil {
+		return nil, err
+	}
+	return broker.NewSecrets(kek)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level)) // validated by config
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}

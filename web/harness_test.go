@@ -1,0 +1,209 @@
+package web_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
+	"github.com/bridgekeeper/bridgekeeper/grants"
+	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
+	"github.com/bridgekeeper/bridgekeeper/web"
+)
+
+// clock is real time plus an offset the test can advance, so that go-oidc
+// (which reads the real clock) and the broker agree until a test moves on.
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
+}
+
+// fixture is a broker served over real HTTP on loopback, on a real store.
+type fixture struct {
+	URL     string
+	Store   broker.Store
+	Broker  *broker.Broker
+	Secrets *broker.Secrets
+	Clock   *clock
+	Logs    *strings.Builder
+}
+
+// eachStore runs fn against SQLite and PostgreSQL.
+func eachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
+	t.Run("sqlite", func(t *testing.T) {
+		fn(t, newFixture(t, openSQLite(t)))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		fn(t, newFixture(t, openPostgres(t)))
+	})
+}
+
+func openSQLite(t *testing.T) broker.Store {
+	path, err := sqlite.PathFromURL(testdb.SQLiteURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func openPostgres(t *testing.T) broker.Store {
+	s, err := postgres.Open(context.Background(), testdb.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+type syncBuilder struct {
+	mu sync.Mutex
+	strings.Builder
+}
+
+func (b *syncBuilder) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Builder.Write(p)
+}
+
+func newFixture(t *testing.T, store broker.Store) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	kek := make([]byte, broker.KEKSize)
+	rand.Read(kek)
+	secrets, err := broker.NewSecrets(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{}
+	keys := broker.NewKeyring(store, secrets, clk.Now)
+	if _, err := keys.EnsureActive(ctx, "ES256"); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuilder{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	srv := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + srv.Listener.Addr().String()
+	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second}, store, secrets, keys, clk.Now, log)
+	d := grants.NewDispatcher(b, grants.ClientCredentials{Issuer: b}, grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
+	srv.Config.Handler = web.NewServer(b, d, log, web.Options{MaxBodyBytes: 64 << 10}).Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &fixture{URL: issuer, Store: store, Broker: b, Secrets: secrets, Clock: clk, Logs: &logs.Builder}
+}
+
+// gameServer is the spec of a typical confidential game-server client.
+func gameServer(ns string) broker.ClientSpec {
+	return broker.ClientSpec{
+		Namespace: ns, Name: "game server", Scopes: []string{"game", "profile"},
+		Grants: []string{broker.GrantClientCredentials, broker.GrantServerCustomID, broker.GrantRefreshToken},
+	}
+}
+
+// client registers a client and returns its credentials.
+func (f *fixture) client(t *testing.T, spec broker.ClientSpec) (id, secret string) {
+	t.Helper()
+	c, secret, err := broker.CreateClient(context.Background(), f.Store, f.Secrets, spec, f.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.ID, secret
+}
+
+// response is a decoded JSON answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+func (r response) str(key string) string {
+	s, _ := r.Body[key].(string)
+	return s
+}
+
+// do sends a request with an optional Basic client authentication.
+func (f *fixture) do(t *testing.T, method, path, contentType, body string, basic *[2]string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, f.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if basic != nil {
+		req.SetBasicAuth(url.QueryEscape(basic[0]), url.QueryEscape(basic[1]))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.Body)
+	return r
+}
+
+const formType = "application/x-www-form-urlencoded"
+
+// token posts a token request authenticated with client_secret_basic.
+func (f *fixture) token(t *testing.T, id, secret string, form url.Values) response {
+	t.Helper()
+	return f.do(t, http.MethodPost, "/oauth2/token", formType, form.Encode(), &[2]string{id, secret})
+}
+
+// mustToken is token that must succeed.
+func (f *fixture) mustToken(t *testing.T, id, secret string, form url.Values) response {
+	t.Helper()
+	r := f.token(t, id, secret, form)
+	if r.Status != http.StatusOK {
+		t.Fatalf("token %v: %d %s", form.Get("grant_type"), r.Status, r.Raw)
+	}
+	return r
+}
+
+func customID(id string) url.Values {
+	return url.Values{"grant_type": {"server_custom_id"}, "server_custom_id": {id}}
+}
+
+func refresh(rt string) url.Values {
+	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+}
+
+// introspect asks whether token is active, as client id.
+func (f *fixture) introspect(t *testing.T, id, secret, token string) response {
+	t.Helper()
+	return f.do(t, http.MethodPost, "/oauth2/introspect", formType, url.Values{"token": {token}}.Encode(), &[2]string{id, secret})
+}

@@ -1,0 +1,202 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// selfEnv makes the test binary play the processes the benchmark starts:
+// `<test binary> bench limit-server ...` is routed to Main as cmd would route
+// `bridgekeeper bench ...`, and `serve` and `client create` are a fake broker,
+// so the whole orchestration runs before the real broker exists.
+const selfEnv = "BRIDGEKEEPER_BENCH_TEST_SELF"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(selfEnv) == "1" && len(os.Args) > 1 {
+		var err error
+		switch os.Args[1] {
+		case "bench":
+			err = Main(context.Background(), os.Args[2:], os.Stdout, os.Stderr)
+		case "serve", "client":
+			err = fakeBroker(os.Args[1:])
+		default:
+			err = fmt.Errorf("test binary: unexpected arguments %q", os.Args[1:])
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// fakeBroker implements the two broker commands the benchmark uses, with the
+// limit servers' handlers standing in for the broker's, and checks the
+// arguments and the key-encryption key it is given.
+func fakeBroker(args []string) error {
+	kek, err := base64.StdEncoding.DecodeString(os.Getenv("BRIDGEKEEPER_KEY_ENCRYPTION_KEY"))
+	if err != nil || len(kek) != 32 {
+		return fmt.Errorf("fake broker: BRIDGEKEEPER_KEY_ENCRYPTION_KEY is not 32 bytes of base64 (%v)", err)
+	}
+	if args[0] == "client" {
+		fs := flag.NewFlagSet("client create", flag.ContinueOnError)
+		db := fs.String("database", "", "")
+		ns := fs.String("namespace", "", "")
+		fs.String("name", "", "")
+		out := fs.String("output", "", "")
+		var grants []string
+		fs.Func("grant", "", func(g string) error { grants = append(grants, g); return nil })
+		if len(args) < 2 || args[1] != "create" {
+			return fmt.Errorf("fake broker: want client create, got %q", args)
+		}
+		if err := fs.Parse(args[2:]); err != nil {
+			return err
+		}
+		slices.Sort(grants)
+		if *db == "" || *ns != "bench" || *out != "json" ||
+			!slices.Equal(grants, []string{"client_credentials", "refresh_token", "server_custom_id"}) {
+			return fmt.Errorf("fake broker: client create %q", args)
+		}
+		_, err := fmt.Printf(`{"client_id":%q,"client_secret":%q}`+"\n", LimitClientID, LimitClientSecret)
+		return err
+	}
+
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", "", "")
+	db := fs.String("database", "", "")
+	issuer := fs.String("issuer", "", "")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *issuer != "http://"+*addr {
+		return fmt.Errorf("fake broker: issuer %q does not name --addr %q", *issuer, *addr)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	pool, err := openPool(ctx, *db, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	cfg := LimitConfig{Issuer: *issuer}
+	cpu, err := NewLimitCPU(cfg)
+	if err != nil {
+		return err
+	}
+	durable, err := NewLimitDurable(ctx, pool, cfg)
+	if err != nil {
+		return err
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.FormValue("grant_type") == grantClientCredentials {
+			cpu.ServeHTTP(w, r)
+			return
+		}
+		// The real broker always returns a refresh token on login.
+		r.PostForm.Set(paramIssueRefresh, "1")
+		durable.ServeHTTP(w, r)
+	})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// quick is a short run: enough requests to exercise every path.
+var quick = []string{"--warmup", "100ms", "--duration", "700ms", "--concurrency", "4", "--users", "20"}
+
+// checkReport checks that a run finished (meeting its targets or not) and
+// printed a row per side of each scenario with no errors.
+func checkReport(t *testing.T, err error, out string, scenarios ...string) {
+	t.Helper()
+	if err != nil && !errors.Is(err, ErrTargetMissed) {
+		t.Fatalf("Main: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "ERRORS") {
+		t.Errorf("run had errors:\n%s", out)
+	}
+	for _, sc := range scenarios {
+		for _, s := range []string{"broker", "limit"} {
+			if !regexp.MustCompile(`(?m)^` + sc + `\s+` + s + `\s`).MatchString(out) {
+				t.Errorf("no %s row for %s:\n%s", s, sc, out)
+			}
+		}
+	}
+}
+
+func TestMainRejectsBadFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	err := Main(context.Background(), []string{"--only", "nope", "--concurrency", "0"}, &bytes.Buffer{}, &stderr)
+	if err == nil {
+		t.Fatal("Main accepted bad flags")
+	}
+	for _, want := range []string{"--broker-bin", "--only", "--concurrency"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not report %s", err, want)
+		}
+	}
+}
+
+// TestMainWithLimitStandIn runs the client_credentials scenario with an
+// in-process LimitCPU as the "broker" and the limit server as a separate
+// process, which needs no PostgreSQL.
+func TestMainWithLimitStandIn(t *testing.T) {
+	t.Setenv(selfEnv, "1")
+	l, err := NewLimitCPU(LimitConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(l)
+	defer srv.Close()
+	md := filepath.Join(t.TempDir(), "bench.md")
+	var stdout, stderr bytes.Buffer
+	args := append([]string{"--broker-url", srv.URL, "--only", "cc", "--markdown", md}, quick...)
+	err = Main(context.Background(), args, &stdout, &stderr)
+	checkReport(t, err, stdout.String()+stderr.String(), "client_credentials")
+	b, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "| client_credentials | broker |") ||
+		!strings.Contains(string(b), "| client_credentials | rps >= 0.70 x limit |") {
+		t.Errorf("markdown:\n%s", b)
+	}
+}
+
+// TestMainWithFakeBroker runs the whole orchestration: databases, a broker
+// process started with a fresh KEK, client creation, both limit servers and
+// all three scenarios.
+func TestMainWithFakeBroker(t *testing.T) {
+	admin := testPostgres(t)
+	t.Setenv(selfEnv, "1")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	args := append([]string{"--broker-bin", self, "--postgres", admin}, quick...)
+	err = Main(context.Background(), args, &stdout, &stderr)
+	checkReport(t, err, stdout.String()+stderr.String(), "client_credentials", "refresh_token", "server_custom_id")
+}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
@@ -74,6 +76,9 @@ type Token struct {
 // AuthenticateClient checks a client's credentials. A public client presents
 // no secret; a confidential one must present the right one.
 func (b *Broker) AuthenticateClient(ctx context.Context, id, secret string) (Client, error) {
+	if !ValidIdentifier(id, maxClientIDLen) {
+		return Client{}, InvalidClient("unknown client", nil)
+	}
 	c, err := b.clients.get(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return Client{}, InvalidClient("unknown client", nil)
@@ -91,6 +96,24 @@ func (b *Broker) AuthenticateClient(ctx context.Context, id, secret string) (Cli
 		return Client{}, InvalidClient("client authentication failed", nil)
 	}
 	return c, nil
+}
+
+// maxClientIDLen bounds a presented client_id; ours are 36-character UUIDs.
+const maxClientIDLen = 128
+
+// ValidIdentifier reports whether s is usable as an identifier: non-empty
+// UTF-8 of at most maxRunes characters, without control characters (which
+// PostgreSQL's text cannot always hold and no game ID needs).
+func ValidIdentifier(s string, maxRunes int) bool {
+	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxRunes {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // IssueClientToken issues a client_credentials access token: the client is

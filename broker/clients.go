@@ -48,6 +48,10 @@ func (cc *clientCache) get(ctx context.Context, id string) (Client, error) {
 	}
 	// Unknown IDs are not cached: a flood of made-up IDs must not grow memory.
 	v, err, _ := cc.group.Do(id, func() (any, error) {
+		// The lookup is shared by every waiting request, so the first
+		// caller's cancellation must not fail the others.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
 		c, err := cc.store.GetClient(ctx, id)
 		cc.mu.Lock()
 		defer cc.mu.Unlock()

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
 // Introspection is the RFC 7662 §2.2 answer; Active false says nothing else.
 type Introspection struct {
 	Active     bool
-	TokenType  string // "access_token" | "refresh_token"
+	TokenUse   string // "access_token" | "refresh_token"
 	Scope      string
 	ClientID   string
 	Subject    string
@@ -86,7 +85,7 @@ func (b *Broker) introspectAccess(ctx context.Context, c Client, token string) (
 		return Introspection{}, nil
 	}
 	return Introspection{
-		Active: true, TokenType: "access_token", Scope: claims.Scope, ClientID: claims.ClientID,
+		Active: true, TokenUse: "access_token", Scope: claims.Scope, ClientID: claims.ClientID,
 		Subject: claims.Subject, Audience: claims.Audience, Issuer: claims.Issuer, JTI: claims.ID,
 		IssuedAt: claims.IssuedAt.Time(), ExpiresAt: claims.Expiry.Time(), Namespace: claims.Namespace,
 		UserID: claims.UserID, TimeOffset: claims.TimeOffset, FederationFromUserID: claims.FederationFromUserID,
@@ -109,7 +108,7 @@ func (b *Broker) introspectRefresh(ctx context.Context, c Client, token string) 
 	}
 	offset := rt.TimeOffset
 	return Introspection{
-		Active: true, TokenType: "refresh_token", Scope: rt.Scope, ClientID: rt.ClientID,
+		Active: true, TokenUse: "refresh_token", Scope: rt.Scope, ClientID: rt.ClientID,
 		Subject: rt.UserID, Issuer: b.cfg.Issuer, IssuedAt: rt.CreatedAt, ExpiresAt: rt.ExpiresAt,
 		Namespace: rt.NamespaceID, UserID: rt.UserID, TimeOffset: &offset,
 	}, nil
@@ -119,26 +118,45 @@ func (b *Broker) introspectRefresh(ctx context.Context, c Client, token string) 
 // token takes its whole family (and so the family's access tokens) with it;
 // an access token is remembered as revoked until it expires. A token that is
 // unknown, invalid or another client's is ignored: the answer is the same.
+// The hint orders the lookups but does not restrict them.
 func (b *Broker) Revoke(ctx context.Context, c Client, token, hint string) error {
-	now := b.now()
-	if hint != "access_token" && len(token) <= maxRefreshTokenLen && !strings.Contains(token, ".") {
-		rt, err := b.store.GetRefreshToken(ctx, TokenHash(token))
-		if err == nil && rt.ClientID == c.ID {
-			if err := b.store.RevokeFamily(ctx, rt.FamilyID, now, now.Add(max(c.RefreshTTL, c.AccessTTL))); err != nil {
-				return fmt.Errorf("revoke family: %w", err)
-			}
-			return nil
-		}
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("revoke: %w", err)
-		}
+	lookups := []func(context.Context, Client, string) (bool, error){b.revokeRefresh, b.revokeAccess}
+	if hint == "access_token" {
+		lookups[0], lookups[1] = lookups[1], lookups[0]
 	}
-	claims, err := b.keys.VerifyAccessToken(ctx, token, b.cfg.Issuer, now)
-	if err != nil || claims.ClientID != c.ID {
-		return nil
-	}
-	if err := b.store.RevokeAccessToken(ctx, claims.ID, claims.Expiry.Time()); err != nil {
-		return fmt.Errorf("revoke access token: %w", err)
+	for _, revoke := range lookups {
+		if done, err := revoke(ctx, c, token); done || err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+func (b *Broker) revokeRefresh(ctx context.Context, c Client, token string) (bool, error) {
+	if len(token) > maxRefreshTokenLen {
+		return false, nil
+	}
+	rt, err := b.store.GetRefreshToken(ctx, TokenHash(token))
+	if errors.Is(err, ErrNotFound) || (err == nil && rt.ClientID != c.ID) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("revoke: %w", err)
+	}
+	now := b.now()
+	if err := b.store.RevokeFamily(ctx, rt.FamilyID, now, now.Add(max(c.RefreshTTL, c.AccessTTL))); err != nil {
+		return false, fmt.Errorf("revoke family: %w", err)
+	}
+	return true, nil
+}
+
+func (b *Broker) revokeAccess(ctx context.Context, c Client, token string) (bool, error) {
+	claims, err := b.keys.VerifyAccessToken(ctx, token, b.cfg.Issuer, b.now())
+	if err != nil || claims.ClientID != c.ID {
+		return false, nil
+	}
+	if err := b.store.RevokeAccessToken(ctx, claims.ID, claims.Expiry.Time()); err != nil {
+		return false, fmt.Errorf("revoke access token: %w", err)
+	}
+	return true, nil
 }

@@ -2,7 +2,6 @@ package grants
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"slices"
 
@@ -70,7 +69,7 @@ func (d *Dispatcher) Exchange(ctx context.Context, creds Credentials, form url.V
 	}
 	g, ok := d.grants[grantType]
 	if !ok {
-		return broker.Token{}, broker.UnsupportedGrantType(fmt.Sprintf("grant_type %q is not supported", truncate(grantType, 64)))
+		return broker.Token{}, broker.UnsupportedGrantType("the grant_type is not supported")
 	}
 	if !slices.Contains(client.Grants, grantType) {
 		return broker.Token{}, broker.UnauthorizedClient("the client is not allowed the " + grantType + " grant")
@@ -84,15 +83,8 @@ func (d *Dispatcher) Exchange(ctx context.Context, creds Credentials, form url.V
 	}
 	for _, s := range scope {
 		if !slices.Contains(client.Scopes, s) {
-			return broker.Token{}, broker.InvalidScope(fmt.Sprintf("scope %q is not allowed for this client", s))
+			return broker.Token{}, broker.InvalidScope("the requested scope is not allowed for this client")
 		}
 	}
 	return g.Exchange(ctx, Request{Client: client, Form: form, Scope: scope})
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -3,7 +3,6 @@ package grants
 import (
 	"context"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 )
@@ -32,13 +31,12 @@ func (ServerCustomID) Type() string { return broker.GrantServerCustomID }
 
 func (g ServerCustomID) Exchange(ctx context.Context, r Request) (broker.Token, error) {
 	id := r.Form.Get("server_custom_id")
-	switch {
-	case id == "":
+	if id == "" {
 		return broker.Token{}, broker.InvalidRequest("server_custom_id is required")
-	case !utf8.ValidString(id):
-		return broker.Token{}, broker.InvalidRequest("server_custom_id must be UTF-8")
-	case utf8.RuneCountInString(id) > MaxCustomIDLen:
-		return broker.Token{}, broker.InvalidRequest(fmt.Sprintf("server_custom_id must be at most %d characters", MaxCustomIDLen))
+	}
+	if !broker.ValidIdentifier(id, MaxCustomIDLen) {
+		return broker.Token{}, broker.InvalidRequest(fmt.Sprintf(
+			"server_custom_id must be at most %d characters of UTF-8 without control characters", MaxCustomIDLen))
 	}
 	scope := r.Scope
 	if scope == nil {

@@ -245,10 +245,6 @@ func TestMetrics(t *testing.T) {
 		other := m[`bridgekeeper_http_requests_total{code="404",route="other"}`]
 		notAllowed := m[`bridgekeeper_http_requests_total{code="405",route="other"}`] +
 			m[`bridgekeeper_http_requests_total{code="405",route="token"}`]
-		if other == 0 && notAllowed == 0 {
-			t.Skip("BUG: web/server.go Handler: gorilla/mux runs r.Use middleware only on a route match, so " +
-				"404 and 405 answers bypass instrument (never counted, never logged, no request timeout)")
-		}
 		if other != 1 || notAllowed != 1 {
 			t.Errorf("404 counted %v times, 405 counted %v times; want 1 and 1", other, notAllowed)
 		}

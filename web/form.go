@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -47,7 +46,7 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request) (url.Values, e
 	}
 	for k, vs := range form {
 		if len(vs) > 1 {
-			return nil, broker.InvalidRequest(fmt.Sprintf("parameter %q is repeated", truncate(k, 64)))
+			return nil, broker.InvalidRequest("a parameter is repeated")
 		}
 		if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
 			return nil, broker.InvalidRequest("parameters must be UTF-8")
@@ -73,9 +72,13 @@ func clientCredentials(r *http.Request, form url.Values) (creds grants.Credentia
 		}
 		return grants.Credentials{ID: id, Secret: secret}, false, nil
 	}
+	if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); !strings.EqualFold(scheme, "Basic") {
+		// RFC 6749 §5.2: an unsupported authentication method is invalid_client.
+		return creds, true, broker.InvalidClient("client authentication must use HTTP Basic or client_secret_post", nil)
+	}
 	user, pass, err := server.ClientBasicHandler(r)
 	if err != nil {
-		return creds, true, broker.InvalidRequest("the Authorization header must be HTTP Basic with client_id:client_secret")
+		return creds, true, broker.InvalidRequest("the Basic authorization header is malformed")
 	}
 	id, err1 := url.QueryUnescape(user)
 	secret, err2 := url.QueryUnescape(pass)
@@ -89,11 +92,4 @@ func clientCredentials(r *http.Request, form url.Values) (creds grants.Credentia
 		return creds, true, broker.InvalidRequest("client_id differs from the authenticated client")
 	}
 	return grants.Credentials{ID: id, Secret: secret}, true, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -44,6 +44,7 @@ func (c *clock) Advance(d time.Duration) {
 // fixture is a broker served over real HTTP on loopback, on a real store.
 type fixture struct {
 	URL     string
+	Handler http.Handler
 	Store   broker.Store
 	Broker  *broker.Broker
 	Secrets *broker.Secrets
@@ -115,10 +116,11 @@ func newFixture(t *testing.T, store broker.Store) *fixture {
 	issuer := "http://" + srv.Listener.Addr().String()
 	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second}, store, secrets, keys, clk.Now, log)
 	d := grants.NewDispatcher(b, grants.ClientCredentials{Issuer: b}, grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
-	srv.Config.Handler = web.NewServer(b, d, log, web.Options{MaxBodyBytes: 64 << 10}).Handler()
+	h := web.NewServer(b, d, log, web.Options{MaxBodyBytes: 64 << 10}).Handler()
+	srv.Config.Handler = h
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &fixture{URL: issuer, Store: store, Broker: b, Secrets: secrets, Clock: clk, Logs: &logs.Builder}
+	return &fixture{URL: issuer, Handler: h, Store: store, Broker: b, Secrets: secrets, Clock: clk, Logs: &logs.Builder}
 }
 
 // gameServer is the spec of a typical confidential game-server client.

@@ -10,7 +10,8 @@ import (
 // introspectionResponse is RFC 7662 §2.2 plus the GS2 and namespace fields.
 type introspectionResponse struct {
 	Active               bool     `json:"active"`
-	TokenType            string   `json:"token_type,omitempty"`
+	TokenType            string   `json:"token_type,omitempty"` // RFC 6749 §5.1's type: Bearer
+	TokenUse             string   `json:"token_use,omitempty"`  // access_token | refresh_token
 	Scope                string   `json:"scope,omitempty"`
 	ClientID             string   `json:"client_id,omitempty"`
 	Subject              string   `json:"sub,omitempty"`
@@ -71,8 +72,12 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, introspectionResponse{})
 		return
 	}
+	tokenType := ""
+	if in.TokenUse == "access_token" {
+		tokenType = "Bearer"
+	}
 	writeJSON(w, http.StatusOK, introspectionResponse{
-		Active: true, TokenType: in.TokenType, Scope: in.Scope, ClientID: in.ClientID, Subject: in.Subject,
+		Active: true, TokenType: tokenType, TokenUse: in.TokenUse, Scope: in.Scope, ClientID: in.ClientID, Subject: in.Subject,
 		Audience: in.Audience, Issuer: in.Issuer, JTI: in.JTI, IssuedAt: in.IssuedAt.Unix(),
 		ExpiresAt: in.ExpiresAt.Unix(), Namespace: in.Namespace, UserID: in.UserID,
 		TimeOffset: in.TimeOffset, FederationFromUserID: in.FederationFromUserID,

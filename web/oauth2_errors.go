@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
 
@@ -50,5 +51,16 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, status, oauthErrorBody{Error: be.Code.Error(), Description: be.Description})
+	writeJSON(w, status, oauthErrorBody{Error: be.Code.Error(), Description: safeDescription(be.Description)})
+}
+
+// safeDescription keeps error_description within RFC 6749 §5.2's character
+// set (%x20-21 / %x23-5B / %x5D-7E), whatever a description came to hold.
+func safeDescription(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7E || r == '"' || r == '\\' {
+			return '?'
+		}
+		return r
+	}, s)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -72,12 +73,15 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet).Name("readyz")
 	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})).Methods(http.MethodGet).Name("metrics")
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method_not_allowed"})
-	})
+	// mux runs r.Use middleware only on a match; these two are instrumented
+	// by hand so that every request is timed, counted and bounded.
+	r.NotFoundHandler = s.instrument(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, oauthErrorBody{Error: "not_found", Description: "no such endpoint"})
+	}))
+	r.MethodNotAllowedHandler = s.instrument(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", strings.Join(allowedMethods(r, req), ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, oauthErrorBody{Error: "method_not_allowed", Description: "method not allowed on this endpoint"})
+	}))
 	r.Use(s.instrument)
 	return s.recoverPanics(r)
 }
@@ -116,6 +120,20 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// allowedMethods lists the methods a path answers (RFC 9110 §15.5.6).
+func allowedMethods(router *mux.Router, req *http.Request) []string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe := req.Clone(req.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if router.Match(probe, &match) && match.MatchErr == nil {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
 }
 
 func routeName(r *http.Request) string {

@@ -51,8 +51,12 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	if *output != "text" && *output != "json" {
-		return fmt.Errorf("output: %q is not text or json", *output)
+	if err := checkOutput(*output); err != nil {
+		return err
+	}
+	// Zero means "default" to broker.CreateClient; an explicit 0 is a mistake.
+	if spec.AccessTTL <= 0 || spec.RefreshTTL <= 0 {
+		return errors.New("access-ttl, refresh-ttl: must be at least 1s")
 	}
 	spec.Grants, spec.RedirectURIs, spec.Scopes, spec.CustomIDSlot = grantsF, redirects, strings.Fields(*scope), slot
 	secrets, err := secretsFrom(cfg)
@@ -82,11 +86,21 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
+func checkOutput(o string) error {
+	if o != "text" && o != "json" {
+		return fmt.Errorf("output: %q is not text or json", o)
+	}
+	return nil
+}
+
 func clientList(ctx context.Context, args []string, e env) error {
 	s := newSettings("client list", e)
 	output := s.fs.String("output", "text", "text | json")
 	cfg, err := s.load(args, e)
 	if err != nil {
+		return err
+	}
+	if err := checkOutput(*output); err != nil {
 		return err
 	}
 	store, err := openStore(ctx, cfg.Database)

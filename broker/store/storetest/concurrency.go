@@ -1,0 +1,130 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+func concurrencyCases() []testCase {
+	return []testCase{
+		{name: "Concurrency/RotateOnce", run: testRotateRace},
+		{name: "Concurrency/LinkOnce", run: testLinkRace},
+	}
+}
+
+// race runs fn(i) for i in [0, n) on n goroutines released together, and
+// returns each call's error.
+func race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// winner checks that exactly one call succeeded and every other one failed
+// with loserErr, and returns the index of the one that succeeded.
+func winner(t *testing.T, what string, errs []error, loserErr error) int {
+	t.Helper()
+	win := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && win >= 0:
+			t.Errorf("%s: calls %d and %d both succeeded", what, win, i)
+		case err == nil:
+			win = i
+		case !errors.Is(err, loserErr):
+			t.Errorf("%s: call %d: got %v, want %v", what, i, err, loserErr)
+		}
+	}
+	if win < 0 {
+		t.Fatalf("%s: no call succeeded", what)
+	}
+	return win
+}
+
+// testRotateRace: a client retrying one refresh token from many connections
+// gets exactly one successor; the others see the token as already spent.
+func testRotateRace(t *testing.T, s broker.Store) {
+	const n = 50
+	ctx := caseCtx(t)
+	old := createToken(t, s, refreshToken("contested"))
+	now := at(time.Hour)
+	rots := make([]broker.Rotation, n)
+	got := make([]broker.RefreshToken, n)
+	for i := range rots {
+		rots[i] = rotation(old, fmt.Sprintf("successor-%d", i), now)
+	}
+	errs := race(n, func(i int) error {
+		var err error
+		got[i], err = s.RotateRefreshToken(ctx, rots[i])
+		return err
+	})
+	win := winner(t, "RotateRefreshToken", errs, broker.ErrNotFound)
+	equal(t, "winning successor", got[win], successor(old, rots[win]))
+
+	stored := 0
+	for i, r := range rots {
+		rt, err := s.GetRefreshToken(ctx, r.NewHash)
+		if errors.Is(err, broker.ErrNotFound) {
+			continue
+		}
+		ok(t, "GetRefreshToken", err)
+		stored++
+		if i != win {
+			t.Errorf("successor %d of a losing rotation was stored: %+v", i, rt)
+		}
+	}
+	if stored != 1 {
+		t.Errorf("stored successors: got %d, want 1", stored)
+	}
+	old.SpentAt = now
+	equal(t, "contested token", getToken(t, s, old.Hash), old)
+}
+
+// testLinkRace: concurrent sign-ups claiming one takeover identifier, each in
+// its own transaction, leave exactly one user linked and no orphans.
+func testLinkRace(t *testing.T, s broker.Store) {
+	const n = 20
+	ctx := caseCtx(t)
+	newNamespace(t, s, "ns-1", "alpha")
+	userID := func(i int) string { return fmt.Sprintf("user-%02d", i) }
+	errs := race(n, func(i int) error {
+		return s.InTx(ctx, func(tx broker.Store) error {
+			if err := tx.CreateUser(ctx, broker.User{ID: userID(i), NamespaceID: "ns-1", CreatedAt: t0}); err != nil {
+				return err
+			}
+			return tx.CreateLink(ctx, broker.Link{
+				NamespaceID: "ns-1", Slot: 5, Identifier: "contested", UserID: userID(i), CreatedAt: t0,
+			})
+		})
+	})
+	win := winner(t, "InTx{CreateUser; CreateLink}", errs, broker.ErrAlreadyExists)
+
+	l, err := s.GetLink(ctx, "ns-1", 5, "contested")
+	ok(t, "GetLink", err)
+	if l.UserID != userID(win) {
+		t.Errorf("GetLink: got user %s, want the winner %s", l.UserID, userID(win))
+	}
+	for i := range n {
+		_, err := s.GetUser(ctx, userID(i))
+		switch {
+		case i == win:
+			ok(t, "GetUser(winner)", err)
+		case !errors.Is(err, broker.ErrNotFound):
+			t.Errorf("GetUser(%s) of a rolled-back sign-up: got %v, want ErrNotFound", userID(i), err)
+		}
+	}
+}

@@ -1,0 +1,380 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+func tokenCases() []testCase {
+	return []testCase{
+		{name: "Refresh/RoundTrip", run: testRefreshRoundTrip},
+		{name: "Refresh/Rotate", run: testRotate},
+		{name: "Refresh/RotateRefused", run: testRotateRefused},
+		{name: "Refresh/RotateNewHashTaken", run: testRotateNewHashTaken},
+		{name: "Refresh/RevokeFamily", run: testRevokeFamily},
+		{name: "AccessToken/Revoke", run: testRevokeAccessToken},
+		{name: "Key/CreateList", run: testKeys},
+		{name: "Key/Retire", run: testRetireKey},
+		{name: "PurgeExpired", run: testPurgeExpired},
+		{name: "PurgeExpired/RevocationNeverShortened", run: testRevocationNeverShortened},
+		{name: "PingClose", run: testPingClose, closes: true},
+	}
+}
+
+// refreshToken is a fresh token of its own family, valid for 90 days from t0.
+func refreshToken(name string) broker.RefreshToken {
+	return broker.RefreshToken{
+		Hash:        hash(name),
+		FamilyID:    "family-" + name,
+		ClientID:    "client-1",
+		UserID:      "user-1",
+		NamespaceID: "ns-1",
+		Scope:       "openid gs2",
+		TimeOffset:  3600,
+		CreatedAt:   t0.In(jst),
+		ExpiresAt:   at(90 * 24 * time.Hour),
+	}
+}
+
+func createToken(t *testing.T, s broker.Store, rt broker.RefreshToken) broker.RefreshToken {
+	t.Helper()
+	ok(t, "CreateRefreshToken", s.CreateRefreshToken(caseCtx(t), rt))
+	return rt
+}
+
+// rotation spends old at now for its own client, with a 90-day successor.
+func rotation(old broker.RefreshToken, newName string, now time.Time) broker.Rotation {
+	return broker.Rotation{
+		OldHash:   old.Hash,
+		NewHash:   hash(newName),
+		ClientID:  old.ClientID,
+		Now:       now,
+		ExpiresAt: now.Add(90 * 24 * time.Hour),
+	}
+}
+
+// successor is what a rotation of old must produce.
+func successor(old broker.RefreshToken, r broker.Rotation) broker.RefreshToken {
+	return broker.RefreshToken{
+		Hash:        r.NewHash,
+		FamilyID:    old.FamilyID,
+		ClientID:    old.ClientID,
+		UserID:      old.UserID,
+		NamespaceID: old.NamespaceID,
+		Scope:       old.Scope,
+		TimeOffset:  old.TimeOffset,
+		CreatedAt:   r.Now,
+		ExpiresAt:   r.ExpiresAt,
+	}
+}
+
+func getToken(t *testing.T, s broker.Store, h []byte) broker.RefreshToken {
+	t.Helper()
+	rt, err := s.GetRefreshToken(caseCtx(t), h)
+	ok(t, "GetRefreshToken", err)
+	return rt
+}
+
+func testRefreshRoundTrip(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	a := createToken(t, s, refreshToken("a"))
+	b := refreshToken("b")
+	b.TimeOffset, b.Scope = -7200, ""
+	createToken(t, s, b)
+
+	equal(t, "GetRefreshToken a", getToken(t, s, a.Hash), a)
+	equal(t, "GetRefreshToken b", getToken(t, s, b.Hash), b)
+	_, err := s.GetRefreshToken(ctx, hash("missing"))
+	isErr(t, "GetRefreshToken(missing)", err, broker.ErrNotFound)
+
+	dup := refreshToken("c")
+	dup.Hash = a.Hash
+	isErr(t, "CreateRefreshToken(same hash)", s.CreateRefreshToken(ctx, dup), broker.ErrAlreadyExists)
+	equal(t, "token after refused duplicate", getToken(t, s, a.Hash), a)
+}
+
+func testRotate(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	old := refreshToken("gen-0")
+	old.TimeOffset = -300
+	createToken(t, s, old)
+	unrelated := createToken(t, s, refreshToken("unrelated"))
+
+	r1 := rotation(old, "gen-1", at(time.Hour))
+	next, err := s.RotateRefreshToken(ctx, r1)
+	ok(t, "RotateRefreshToken", err)
+	want1 := successor(old, r1)
+	equal(t, "RotateRefreshToken result", next, want1)
+	equal(t, "stored successor", getToken(t, s, r1.NewHash), want1)
+	spent := old
+	spent.SpentAt = r1.Now
+	equal(t, "spent token", getToken(t, s, old.Hash), spent)
+
+	// The successor rotates in turn and stays in the family.
+	r2 := rotation(next, "gen-2", at(2*time.Hour))
+	next2, err := s.RotateRefreshToken(ctx, r2)
+	ok(t, "RotateRefreshToken(successor)", err)
+	want2 := successor(old, r2)
+	equal(t, "second successor", next2, want2)
+	want1.SpentAt = r2.Now
+	equal(t, "spent successor", getToken(t, s, r1.NewHash), want1)
+	equal(t, "first token after second rotation", getToken(t, s, old.Hash), spent)
+	equal(t, "unrelated token", getToken(t, s, unrelated.Hash), unrelated)
+}
+
+func testRotateRefused(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	for _, c := range []struct {
+		name string
+		// setup creates the token and returns the rotation that must fail
+		// and the token as it must stay.
+		setup func(name string) (broker.Rotation, broker.RefreshToken)
+	}{
+		{"unknown token", func(name string) (broker.Rotation, broker.RefreshToken) {
+			return rotation(refreshToken(name), name+"-next", at(time.Hour)), broker.RefreshToken{}
+		}},
+		{"spent", func(name string) (broker.Rotation, broker.RefreshToken) {
+			rt := createToken(t, s, refreshToken(name))
+			first := rotation(rt, name+"-first", at(time.Hour))
+			_, err := s.RotateRefreshToken(ctx, first)
+			ok(t, "first rotation", err)
+			rt.SpentAt = first.Now
+			return rotation(rt, name+"-next", at(2*time.Hour)), rt
+		}},
+		{"expired", func(name string) (broker.Rotation, broker.RefreshToken) {
+			rt := createToken(t, s, refreshToken(name))
+			return rotation(rt, name+"-next", rt.ExpiresAt.Add(time.Second)), rt
+		}},
+		{"expiring this instant", func(name string) (broker.Rotation, broker.RefreshToken) {
+			rt := createToken(t, s, refreshToken(name))
+			return rotation(rt, name+"-next", rt.ExpiresAt), rt
+		}},
+		{"other client", func(name string) (broker.Rotation, broker.RefreshToken) {
+			rt := createToken(t, s, refreshToken(name))
+			r := rotation(rt, name+"-next", at(time.Hour))
+			r.ClientID = "client-2"
+			return r, rt
+		}},
+		{"family revoked", func(name string) (broker.Rotation, broker.RefreshToken) {
+			rt := createToken(t, s, refreshToken(name))
+			ok(t, "RevokeFamily", s.RevokeFamily(ctx, rt.FamilyID, at(time.Minute), rt.ExpiresAt))
+			rt.FamilyRevoked = true
+			return rotation(rt, name+"-next", at(time.Hour)), rt
+		}},
+	} {
+		name := "refused-" + c.name
+		r, want := c.setup(name)
+		_, err := s.RotateRefreshToken(ctx, r)
+		isErr(t, "RotateRefreshToken("+c.name+")", err, broker.ErrNotFound)
+		if want.Hash != nil {
+			equal(t, c.name+": token after refusal", getToken(t, s, want.Hash), want)
+		}
+		_, err = s.GetRefreshToken(ctx, r.NewHash)
+		isErr(t, c.name+": successor after refusal", err, broker.ErrNotFound)
+	}
+}
+
+// testRotateNewHashTaken: the insert of the successor fails, so the spend must
+// be undone with it.
+func testRotateNewHashTaken(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	old := createToken(t, s, refreshToken("old"))
+	other := createToken(t, s, refreshToken("other"))
+	r := rotation(old, "x", at(time.Hour))
+	r.NewHash = other.Hash
+	_, err := s.RotateRefreshToken(ctx, r)
+	isErr(t, "RotateRefreshToken(NewHash taken)", err, broker.ErrAlreadyExists)
+	equal(t, "old token (must stay unspent)", getToken(t, s, old.Hash), old)
+	equal(t, "token holding NewHash", getToken(t, s, other.Hash), other)
+}
+
+func testRevokeFamily(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	a := createToken(t, s, refreshToken("a"))
+	r := rotation(a, "a2", at(time.Hour))
+	a2, err := s.RotateRefreshToken(ctx, r)
+	ok(t, "RotateRefreshToken", err)
+	a.SpentAt = r.Now
+	other := createToken(t, s, refreshToken("other"))
+
+	revoked, err := s.FamilyRevoked(ctx, a.FamilyID)
+	ok(t, "FamilyRevoked", err)
+	if revoked {
+		t.Fatalf("FamilyRevoked before RevokeFamily: got true")
+	}
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, a.FamilyID, at(2*time.Hour), at(91*24*time.Hour)))
+	ok(t, "RevokeFamily(again)", s.RevokeFamily(ctx, a.FamilyID, at(3*time.Hour), at(91*24*time.Hour)))
+	ok(t, "RevokeFamily(no tokens)", s.RevokeFamily(ctx, "family-empty", at(2*time.Hour), at(time.Hour*3)))
+
+	for _, c := range []struct {
+		family string
+		want   bool
+	}{{a.FamilyID, true}, {"family-empty", true}, {other.FamilyID, false}, {"family-unknown", false}} {
+		got, err := s.FamilyRevoked(ctx, c.family)
+		ok(t, "FamilyRevoked", err)
+		if got != c.want {
+			t.Errorf("FamilyRevoked(%s): got %v, want %v", c.family, got, c.want)
+		}
+	}
+	a.FamilyRevoked, a2.FamilyRevoked = true, true
+	equal(t, "spent token of the revoked family", getToken(t, s, a.Hash), a)
+	equal(t, "live token of the revoked family", getToken(t, s, a2.Hash), a2)
+	equal(t, "token of another family", getToken(t, s, other.Hash), other)
+}
+
+func testRevokeAccessToken(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	check := func(jti string, want bool) {
+		t.Helper()
+		got, err := s.AccessTokenRevoked(ctx, jti)
+		ok(t, "AccessTokenRevoked", err)
+		if got != want {
+			t.Errorf("AccessTokenRevoked(%s): got %v, want %v", jti, got, want)
+		}
+	}
+	check("jti-1", false)
+	ok(t, "RevokeAccessToken", s.RevokeAccessToken(ctx, "jti-1", at(time.Hour)))
+	ok(t, "RevokeAccessToken(again)", s.RevokeAccessToken(ctx, "jti-1", at(time.Hour)))
+	check("jti-1", true)
+	check("jti-2", false)
+}
+
+func signingKey(id string, created time.Time) broker.SigningKey {
+	return broker.SigningKey{ID: id, Alg: "ES256", Sealed: hash("sealed-" + id), CreatedAt: created}
+}
+
+func testKeys(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	got, err := s.ListKeys(ctx)
+	ok(t, "ListKeys(empty)", err)
+	if len(got) != 0 {
+		t.Fatalf("ListKeys on an empty store: got %d keys", len(got))
+	}
+	// Inserted out of order; "a" and "b" share a CreatedAt, so ID breaks the tie.
+	late := signingKey("k-late", at(time.Hour))
+	late.Alg = "EdDSA"
+	first := signingKey("k-first", t0.In(jst))
+	first.Alg = "RS256"
+	b := signingKey("b", at(30*time.Minute))
+	a := signingKey("a", at(30*time.Minute))
+	for _, k := range []broker.SigningKey{late, b, first, a} {
+		ok(t, "CreateKey "+k.ID, s.CreateKey(ctx, k))
+	}
+	want := []broker.SigningKey{first, a, b, late}
+	got, err = s.ListKeys(ctx)
+	ok(t, "ListKeys", err)
+	keyID := func(k broker.SigningKey) string { return k.ID }
+	if g, w := ids(got, keyID), ids(want, keyID); !slices.Equal(g, w) {
+		t.Fatalf("ListKeys order: got %q, want %q", g, w)
+	}
+	equal(t, "ListKeys", got, want)
+
+	isErr(t, "CreateKey(duplicate)", s.CreateKey(ctx, signingKey("a", t0)), broker.ErrAlreadyExists)
+}
+
+func testRetireKey(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	old, cur := signingKey("old", t0), signingKey("cur", at(time.Hour))
+	ok(t, "CreateKey", s.CreateKey(ctx, old))
+	ok(t, "CreateKey", s.CreateKey(ctx, cur))
+
+	ok(t, "RetireKey", s.RetireKey(ctx, "old", at(2*time.Hour).In(jst), at(26*time.Hour)))
+	isErr(t, "RetireKey(already retired)", s.RetireKey(ctx, "old", at(3*time.Hour), at(27*time.Hour)), broker.ErrNotFound)
+	isErr(t, "RetireKey(missing)", s.RetireKey(ctx, "missing", at(3*time.Hour), at(27*time.Hour)), broker.ErrNotFound)
+
+	old.RetiredAt, old.PublishUntil = at(2*time.Hour), at(26*time.Hour)
+	got, err := s.ListKeys(ctx)
+	ok(t, "ListKeys", err)
+	equal(t, "ListKeys after RetireKey", got, []broker.SigningKey{old, cur})
+}
+
+func testPurgeExpired(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	now := at(10 * time.Hour)
+	mk := func(name string, expires time.Duration) broker.RefreshToken {
+		rt := refreshToken(name)
+		rt.ExpiresAt = at(expires)
+		return createToken(t, s, rt)
+	}
+	spend := func(rt broker.RefreshToken, next string, when, expires time.Duration) (broker.RefreshToken, broker.RefreshToken) {
+		r := rotation(rt, next, at(when))
+		r.ExpiresAt = at(expires)
+		succ, err := s.RotateRefreshToken(ctx, r)
+		ok(t, "RotateRefreshToken", err)
+		rt.SpentAt = r.Now
+		return rt, succ
+	}
+	// Expired: one spent, its unspent successor. Live: one spent, its successor.
+	deadSpent, deadNext := spend(mk("dead", time.Hour), "dead-next", 30*time.Minute, 2*time.Hour)
+	liveSpent, liveNext := spend(mk("live", 20*time.Hour), "live-next", 5*time.Hour, 30*time.Hour)
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "family-old", t0, at(5*time.Hour)))
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "family-recent", t0, at(15*time.Hour)))
+	ok(t, "RevokeAccessToken", s.RevokeAccessToken(ctx, "jti-old", at(time.Hour)))
+	ok(t, "RevokeAccessToken", s.RevokeAccessToken(ctx, "jti-recent", at(11*time.Hour)))
+
+	n, err := s.PurgeExpired(ctx, now)
+	ok(t, "PurgeExpired", err)
+	if n != 4 {
+		t.Errorf("PurgeExpired: got %d rows, want 4 (2 refresh tokens, 1 family, 1 access token)", n)
+	}
+	for _, rt := range []broker.RefreshToken{deadSpent, deadNext} {
+		_, err := s.GetRefreshToken(ctx, rt.Hash)
+		isErr(t, "GetRefreshToken(purged)", err, broker.ErrNotFound)
+	}
+	equal(t, "live spent token", getToken(t, s, liveSpent.Hash), liveSpent)
+	equal(t, "live token", getToken(t, s, liveNext.Hash), liveNext)
+	for _, c := range []struct {
+		what string
+		get  func() (bool, error)
+		want bool
+	}{
+		{"FamilyRevoked(family-old)", func() (bool, error) { return s.FamilyRevoked(ctx, "family-old") }, false},
+		{"FamilyRevoked(family-recent)", func() (bool, error) { return s.FamilyRevoked(ctx, "family-recent") }, true},
+		{"AccessTokenRevoked(jti-old)", func() (bool, error) { return s.AccessTokenRevoked(ctx, "jti-old") }, false},
+		{"AccessTokenRevoked(jti-recent)", func() (bool, error) { return s.AccessTokenRevoked(ctx, "jti-recent") }, true},
+	} {
+		got, err := c.get()
+		ok(t, c.what, err)
+		if got != c.want {
+			t.Errorf("%s after PurgeExpired: got %v, want %v", c.what, got, c.want)
+		}
+	}
+
+	n, err = s.PurgeExpired(ctx, now)
+	ok(t, "PurgeExpired(again)", err)
+	if n != 0 {
+		t.Errorf("second PurgeExpired: got %d rows, want 0", n)
+	}
+}
+
+// testRevocationNeverShortened: revoking a family again may extend how long
+// the record is kept, never shorten it — a shorter second `until` must not
+// let the first one's tokens come back.
+func testRevocationNeverShortened(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "extended", t0, at(time.Hour)))
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "extended", at(30*time.Minute), at(3*time.Hour)))
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "not-shortened", t0, at(3*time.Hour)))
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "not-shortened", at(time.Hour), at(2*time.Hour)))
+
+	_, err := s.PurgeExpired(ctx, at(150*time.Minute))
+	ok(t, "PurgeExpired", err)
+	for _, f := range []string{"extended", "not-shortened"} {
+		got, err := s.FamilyRevoked(ctx, f)
+		ok(t, "FamilyRevoked", err)
+		if !got {
+			t.Errorf("FamilyRevoked(%s) after purge inside the longest `until`: got false", f)
+		}
+	}
+}
+
+func testPingClose(t *testing.T, s broker.Store) {
+	ok(t, "Ping", s.Ping(caseCtx(t)))
+	ok(t, "Close", s.Close())
+	if err := s.Ping(caseCtx(t)); err == nil {
+		t.Errorf("Ping after Close: got nil, want an error")
+	}
+}

@@ -1,0 +1,185 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// CreateNamespace implements broker.NamespaceStore.
+func (s *Store) CreateNamespace(ctx context.Context, ns broker.Namespace) error {
+	_, err := s.q.Exec(ctx, `INSERT INTO namespaces (id, name, created_at) VALUES ($1, $2, $3)`,
+		ns.ID, ns.Name, ns.CreatedAt)
+	return wrap("create namespace", err)
+}
+
+// GetNamespace implements broker.NamespaceStore.
+func (s *Store) GetNamespace(ctx context.Context, id string) (broker.Namespace, error) {
+	return s.getNamespace(ctx, "get namespace", `SELECT id, name, created_at FROM namespaces WHERE id = $1`, id)
+}
+
+// GetNamespaceByName implements broker.NamespaceStore.
+func (s *Store) GetNamespaceByName(ctx context.Context, name string) (broker.Namespace, error) {
+	return s.getNamespace(ctx, "get namespace by name", `SELECT id, name, created_at FROM namespaces WHERE name = $1`, name)
+}
+
+func (s *Store) getNamespace(ctx context.Context, op, query string, arg any) (broker.Namespace, error) {
+	var ns broker.Namespace
+	if err := s.q.QueryRow(ctx, query, arg).Scan(&ns.ID, &ns.Name, &ns.CreatedAt); err != nil {
+		return broker.Namespace{}, wrap(op, err)
+	}
+	ns.CreatedAt = ns.CreatedAt.UTC()
+	return ns, nil
+}
+
+const clientColumns = `id, namespace_id, name, secret_hash, public, grants, scopes, redirect_uris,
+	access_ttl_ms, refresh_ttl_ms, custom_id_slot, created_at, updated_at`
+
+// clientLists encodes the three list columns.
+func clientLists(c broker.Client) (grants, scopes, uris string, err error) {
+	if grants, err = joinList("grant", c.Grants); err != nil {
+		return "", "", "", err
+	}
+	if scopes, err = joinList("scope", c.Scopes); err != nil {
+		return "", "", "", err
+	}
+	if uris, err = joinList("redirect URI", c.RedirectURIs); err != nil {
+		return "", "", "", err
+	}
+	return grants, scopes, uris, nil
+}
+
+// CreateClient implements broker.ClientStore.
+func (s *Store) CreateClient(ctx context.Context, c broker.Client) error {
+	grants, scopes, uris, err := clientLists(c)
+	if err != nil {
+		return err
+	}
+	_, err = s.q.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		c.ID, c.NamespaceID, c.Name, c.SecretHash, c.Public, grants, scopes, uris,
+		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.CreatedAt, c.UpdatedAt)
+	return wrap("create client", err)
+}
+
+func scanClient(row pgx.Row) (broker.Client, error) {
+	var (
+		c                    broker.Client
+		grants, scopes, uris string
+		accessMS, refreshMS  int64
+	)
+	err := row.Scan(&c.ID, &c.NamespaceID, &c.Name, &c.SecretHash, &c.Public, &grants, &scopes, &uris,
+		&accessMS, &refreshMS, &c.CustomIDSlot, &c.CreatedAt, &c.UpdatedAt)
+	if err != nil {
+		return broker.Client{}, err
+	}
+	c.Grants, c.Scopes, c.RedirectURIs = splitList(grants), splitList(scopes), splitList(uris)
+	c.AccessTTL = time.Duration(accessMS) * time.Millisecond
+	c.RefreshTTL = time.Duration(refreshMS) * time.Millisecond
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, nil
+}
+
+// GetClient implements broker.ClientStore.
+func (s *Store) GetClient(ctx context.Context, id string) (broker.Client, error) {
+	c, err := scanClient(s.q.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
+	if err != nil {
+		return broker.Client{}, wrap("get client", err)
+	}
+	return c, nil
+}
+
+// ListClients implements broker.ClientStore.
+func (s *Store) ListClients(ctx context.Context) ([]broker.Client, error) {
+	rows, err := s.q.Query(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY created_at, id`)
+	if err != nil {
+		return nil, wrap("list clients", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Client, error) { return scanClient(row) })
+	return out, wrap("list clients", err)
+}
+
+// UpdateClient implements broker.ClientStore. It rewrites every field except
+// ID, NamespaceID and CreatedAt: a client never changes tenant, and its
+// creation time orders ListClients.
+func (s *Store) UpdateClient(ctx context.Context, c broker.Client) error {
+	grants, scopes, uris, err := clientLists(c)
+	if err != nil {
+		return err
+	}
+	tag, err := s.q.Exec(ctx, `UPDATE clients SET name = $2, secret_hash = $3, public = $4,
+		grants = $5, scopes = $6, redirect_uris = $7, access_ttl_ms = $8, refresh_ttl_ms = $9,
+		custom_id_slot = $10, updated_at = $11 WHERE id = $1`,
+		c.ID, c.Name, c.SecretHash, c.Public, grants, scopes, uris,
+		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.UpdatedAt)
+	return affectedOne("update client", tag, err)
+}
+
+// DeleteClient implements broker.ClientStore.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	tag, err := s.q.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+	return affectedOne("delete client", tag, err)
+}
+
+// CreateUser implements broker.UserStore.
+func (s *Store) CreateUser(ctx context.Context, u broker.User) error {
+	_, err := s.q.Exec(ctx, `INSERT INTO users (id, namespace_id, created_at) VALUES ($1, $2, $3)`,
+		u.ID, u.NamespaceID, u.CreatedAt)
+	return wrap("create user", err)
+}
+
+// GetUser implements broker.UserStore.
+func (s *Store) GetUser(ctx context.Context, id string) (broker.User, error) {
+	var u broker.User
+	err := s.q.QueryRow(ctx, `SELECT id, namespace_id, created_at FROM users WHERE id = $1`, id).
+		Scan(&u.ID, &u.NamespaceID, &u.CreatedAt)
+	if err != nil {
+		return broker.User{}, wrap("get user", err)
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}
+
+// CreateLink implements broker.UserStore; the primary key and the
+// (user_id, slot) unique constraint give the two ErrAlreadyExists cases.
+func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
+	_, err := s.q.Exec(ctx, `INSERT INTO takeover_links
+		(namespace_id, slot, identifier, user_id, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		l.NamespaceID, l.Slot, l.Identifier, l.UserID, l.CreatedAt)
+	return wrap("create link", err)
+}
+
+const linkColumns = `namespace_id, slot, identifier, user_id, created_at`
+
+func scanLink(row pgx.Row) (broker.Link, error) {
+	var l broker.Link
+	if err := row.Scan(&l.NamespaceID, &l.Slot, &l.Identifier, &l.UserID, &l.CreatedAt); err != nil {
+		return broker.Link{}, err
+	}
+	l.CreatedAt = l.CreatedAt.UTC()
+	return l, nil
+}
+
+// GetLink implements broker.UserStore.
+func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (broker.Link, error) {
+	l, err := scanLink(s.q.QueryRow(ctx, `SELECT `+linkColumns+` FROM takeover_links
+		WHERE namespace_id = $1 AND slot = $2 AND identifier = $3`, namespaceID, slot, identifier))
+	if err != nil {
+		return broker.Link{}, wrap("get link", err)
+	}
+	return l, nil
+}
+
+// ListLinks implements broker.UserStore.
+func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, error) {
+	rows, err := s.q.Query(ctx, `SELECT `+linkColumns+` FROM takeover_links
+		WHERE user_id = $1 ORDER BY slot`, userID)
+	if err != nil {
+		return nil, wrap("list links", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Link, error) { return scanLink(row) })
+	return out, wrap("list links", err)
+}

@@ -1,0 +1,185 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/migrations"
+)
+
+// querier is what queries run on: the pool, or the transaction of InTx.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+var (
+	_ querier = (*pgxpool.Pool)(nil)
+	_ querier = pgx.Tx(nil)
+
+	_ broker.Store = (*Store)(nil)
+)
+
+// Store is a broker.Store on a PostgreSQL database.
+type Store struct {
+	pool *pgxpool.Pool
+	q    querier
+	tx   pgx.Tx // non-nil for the Store given to an InTx fn
+}
+
+// Open connects to the database at url (a postgres:// URL or key=value DSN;
+// pool_max_conns and the other pgxpool settings are honoured), applies
+// pending migrations and returns a ready store.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool, q: pool}, nil
+}
+
+// migrate runs goose through database/sql on the pool's own connections, so
+// that Open needs no second set of credentials or connection settings.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: connect: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	_, err := migrations.Up(ctx, db, migrations.Postgres)
+	if closeErr := db.Close(); closeErr != nil {
+		err = errors.Join(err, closeErr)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
+// InTx runs fn in one READ COMMITTED transaction. Called on the
+// transaction's own Store it runs fn in the enclosing transaction.
+func (s *Store) InTx(ctx context.Context, fn func(broker.Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return wrap("begin", err)
+	}
+	defer func() {
+		// Also covers a panicking fn; after Commit it is a no-op. It must run
+		// even when ctx is done, or the connection returns to the pool
+		// mid-transaction.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tx.Rollback(rctx)
+	}()
+	if err := fn(&Store{pool: s.pool, q: tx, tx: tx}); err != nil {
+		return err
+	}
+	return wrap("commit", tx.Commit(ctx))
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return wrap("ping", s.pool.Ping(ctx))
+}
+
+// Close closes the pool, waiting for connections in use to be released. The
+// Store given to an InTx fn does not own the pool.
+func (s *Store) Close() error {
+	if s.tx != nil {
+		return errors.New("postgres: Close called inside InTx")
+	}
+	s.pool.Close()
+	return nil
+}
+
+// SQLSTATE codes the broker has a sentinel for.
+const (
+	uniqueViolation      = "23505"
+	serializationFailure = "40001"
+	deadlockDetected     = "40P01"
+)
+
+// wrap maps driver errors onto the broker's sentinels, keeping the driver's
+// error in the chain for logs. It returns nil for nil.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: %s: %w", op, broker.ErrNotFound)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case uniqueViolation:
+			return fmt.Errorf("postgres: %s: %w: %w", op, broker.ErrAlreadyExists, err)
+		case serializationFailure, deadlockDetected:
+			return fmt.Errorf("postgres: %s: %w: %w", op, broker.ErrConflict, err)
+		}
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// affectedOne turns "no row matched" into ErrNotFound.
+func affectedOne(op string, tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return wrap(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: %s: %w", op, broker.ErrNotFound)
+	}
+	return nil
+}
+
+// nullTime stores the zero time ("not yet") as NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func fromNullTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// joinList refuses items the space-separated column could not give back.
+func joinList(field string, xs []string) (string, error) {
+	for _, x := range xs {
+		if x == "" || strings.ContainsFunc(x, unicode.IsSpace) {
+			return "", fmt.Errorf("postgres: %s item %q is empty or holds whitespace", field, x)
+		}
+	}
+	return strings.Join(xs, " "), nil
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Fields(s)
+}

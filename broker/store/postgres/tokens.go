@@ -1,0 +1,157 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// CreateRefreshToken implements broker.RefreshStore.
+func (s *Store) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) error {
+	_, err := s.q.Exec(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
+		namespace_id, scope, time_offset, created_at, expires_at, spent_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		t.Hash, t.FamilyID, t.ClientID, t.UserID, t.NamespaceID, t.Scope, t.TimeOffset,
+		t.CreatedAt, t.ExpiresAt, nullTime(t.SpentAt))
+	return wrap("create refresh token", err)
+}
+
+// rotateSQL spends the old token and inserts its successor in one statement.
+// Under READ COMMITTED, concurrent rotations of one token queue on its row
+// lock; when the first commits, the others re-check the WHERE clause against
+// the new row version, find spent_at set, update nothing and so insert
+// nothing. A failing insert (the new hash taken) undoes the spend with it.
+// The casts type parameters that appear only in the SELECT list.
+const rotateSQL = `WITH spent AS (
+	UPDATE refresh_tokens SET spent_at = $3
+	WHERE hash = $1 AND spent_at IS NULL AND expires_at > $3 AND client_id = $4
+	  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = refresh_tokens.family_id)
+	RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset
+)
+INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, namespace_id, scope, time_offset,
+	created_at, expires_at)
+SELECT $2::bytea, family_id, client_id, user_id, namespace_id, scope, time_offset,
+	$3::timestamptz, $5::timestamptz
+FROM spent
+RETURNING hash, family_id, client_id, user_id, namespace_id, scope, time_offset, created_at, expires_at`
+
+// RotateRefreshToken implements broker.RefreshStore in one round trip.
+func (s *Store) RotateRefreshToken(ctx context.Context, r broker.Rotation) (broker.RefreshToken, error) {
+	var t broker.RefreshToken
+	err := s.q.QueryRow(ctx, rotateSQL, r.OldHash, r.NewHash, r.Now, r.ClientID, r.ExpiresAt).
+		Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope, &t.TimeOffset,
+			&t.CreatedAt, &t.ExpiresAt)
+	if err != nil {
+		return broker.RefreshToken{}, wrap("rotate refresh token", err)
+	}
+	t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
+	return t, nil
+}
+
+// GetRefreshToken implements broker.RefreshStore.
+func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (broker.RefreshToken, error) {
+	var (
+		t     broker.RefreshToken
+		spent *time.Time
+	)
+	err := s.q.QueryRow(ctx, `SELECT hash, family_id, client_id, user_id, namespace_id, scope,
+		time_offset, created_at, expires_at, spent_at,
+		EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)
+		FROM refresh_tokens t WHERE hash = $1`, hash).
+		Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope,
+			&t.TimeOffset, &t.CreatedAt, &t.ExpiresAt, &spent, &t.FamilyRevoked)
+	if err != nil {
+		return broker.RefreshToken{}, wrap("get refresh token", err)
+	}
+	t.CreatedAt, t.ExpiresAt, t.SpentAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC(), fromNullTime(spent)
+	return t, nil
+}
+
+// RevokeFamily implements broker.RefreshStore. Revoking again keeps the first
+// revocation time and the later `until`, so a repeat never shortens it.
+func (s *Store) RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error {
+	_, err := s.q.Exec(ctx, `INSERT INTO revoked_families (family_id, revoked_at, expires_at)
+		VALUES ($1, $2, $3)
+		ON CONFLICT (family_id) DO UPDATE
+		SET expires_at = GREATEST(revoked_families.expires_at, EXCLUDED.expires_at)`,
+		familyID, now, until)
+	return wrap("revoke family", err)
+}
+
+// FamilyRevoked implements broker.RefreshStore.
+func (s *Store) FamilyRevoked(ctx context.Context, familyID string) (bool, error) {
+	var revoked bool
+	err := s.q.QueryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM revoked_families WHERE family_id = $1)`, familyID).Scan(&revoked)
+	return revoked, wrap("family revoked", err)
+}
+
+// CreateKey implements broker.KeyStore.
+func (s *Store) CreateKey(ctx context.Context, k broker.SigningKey) error {
+	_, err := s.q.Exec(ctx, `INSERT INTO signing_keys
+		(id, alg, sealed, created_at, retired_at, publish_until) VALUES ($1, $2, $3, $4, $5, $6)`,
+		k.ID, k.Alg, k.Sealed, k.CreatedAt, nullTime(k.RetiredAt), nullTime(k.PublishUntil))
+	return wrap("create key", err)
+}
+
+// ListKeys implements broker.KeyStore.
+func (s *Store) ListKeys(ctx context.Context) ([]broker.SigningKey, error) {
+	rows, err := s.q.Query(ctx, `SELECT id, alg, sealed, created_at, retired_at, publish_until
+		FROM signing_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, wrap("list keys", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.SigningKey, error) {
+		var (
+			k                     broker.SigningKey
+			retired, publishUntil *time.Time
+		)
+		if err := row.Scan(&k.ID, &k.Alg, &k.Sealed, &k.CreatedAt, &retired, &publishUntil); err != nil {
+			return broker.SigningKey{}, err
+		}
+		k.CreatedAt, k.RetiredAt, k.PublishUntil = k.CreatedAt.UTC(), fromNullTime(retired), fromNullTime(publishUntil)
+		return k, nil
+	})
+	return out, wrap("list keys", err)
+}
+
+// RetireKey implements broker.KeyStore.
+func (s *Store) RetireKey(ctx context.Context, id string, retiredAt, publishUntil time.Time) error {
+	tag, err := s.q.Exec(ctx, `UPDATE signing_keys SET retired_at = $2, publish_until = $3
+		WHERE id = $1 AND retired_at IS NULL`, id, retiredAt, publishUntil)
+	return affectedOne("retire key", tag, err)
+}
+
+// RevokeAccessToken implements broker.RevocationStore; a repeat keeps the
+// later expiry.
+func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	_, err := s.q.Exec(ctx, `INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2)
+		ON CONFLICT (jti) DO UPDATE
+		SET expires_at = GREATEST(revoked_access_tokens.expires_at, EXCLUDED.expires_at)`,
+		jti, expiresAt)
+	return wrap("revoke access token", err)
+}
+
+// AccessTokenRevoked implements broker.RevocationStore.
+func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
+	var revoked bool
+	err := s.q.QueryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)`, jti).Scan(&revoked)
+	return revoked, wrap("access token revoked", err)
+}
+
+// PurgeExpired implements broker.Store: one statement, so the three tables
+// are purged to the same instant without a transaction round trip.
+func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := s.q.QueryRow(ctx, `WITH
+		r AS (DELETE FROM refresh_tokens WHERE expires_at < $1 RETURNING 1),
+		f AS (DELETE FROM revoked_families WHERE expires_at < $1 RETURNING 1),
+		a AS (DELETE FROM revoked_access_tokens WHERE expires_at < $1 RETURNING 1)
+		SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM f) + (SELECT count(*) FROM a)`,
+		now).Scan(&n)
+	return n, wrap("purge expired", err)
+}

@@ -1,0 +1,215 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// CreateNamespace implements broker.NamespaceStore.
+func (s *Store) CreateNamespace(ctx context.Context, ns broker.Namespace) error {
+	_, err := s.w.ExecContext(ctx,
+		`INSERT INTO namespaces (id, name, created_at) VALUES (?, ?, ?)`,
+		ns.ID, ns.Name, ms(ns.CreatedAt))
+	return wrap("create namespace", err)
+}
+
+// GetNamespace implements broker.NamespaceStore.
+func (s *Store) GetNamespace(ctx context.Context, id string) (broker.Namespace, error) {
+	return s.getNamespace(ctx, "get namespace", `id = ?`, id)
+}
+
+// GetNamespaceByName implements broker.NamespaceStore.
+func (s *Store) GetNamespaceByName(ctx context.Context, name string) (broker.Namespace, error) {
+	return s.getNamespace(ctx, "get namespace by name", `name = ?`, name)
+}
+
+func (s *Store) getNamespace(ctx context.Context, op, where string, arg any) (broker.Namespace, error) {
+	var (
+		ns      broker.Namespace
+		created int64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT id, name, created_at FROM namespaces WHERE `+where, arg).
+		Scan(&ns.ID, &ns.Name, &created)
+	if err != nil {
+		return broker.Namespace{}, wrap(op, err)
+	}
+	ns.CreatedAt = fromMS(created)
+	return ns, nil
+}
+
+const clientColumns = `id, namespace_id, name, secret_hash, public, grants, scopes, redirect_uris,
+	access_ttl_ms, refresh_ttl_ms, custom_id_slot, created_at, updated_at`
+
+// clientLists encodes the three list columns.
+func clientLists(c broker.Client) (grants, scopes, uris string, err error) {
+	if grants, err = joinList("grant", c.Grants); err != nil {
+		return "", "", "", err
+	}
+	if scopes, err = joinList("scope", c.Scopes); err != nil {
+		return "", "", "", err
+	}
+	if uris, err = joinList("redirect URI", c.RedirectURIs); err != nil {
+		return "", "", "", err
+	}
+	return grants, scopes, uris, nil
+}
+
+// CreateClient implements broker.ClientStore.
+func (s *Store) CreateClient(ctx context.Context, c broker.Client) error {
+	grants, scopes, uris, err := clientLists(c)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.NamespaceID, c.Name, nullBytes(c.SecretHash), c.Public, grants, scopes, uris,
+		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot,
+		ms(c.CreatedAt), ms(c.UpdatedAt))
+	return wrap("create client", err)
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanClient(row scanner) (broker.Client, error) {
+	var (
+		c                    broker.Client
+		grants, scopes, uris string
+		accessMS, refreshMS  int64
+		createdMS, updatedMS int64
+	)
+	err := row.Scan(&c.ID, &c.NamespaceID, &c.Name, &c.SecretHash, &c.Public, &grants, &scopes, &uris,
+		&accessMS, &refreshMS, &c.CustomIDSlot, &createdMS, &updatedMS)
+	if err != nil {
+		return broker.Client{}, err
+	}
+	c.Grants, c.Scopes, c.RedirectURIs = splitList(grants), splitList(scopes), splitList(uris)
+	c.AccessTTL = time.Duration(accessMS) * time.Millisecond
+	c.RefreshTTL = time.Duration(refreshMS) * time.Millisecond
+	c.CreatedAt, c.UpdatedAt = fromMS(createdMS), fromMS(updatedMS)
+	return c, nil
+}
+
+// GetClient implements broker.ClientStore.
+func (s *Store) GetClient(ctx context.Context, id string) (broker.Client, error) {
+	c, err := scanClient(s.r.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
+	if err != nil {
+		return broker.Client{}, wrap("get client", err)
+	}
+	return c, nil
+}
+
+// ListClients implements broker.ClientStore.
+func (s *Store) ListClients(ctx context.Context) ([]broker.Client, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY created_at, id`)
+	if err != nil {
+		return nil, wrap("list clients", err)
+	}
+	return collect(rows, "list clients", scanClient)
+}
+
+// UpdateClient implements broker.ClientStore. It rewrites every field except
+// ID, NamespaceID and CreatedAt: a client never changes tenant, and its
+// creation time orders ListClients.
+func (s *Store) UpdateClient(ctx context.Context, c broker.Client) error {
+	grants, scopes, uris, err := clientLists(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE clients SET name = ?, secret_hash = ?, public = ?,
+		grants = ?, scopes = ?, redirect_uris = ?, access_ttl_ms = ?, refresh_ttl_ms = ?,
+		custom_id_slot = ?, updated_at = ? WHERE id = ?`,
+		c.Name, nullBytes(c.SecretHash), c.Public, grants, scopes, uris,
+		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, ms(c.UpdatedAt), c.ID)
+	return affectedOne("update client", res, err)
+}
+
+// DeleteClient implements broker.ClientStore.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+	return affectedOne("delete client", res, err)
+}
+
+// CreateUser implements broker.UserStore.
+func (s *Store) CreateUser(ctx context.Context, u broker.User) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO users (id, namespace_id, created_at) VALUES (?, ?, ?)`,
+		u.ID, u.NamespaceID, ms(u.CreatedAt))
+	return wrap("create user", err)
+}
+
+// GetUser implements broker.UserStore.
+func (s *Store) GetUser(ctx context.Context, id string) (broker.User, error) {
+	var (
+		u       broker.User
+		created int64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT id, namespace_id, created_at FROM users WHERE id = ?`, id).
+		Scan(&u.ID, &u.NamespaceID, &created)
+	if err != nil {
+		return broker.User{}, wrap("get user", err)
+	}
+	u.CreatedAt = fromMS(created)
+	return u, nil
+}
+
+// CreateLink implements broker.UserStore; the primary key and the
+// (user_id, slot) unique constraint give the two ErrAlreadyExists cases.
+func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO takeover_links
+		(namespace_id, slot, identifier, user_id, created_at) VALUES (?, ?, ?, ?, ?)`,
+		l.NamespaceID, l.Slot, l.Identifier, l.UserID, ms(l.CreatedAt))
+	return wrap("create link", err)
+}
+
+const linkColumns = `namespace_id, slot, identifier, user_id, created_at`
+
+func scanLink(row scanner) (broker.Link, error) {
+	var (
+		l       broker.Link
+		created int64
+	)
+	if err := row.Scan(&l.NamespaceID, &l.Slot, &l.Identifier, &l.UserID, &created); err != nil {
+		return broker.Link{}, err
+	}
+	l.CreatedAt = fromMS(created)
+	return l, nil
+}
+
+// GetLink implements broker.UserStore.
+func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (broker.Link, error) {
+	l, err := scanLink(s.r.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM takeover_links
+		WHERE namespace_id = ? AND slot = ? AND identifier = ?`, namespaceID, slot, identifier))
+	if err != nil {
+		return broker.Link{}, wrap("get link", err)
+	}
+	return l, nil
+}
+
+// ListLinks implements broker.UserStore.
+func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+linkColumns+` FROM takeover_links
+		WHERE user_id = ? ORDER BY slot`, userID)
+	if err != nil {
+		return nil, wrap("list links", err)
+	}
+	return collect(rows, "list links", scanLink)
+}
+
+// collect scans every row and closes rows.
+func collect[T any](rows *sql.Rows, op string, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(op, err)
+	}
+	return out, nil
+}

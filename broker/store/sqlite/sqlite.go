@@ -1,0 +1,258 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+	"unicode"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/migrations"
+)
+
+// busyTimeout is how long a connection waits for a lock held by another
+// process (a `bridgekeeper migrate`, a backup) before giving up.
+const busyTimeout = 5 * time.Second
+
+// DSN parameters. Pragmas are per connection, so they ride in the DSN and
+// every connection database/sql (re)opens gets them.
+var (
+	writeParams = "_pragma=" + strings.Join([]string{
+		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+		"journal_mode(WAL)",
+		"synchronous(FULL)",
+		"foreign_keys(1)",
+	}, "&_pragma=") + "&_txlock=immediate"
+	// Readers are query_only so that a write routed to them by mistake fails
+	// loudly instead of racing the writer for the lock.
+	readParams = "_pragma=" + strings.Join([]string{
+		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+		"foreign_keys(1)",
+		"query_only(1)",
+	}, "&_pragma=")
+)
+
+// dbtx is what queries run on: a pool, or the transaction of InTx.
+type dbtx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Store is a broker.Store on one SQLite file.
+type Store struct {
+	writeDB, readDB *sql.DB
+	// r runs plain reads and w runs writes; inside InTx both are the
+	// transaction, so fn reads its own writes.
+	r, w dbtx
+	tx   *sql.Tx
+}
+
+var _ broker.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path, applies pending
+// migrations and returns a ready store.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || strings.Contains(path, "?") {
+		// The driver splits its DSN at the first '?'.
+		return nil, fmt.Errorf("sqlite: unusable database path %q", path)
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+	}
+	writeDB, err := sql.Open("sqlite", path+"?"+writeParams)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	writeDB.SetMaxOpenConns(1)
+	writeDB.SetMaxIdleConns(1)
+	writeDB.SetConnMaxLifetime(0)
+	writeDB.SetConnMaxIdleTime(0)
+	s := &Store{writeDB: writeDB, w: writeDB}
+	if err := s.setUp(ctx, path); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
+func (s *Store) setUp(ctx context.Context, path string) error {
+	// journal_mode=WAL is silently ignored where WAL is impossible (some
+	// network filesystems); durability and concurrent reads depend on it.
+	var mode string
+	if err := s.writeDB.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("sqlite: open %s: journal_mode is %q, want wal", path, mode)
+	}
+	if _, err := migrations.Up(ctx, s.writeDB, migrations.SQLite); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	readDB, err := sql.Open("sqlite", path+"?"+readParams)
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.NumCPU())
+	readDB.SetMaxOpenConns(n)
+	readDB.SetMaxIdleConns(n)
+	s.readDB, s.r = readDB, readDB
+	if err := readDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return nil
+}
+
+// InTx runs fn in one IMMEDIATE transaction on the writer connection. Called
+// on the transaction's own Store it runs fn in the enclosing transaction,
+// since SQLite cannot nest transactions.
+func (s *Store) InTx(ctx context.Context, fn func(broker.Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	tx, err := s.writeDB.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap("begin", err)
+	}
+	// Also covers a panicking fn; after Commit it is a no-op.
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(&Store{writeDB: s.writeDB, readDB: s.readDB, r: tx, w: tx, tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap("commit", err)
+	}
+	return nil
+}
+
+// atomic runs fn on one transaction: a new one, or a savepoint inside InTx so
+// that a failing fn undoes its own writes even if the caller's fn carries on.
+func (s *Store) atomic(ctx context.Context, op string, fn func(q dbtx) error) error {
+	if s.tx != nil {
+		if _, err := s.tx.ExecContext(ctx, "SAVEPOINT atomic"); err != nil {
+			return wrap(op, err)
+		}
+		if err := fn(s.tx); err != nil {
+			_, rbErr := s.tx.ExecContext(ctx, "ROLLBACK TO atomic")
+			if rbErr == nil {
+				_, rbErr = s.tx.ExecContext(ctx, "RELEASE atomic")
+			}
+			return errors.Join(err, wrap(op+": rollback to savepoint", rbErr))
+		}
+		_, err := s.tx.ExecContext(ctx, "RELEASE atomic")
+		return wrap(op, err)
+	}
+	return s.InTx(ctx, func(tx broker.Store) error { return fn(tx.(*Store).tx) })
+}
+
+// Ping reports whether the database file can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	return wrap("ping", s.readDB.PingContext(ctx))
+}
+
+// Close closes both pools. The Store given to an InTx fn does not own them.
+func (s *Store) Close() error {
+	if s.tx != nil {
+		return errors.New("sqlite: Close called inside InTx")
+	}
+	var errs []error
+	if s.readDB != nil {
+		errs = append(errs, s.readDB.Close())
+	}
+	errs = append(errs, s.writeDB.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// wrap maps driver errors onto the broker's sentinels, keeping the driver's
+// error in the chain for logs. It returns nil for nil.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: %s: %w", op, broker.ErrNotFound)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch code := se.Code(); {
+		case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("sqlite: %s: %w: %w", op, broker.ErrAlreadyExists, err)
+		case code&0xff == sqlite3.SQLITE_BUSY:
+			// Another process held the lock past busy_timeout; retryable.
+			return fmt.Errorf("sqlite: %s: %w: %w", op, broker.ErrConflict, err)
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// affectedOne turns "no row matched" into ErrNotFound.
+func affectedOne(op string, res sql.Result, err error) error {
+	if err != nil {
+		return wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: %s: %w", op, broker.ErrNotFound)
+	}
+	return nil
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// nullMS stores the zero time ("not yet") as NULL.
+func nullMS(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+func fromNullMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
+}
+
+// nullBytes stores a nil slice as NULL; the driver would store an empty blob.
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// joinList refuses items the space-separated column could not give back.
+func joinList(field string, xs []string) (string, error) {
+	for _, x := range xs {
+		if x == "" || strings.ContainsFunc(x, unicode.IsSpace) {
+			return "", fmt.Errorf("sqlite: %s item %q is empty or holds whitespace", field, x)
+		}
+	}
+	return strings.Join(xs, " "), nil
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Fields(s)
+}

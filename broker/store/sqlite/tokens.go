@@ -1,0 +1,171 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// CreateRefreshToken implements broker.RefreshStore.
+func (s *Store) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
+		namespace_id, scope, time_offset, created_at, expires_at, spent_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.FamilyID, t.ClientID, t.UserID, t.NamespaceID, t.Scope, t.TimeOffset,
+		ms(t.CreatedAt), ms(t.ExpiresAt), nullMS(t.SpentAt))
+	return wrap("create refresh token", err)
+}
+
+// RotateRefreshToken implements broker.RefreshStore. The conditional UPDATE
+// is the whole concurrency story: all writes share one connection, so of
+// several rotations of one token the first spends it and the rest match no
+// row. It runs in a transaction (a savepoint inside InTx) so that a failed
+// insert of the successor leaves the token unspent.
+func (s *Store) RotateRefreshToken(ctx context.Context, r broker.Rotation) (broker.RefreshToken, error) {
+	next := broker.RefreshToken{
+		Hash:      r.NewHash,
+		CreatedAt: r.Now,
+		ExpiresAt: r.ExpiresAt,
+	}
+	err := s.atomic(ctx, "rotate refresh token", func(q dbtx) error {
+		now := ms(r.Now)
+		err := q.QueryRowContext(ctx, `UPDATE refresh_tokens SET spent_at = ?
+			WHERE hash = ? AND spent_at IS NULL AND expires_at > ? AND client_id = ?
+			  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = refresh_tokens.family_id)
+			RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset`,
+			now, r.OldHash, now, r.ClientID).
+			Scan(&next.FamilyID, &next.ClientID, &next.UserID, &next.NamespaceID, &next.Scope, &next.TimeOffset)
+		if err != nil {
+			return wrap("rotate refresh token: spend", err)
+		}
+		_, err = q.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
+			namespace_id, scope, time_offset, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			next.Hash, next.FamilyID, next.ClientID, next.UserID, next.NamespaceID, next.Scope, next.TimeOffset,
+			now, ms(next.ExpiresAt))
+		return wrap("rotate refresh token: insert successor", err)
+	})
+	if err != nil {
+		return broker.RefreshToken{}, err
+	}
+	next.CreatedAt = fromMS(ms(next.CreatedAt))
+	next.ExpiresAt = fromMS(ms(next.ExpiresAt))
+	return next, nil
+}
+
+// GetRefreshToken implements broker.RefreshStore.
+func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (broker.RefreshToken, error) {
+	var (
+		t                broker.RefreshToken
+		created, expires int64
+		spent            sql.NullInt64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT hash, family_id, client_id, user_id, namespace_id, scope,
+		time_offset, created_at, expires_at, spent_at,
+		EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)
+		FROM refresh_tokens t WHERE hash = ?`, hash).
+		Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope,
+			&t.TimeOffset, &created, &expires, &spent, &t.FamilyRevoked)
+	if err != nil {
+		return broker.RefreshToken{}, wrap("get refresh token", err)
+	}
+	t.CreatedAt, t.ExpiresAt, t.SpentAt = fromMS(created), fromMS(expires), fromNullMS(spent)
+	return t, nil
+}
+
+// RevokeFamily implements broker.RefreshStore. Revoking again keeps the first
+// revocation time and the later `until`, so a repeat never shortens it.
+func (s *Store) RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO revoked_families (family_id, revoked_at, expires_at)
+		VALUES (?, ?, ?)
+		ON CONFLICT (family_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+		familyID, ms(now), ms(until))
+	return wrap("revoke family", err)
+}
+
+// FamilyRevoked implements broker.RefreshStore.
+func (s *Store) FamilyRevoked(ctx context.Context, familyID string) (bool, error) {
+	var revoked bool
+	err := s.r.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM revoked_families WHERE family_id = ?)`, familyID).Scan(&revoked)
+	return revoked, wrap("family revoked", err)
+}
+
+// CreateKey implements broker.KeyStore.
+func (s *Store) CreateKey(ctx context.Context, k broker.SigningKey) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO signing_keys
+		(id, alg, sealed, created_at, retired_at, publish_until) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.ID, k.Alg, k.Sealed, ms(k.CreatedAt), nullMS(k.RetiredAt), nullMS(k.PublishUntil))
+	return wrap("create key", err)
+}
+
+// ListKeys implements broker.KeyStore.
+func (s *Store) ListKeys(ctx context.Context) ([]broker.SigningKey, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, alg, sealed, created_at, retired_at, publish_until
+		FROM signing_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, wrap("list keys", err)
+	}
+	return collect(rows, "list keys", func(row scanner) (broker.SigningKey, error) {
+		var (
+			k                     broker.SigningKey
+			created               int64
+			retired, publishUntil sql.NullInt64
+		)
+		if err := row.Scan(&k.ID, &k.Alg, &k.Sealed, &created, &retired, &publishUntil); err != nil {
+			return broker.SigningKey{}, err
+		}
+		k.CreatedAt, k.RetiredAt, k.PublishUntil = fromMS(created), fromNullMS(retired), fromNullMS(publishUntil)
+		return k, nil
+	})
+}
+
+// RetireKey implements broker.KeyStore.
+func (s *Store) RetireKey(ctx context.Context, id string, retiredAt, publishUntil time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ?, publish_until = ?
+		WHERE id = ? AND retired_at IS NULL`, ms(retiredAt), ms(publishUntil), id)
+	return affectedOne("retire key", res, err)
+}
+
+// RevokeAccessToken implements broker.RevocationStore; a repeat keeps the
+// later expiry.
+func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)
+		ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+		jti, ms(expiresAt))
+	return wrap("revoke access token", err)
+}
+
+// AccessTokenRevoked implements broker.RevocationStore.
+func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
+	var revoked bool
+	err := s.r.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ?)`, jti).Scan(&revoked)
+	return revoked, wrap("access token revoked", err)
+}
+
+// PurgeExpired implements broker.Store, in one transaction so that a janitor
+// never leaves the three tables purged to different instants.
+func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	err := s.atomic(ctx, "purge expired", func(q dbtx) error {
+		total = 0
+		for _, table := range []string{"refresh_tokens", "revoked_families", "revoked_access_tokens"} {
+			res, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at < ?`, ms(now))
+			if err != nil {
+				return wrap("purge "+table, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return wrap("purge "+table, err)
+			}
+			total += n
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return total, nil
+}

@@ -71,10 +71,6 @@ func TestMigrateConcurrent(t *testing.T) {
 				failed = append(failed, r)
 			}
 		}
-		if len(failed) > 0 && s.name == "sqlite" && strings.Contains(failed[0].stderr, "already exists") {
-			t.Skipf("BUG: migrations.Up takes no lock on SQLite (migrations/migrations.go), so processes "+
-				"migrating a fresh file at once apply version 1 twice; %d of %d failed: %v", len(failed), n, failed[0])
-		}
 		for _, r := range failed {
 			t.Errorf("concurrent migrate: %v", r)
 		}

@@ -76,5 +76,8 @@ func adminExec(admin, sql string) error {
 // directory; the file does not exist yet.
 func SQLiteURL(t testing.TB) string {
 	t.Helper()
-	return "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "bk.db"))
+	// Escaped: subtest directories can hold '#' and '%', which PathFromURL
+	// would otherwise read as URL syntax.
+	u := url.URL{Scheme: "sqlite", Path: filepath.ToSlash(filepath.Join(t.TempDir(), "bk.db"))}
+	return u.String()
 }

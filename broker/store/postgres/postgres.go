@@ -31,6 +31,9 @@ var (
 	_ broker.Store = (*Store)(nil)
 )
 
+// defaultMaxConns is the pool size unless the URL sets pool_max_conns.
+const defaultMaxConns = 32
+
 // Store is a broker.Store on a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
@@ -45,6 +48,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default (4 on two cores) starves a broker whose requests
+		// mostly wait on commits; each request holds a connection only for
+		// its one or two statements.
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -96,8 +97,8 @@ func (s *Store) setUp(ctx context.Context, path string) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("sqlite: open %s: journal_mode is %q, want wal", path, mode)
 	}
-	if _, err := migrations.Up(ctx, s.writeDB, migrations.SQLite); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+	if err := migrateLocked(ctx, s.writeDB, path); err != nil {
+		return err
 	}
 	readDB, err := sql.Open("sqlite", path+"?"+readParams)
 	if err != nil {
@@ -255,4 +256,25 @@ func splitList(s string) []string {
 		return nil
 	}
 	return strings.Fields(s)
+}
+
+// migrateLocked applies migrations while holding an exclusive flock on the
+// database file: goose takes no lock on SQLite, so processes opening a fresh
+// file together (serve and a CLI command) would each apply version 1. flock
+// is independent of the POSIX locks SQLite itself uses, so it cannot
+// deadlock with them.
+func migrateLocked(ctx context.Context, db *sql.DB, path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("sqlite: lock for migration: %w", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("sqlite: lock for migration: %w", err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if _, err := migrations.Up(ctx, db, migrations.SQLite); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
 }

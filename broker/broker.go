@@ -137,11 +137,20 @@ func (b *Broker) IssueClientToken(ctx context.Context, c Client, scope []string)
 // access token and the first refresh token of a new family. The subject is
 // always the broker's user ID, never the identifier.
 func (b *Broker) LoginByLink(ctx context.Context, c Client, slot int, identifier string, scope []string) (Token, error) {
-	user, err := b.UserForLink(ctx, c.NamespaceID, slot, identifier)
-	if err != nil {
-		return Token{}, err
+	rt, row := b.newFamily(c, strings.Join(scope, " "), 0)
+	// A returning player: the token is created for the linked user in one
+	// statement. Only a first login takes the slower path that creates.
+	stored, err := b.store.CreateRefreshTokenByLink(ctx, slot, identifier, row)
+	if errors.Is(err, ErrNotFound) {
+		if row.UserID, err = b.UserForLink(ctx, c.NamespaceID, slot, identifier); err != nil {
+			return Token{}, err
+		}
+		stored, err = row, b.store.CreateRefreshToken(ctx, row)
 	}
-	return b.issueUserTokens(ctx, c, user, strings.Join(scope, " "), 0)
+	if err != nil {
+		return Token{}, fmt.Errorf("store refresh token: %w", err)
+	}
+	return b.userToken(c, stored, rt, stored.Scope, uuid.NewString())
 }
 
 // UserForLink finds the user linked as (namespace, slot, identifier) or
@@ -177,21 +186,17 @@ func (b *Broker) UserForLink(ctx context.Context, namespaceID string, slot int, 
 	return u.ID, nil
 }
 
-// issueUserTokens starts a refresh-token family for the user and signs its
-// first access token. The refresh token is committed before anything is
-// returned, so a client never holds a token the store lost.
-func (b *Broker) issueUserTokens(ctx context.Context, c Client, userID, scope string, timeOffset int) (Token, error) {
+// newFamily makes the first refresh token of a new family (the user is
+// filled in by the caller). It is stored before any token is returned, so a
+// client never holds a token the store lost.
+func (b *Broker) newFamily(c Client, scope string, timeOffset int) (string, RefreshToken) {
 	now := b.now()
 	rt := NewOpaqueToken("rt_")
-	row := RefreshToken{
-		Hash: TokenHash(rt), FamilyID: uuid.NewString(), ClientID: c.ID, UserID: userID,
+	return rt, RefreshToken{
+		Hash: TokenHash(rt), FamilyID: uuid.NewString(), ClientID: c.ID,
 		NamespaceID: c.NamespaceID, Scope: scope, TimeOffset: timeOffset,
 		CreatedAt: now, ExpiresAt: now.Add(c.RefreshTTL),
 	}
-	if err := b.store.CreateRefreshToken(ctx, row); err != nil {
-		return Token{}, fmt.Errorf("store refresh token: %w", err)
-	}
-	return b.userToken(c, row, rt, scope, uuid.NewString())
 }
 
 // userToken signs the access token that accompanies refresh token row.

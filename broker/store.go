@@ -35,6 +35,11 @@ type UserStore interface {
 // RefreshStore keeps refresh tokens and their families.
 type RefreshStore interface {
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// CreateRefreshTokenByLink inserts t for the user behind the takeover link
+	// (t.NamespaceID, slot, identifier), in one statement: t.UserID is taken
+	// from the link, and the stored token is returned. ErrNotFound when no
+	// such link exists. This is a returning player's login in one round trip.
+	CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t RefreshToken) (RefreshToken, error)
 	// RotateRefreshToken atomically spends the token r.OldHash — only if it is
 	// unspent, unexpired at r.Now, issued to r.ClientID and its family is not
 	// revoked — and inserts its successor (same family, user, namespace, scope

@@ -19,6 +19,21 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) e
 	return wrap("create refresh token", err)
 }
 
+// CreateRefreshTokenByLink implements broker.RefreshStore.
+func (s *Store) CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
+	err := s.q.QueryRow(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
+		namespace_id, scope, time_offset, created_at, expires_at)
+		SELECT $1, $2, $3, l.user_id, l.namespace_id, $5, $6, $7, $8
+		FROM takeover_links l WHERE l.namespace_id = $4 AND l.slot = $9 AND l.identifier = $10
+		RETURNING user_id`,
+		t.Hash, t.FamilyID, t.ClientID, t.NamespaceID, t.Scope, t.TimeOffset, t.CreatedAt, t.ExpiresAt,
+		slot, identifier).Scan(&t.UserID)
+	if err != nil {
+		return broker.RefreshToken{}, wrap("create refresh token by link", err)
+	}
+	return t, nil
+}
+
 // rotateSQL spends the old token and inserts its successor in one statement.
 // Under READ COMMITTED, concurrent rotations of one token queue on its row
 // lock; when the first commits, the others re-check the WHERE clause against

@@ -18,6 +18,22 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) e
 	return wrap("create refresh token", err)
 }
 
+// CreateRefreshTokenByLink implements broker.RefreshStore.
+func (s *Store) CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
+	err := s.w.QueryRowContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
+		namespace_id, scope, time_offset, created_at, expires_at)
+		SELECT ?, ?, ?, l.user_id, l.namespace_id, ?, ?, ?, ?
+		FROM takeover_links l WHERE l.namespace_id = ? AND l.slot = ? AND l.identifier = ?
+		RETURNING user_id`,
+		t.Hash, t.FamilyID, t.ClientID, t.Scope, t.TimeOffset, ms(t.CreatedAt), ms(t.ExpiresAt),
+		t.NamespaceID, slot, identifier).Scan(&t.UserID)
+	if err != nil {
+		return broker.RefreshToken{}, wrap("create refresh token by link", err)
+	}
+	t.CreatedAt, t.ExpiresAt = fromMS(ms(t.CreatedAt)), fromMS(ms(t.ExpiresAt))
+	return t, nil
+}
+
 // RotateRefreshToken implements broker.RefreshStore. The conditional UPDATE
 // is the whole concurrency story: all writes share one connection, so of
 // several rotations of one token the first spends it and the rest match no

@@ -11,6 +11,7 @@ import (
 func tokenCases() []testCase {
 	return []testCase{
 		{name: "Refresh/RoundTrip", run: testRefreshRoundTrip},
+		{name: "Refresh/CreateByLink", run: testCreateByLink},
 		{name: "Refresh/Rotate", run: testRotate},
 		{name: "Refresh/RotateRefused", run: testRotateRefused},
 		{name: "Refresh/RotateNewHashTaken", run: testRotateNewHashTaken},
@@ -94,6 +95,35 @@ func testRefreshRoundTrip(t *testing.T, s broker.Store) {
 	dup.Hash = a.Hash
 	isErr(t, "CreateRefreshToken(same hash)", s.CreateRefreshToken(ctx, dup), broker.ErrAlreadyExists)
 	equal(t, "token after refused duplicate", getToken(t, s, a.Hash), a)
+}
+
+func testCreateByLink(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	newNamespace(t, s, "ns-1", "alpha")
+	newNamespace(t, s, "ns-2", "beta")
+	u := newUser(t, s, "u-1", "ns-1")
+	ok(t, "CreateLink", s.CreateLink(ctx, broker.Link{NamespaceID: "ns-1", Slot: 3, Identifier: "player-1", UserID: u.ID, CreatedAt: t0}))
+
+	rt := refreshToken("by-link")
+	rt.UserID = "ignored: the link names the user"
+	got, err := s.CreateRefreshTokenByLink(ctx, 3, "player-1", rt)
+	ok(t, "CreateRefreshTokenByLink", err)
+	want := rt
+	want.UserID = u.ID
+	equal(t, "CreateRefreshTokenByLink result", got, want)
+	equal(t, "stored token", getToken(t, s, rt.Hash), want)
+
+	for _, miss := range []struct {
+		ns, identifier string
+		slot           int
+	}{{"ns-1", "player-2", 3}, {"ns-1", "player-1", 4}, {"ns-2", "player-1", 3}} {
+		m := refreshToken("miss-" + miss.ns + miss.identifier)
+		m.NamespaceID = miss.ns
+		_, err := s.CreateRefreshTokenByLink(ctx, miss.slot, miss.identifier, m)
+		isErr(t, "CreateRefreshTokenByLink(no link)", err, broker.ErrNotFound)
+		_, err = s.GetRefreshToken(ctx, m.Hash)
+		isErr(t, "token of a refused create", err, broker.ErrNotFound)
+	}
 }
 
 func testRotate(t *testing.T, s broker.Store) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -72,18 +73,83 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	if *output == "json" {
+	return printCredentials(e, *output, c.ID, secret)
+}
+
+// printCredentials shows a client ID and, once, its secret.
+func printCredentials(e env, output, id, secret string) error {
+	if output == "json" {
 		out := struct {
 			ClientID     string `json:"client_id"`
 			ClientSecret string `json:"client_secret,omitempty"`
-		}{c.ID, secret}
+		}{id, secret}
 		return json.NewEncoder(e.stdout).Encode(out)
 	}
-	fmt.Fprintf(e.stdout, "client_id:     %s\n", c.ID)
+	fmt.Fprintf(e.stdout, "client_id:     %s\n", id)
 	if secret != "" {
 		fmt.Fprintf(e.stdout, "client_secret: %s\n(shown once; only its hash is stored)\n", secret)
 	}
 	return nil
+}
+
+// clientUpdate changes only the settings whose flags are given.
+func clientUpdate(ctx context.Context, args []string, e env) error {
+	s := newSettings("client update", e)
+	id := s.fs.String("client-id", "", "the client to change")
+	name := s.fs.String("name", "", "client name")
+	var grantsF, redirects multi
+	s.fs.Var(&grantsF, "grant", "allowed grant (repeatable); replaces the list")
+	scope := s.fs.String("scope", "", "space-separated scopes; replaces the list")
+	s.fs.Var(&redirects, "redirect-uri", "registered redirect URI (repeatable); replaces the list")
+	accessTTL := s.fs.Duration("access-ttl", 0, "access token lifetime")
+	refreshTTL := s.fs.Duration("refresh-ttl", 0, "refresh token lifetime")
+	slot := s.fs.Int("custom-id-slot", 0, "takeover slot of server_custom_id identities")
+	rotate := s.fs.Bool("rotate-secret", false, "issue a new secret; the old one stops working")
+	output := s.fs.String("output", "text", "text | json")
+	cfg, err := s.load(args, e)
+	if err != nil {
+		return err
+	}
+	if err := checkOutput(*output); err != nil {
+		return err
+	}
+	if *id == "" {
+		return errors.New("client-id: required")
+	}
+	ch := broker.ClientChange{RotateSecret: *rotate}
+	s.fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "name":
+			ch.Name = name
+		case "grant":
+			ch.Grants = (*[]string)(&grantsF)
+		case "scope":
+			scopes := strings.Fields(*scope)
+			ch.Scopes = &scopes
+		case "redirect-uri":
+			ch.RedirectURIs = (*[]string)(&redirects)
+		case "access-ttl":
+			ch.AccessTTL = accessTTL
+		case "refresh-ttl":
+			ch.RefreshTTL = refreshTTL
+		case "custom-id-slot":
+			ch.CustomIDSlot = slot
+		}
+	})
+	secrets, err := secretsFrom(cfg)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	c, secret, err := broker.UpdateClient(ctx, store, secrets, *id, ch, time.Now())
+	if err != nil {
+		return err
+	}
+	return printCredentials(e, *output, c.ID, secret)
 }
 
 func checkOutput(o string) error {

@@ -18,7 +18,8 @@ const usage = `usage: bridgekeeper <command> [flags]
 commands:
   serve                       run the broker
   migrate                     apply database migrations
-  client create|list|delete   manage OAuth2 clients
+  client create|list|update|delete
+                              manage OAuth2 clients
   key rotate                  make a new active signing key
   bench                       run the load benchmark (see make bench)
 
@@ -65,10 +66,12 @@ func run(ctx context.Context, args []string, e env) error {
 			return clientCreate(ctx, rest, e)
 		case "list":
 			return clientList(ctx, rest, e)
+		case "update":
+			return clientUpdate(ctx, rest, e)
 		case "delete":
 			return clientDelete(ctx, rest, e)
 		default:
-			return fmt.Errorf("client: unknown subcommand %q (create, list, delete)", name)
+			return fmt.Errorf("client: unknown subcommand %q (create, list, update, delete)", name)
 		}
 	case "key":
 		switch name, rest := sub(); name {

@@ -119,17 +119,16 @@ func ValidIdentifier(s string, maxRunes int) bool {
 // IssueClientToken issues a client_credentials access token: the client is
 // the subject, and there is no refresh token (RFC 6749 §4.4.3).
 func (b *Broker) IssueClientToken(ctx context.Context, c Client, scope []string) (Token, error) {
-	now := b.now()
-	exp := now.Add(c.AccessTTL)
+	now, granted := b.now(), strings.Join(scope, " ")
 	at, err := b.keys.Sign(AccessClaims{
 		Issuer: b.cfg.Issuer, Subject: c.ID, Audience: jwt.Audience{c.ID},
-		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp),
-		ID: uuid.NewString(), ClientID: c.ID, Scope: strings.Join(scope, " "), Namespace: c.NamespaceID,
+		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(c.AccessTTL)),
+		ID: uuid.NewString(), ClientID: c.ID, Scope: granted, Namespace: c.NamespaceID,
 	})
 	if err != nil {
 		return Token{}, fmt.Errorf("client_credentials: %w", err)
 	}
-	return Token{AccessToken: at, ExpiresIn: int64(c.AccessTTL / time.Second), Scope: strings.Join(scope, " ")}, nil
+	return Token{AccessToken: at, ExpiresIn: int64(c.AccessTTL / time.Second), Scope: granted}, nil
 }
 
 // LoginByLink signs in the user behind the takeover link (client's namespace,
@@ -137,7 +136,7 @@ func (b *Broker) IssueClientToken(ctx context.Context, c Client, scope []string)
 // access token and the first refresh token of a new family. The subject is
 // always the broker's user ID, never the identifier.
 func (b *Broker) LoginByLink(ctx context.Context, c Client, slot int, identifier string, scope []string) (Token, error) {
-	rt, row := b.newFamily(c, strings.Join(scope, " "), 0)
+	rt, row := b.newFamily(c, strings.Join(scope, " "))
 	// A returning player: the token is created for the linked user in one
 	// statement. Only a first login takes the slower path that creates.
 	stored, err := b.store.CreateRefreshTokenByLink(ctx, slot, identifier, row)
@@ -189,12 +188,12 @@ func (b *Broker) UserForLink(ctx context.Context, namespaceID string, slot int, 
 // newFamily makes the first refresh token of a new family (the user is
 // filled in by the caller). It is stored before any token is returned, so a
 // client never holds a token the store lost.
-func (b *Broker) newFamily(c Client, scope string, timeOffset int) (string, RefreshToken) {
+func (b *Broker) newFamily(c Client, scope string) (string, RefreshToken) {
 	now := b.now()
 	rt := NewOpaqueToken("rt_")
 	return rt, RefreshToken{
 		Hash: TokenHash(rt), FamilyID: uuid.NewString(), ClientID: c.ID,
-		NamespaceID: c.NamespaceID, Scope: scope, TimeOffset: timeOffset,
+		NamespaceID: c.NamespaceID, Scope: scope,
 		CreatedAt: now, ExpiresAt: now.Add(c.RefreshTTL),
 	}
 }

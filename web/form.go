@@ -55,6 +55,23 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request) (url.Values, e
 	return form, nil
 }
 
+// clientRequest reads the form and the client credentials of an endpoint
+// that authenticates its client, answering a malformed request itself
+// (ok=false). basic reports whether the Authorization header was used.
+func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (form url.Values, creds grants.Credentials, basic, ok bool) {
+	form, err := s.readForm(w, r)
+	if err != nil {
+		s.writeOAuthError(w, r, err, false)
+		return nil, creds, false, false
+	}
+	creds, basic, err = clientCredentials(r, form)
+	if err != nil {
+		s.writeOAuthError(w, r, err, basic)
+		return nil, creds, basic, false
+	}
+	return form, creds, basic, true
+}
+
 // clientCredentials parses client authentication: client_secret_basic
 // (RFC 6749 §2.3.1, with the form-urlencoding the RFC asks for) or
 // client_secret_post, never both. basic reports whether the Authorization

@@ -1,10 +1,12 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/grants"
 )
 
 // introspectionResponse is RFC 7662 §2.2 plus the GS2 and namespace fields.
@@ -30,31 +32,34 @@ type introspectionResponse struct {
 // the endpoints that are not grants (RFC 7662 §2.1, RFC 7009 §2.1). It writes
 // the error response itself and reports ok=false when it did.
 func (s *Server) authenticatedForm(w http.ResponseWriter, r *http.Request) (broker.Client, url.Values, bool) {
-	form, err := s.readForm(w, r)
-	if err != nil {
-		s.writeOAuthError(w, r, err, false)
+	form, creds, basic, ok := s.clientRequest(w, r)
+	if !ok {
 		return broker.Client{}, nil, false
 	}
-	creds, basic, err := clientCredentials(r, form)
-	if err == nil && creds.ID == "" {
-		err = broker.InvalidClient("client authentication is required", nil)
-	}
-	var c broker.Client
-	if err == nil {
-		c, err = s.broker.AuthenticateClient(r.Context(), creds.ID, creds.Secret)
-	}
-	if err == nil && form.Get("token") == "" {
-		err = broker.InvalidRequest("token is required")
-	}
+	c, err := s.tokenCaller(r.Context(), creds, form)
 	if err != nil {
 		s.writeOAuthError(w, r, err, basic)
 		return broker.Client{}, nil, false
 	}
-	if c.Public {
-		s.writeOAuthError(w, r, broker.InvalidClient("a public client cannot call this endpoint", nil), basic)
-		return broker.Client{}, nil, false
-	}
 	return c, form, true
+}
+
+// tokenCaller authenticates the confidential client asking about a token.
+func (s *Server) tokenCaller(ctx context.Context, creds grants.Credentials, form url.Values) (broker.Client, error) {
+	if creds.ID == "" {
+		return broker.Client{}, broker.InvalidClient("client authentication is required", nil)
+	}
+	c, err := s.broker.AuthenticateClient(ctx, creds.ID, creds.Secret)
+	if err != nil {
+		return broker.Client{}, err
+	}
+	if c.Public {
+		return broker.Client{}, broker.InvalidClient("a public client cannot call this endpoint", nil)
+	}
+	if form.Get("token") == "" {
+		return broker.Client{}, broker.InvalidRequest("token is required")
+	}
+	return c, nil
 }
 
 // introspect is RFC 7662.

@@ -35,7 +35,7 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 	}
 	status, ok := oauthStatus[be.Code]
 	switch {
-	case isTooLarge(err):
+	case errors.Is(err, errTooLarge):
 		status = http.StatusRequestEntityTooLarge
 	case !ok:
 		status = http.StatusBadRequest

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 )
 
@@ -20,14 +19,8 @@ type tokenResponse struct {
 // token is the token endpoint (RFC 6749 §3.2), also served at Mobage
 // Connect's /connect/1.0/api/token.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	form, err := s.readForm(w, r)
-	if err != nil {
-		s.writeOAuthError(w, r, err, false)
-		return
-	}
-	creds, basic, err := clientCredentials(r, form)
-	if err != nil {
-		s.writeOAuthError(w, r, err, basic)
+	form, creds, basic, ok := s.clientRequest(w, r)
+	if !ok {
 		return
 	}
 	tok, err := s.tokens.Exchange(r.Context(), creds, form)
@@ -44,6 +37,3 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
-
-// isTooLarge reports the one error answered with 413.
-func isTooLarge(err error) bool { return errors.Is(err, errTooLarge) }

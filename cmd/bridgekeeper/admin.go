@@ -60,11 +60,7 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 		return errors.New("access-ttl, refresh-ttl: must be at least 1s")
 	}
 	spec.Grants, spec.RedirectURIs, spec.Scopes, spec.CustomIDSlot = grantsF, redirects, strings.Fields(*scope), slot
-	secrets, err := secretsFrom(cfg)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, cfg.Database)
+	store, secrets, err := openSealed(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -136,11 +132,7 @@ func clientUpdate(ctx context.Context, args []string, e env) error {
 			ch.CustomIDSlot = slot
 		}
 	})
-	secrets, err := secretsFrom(cfg)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, cfg.Database)
+	store, secrets, err := openSealed(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -230,11 +222,7 @@ func keyRotate(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	secrets, err := secretsFrom(cfg)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, cfg.Database)
+	store, secrets, err := openSealed(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -218,7 +218,7 @@ func TestUnknownCommands(t *testing.T) {
 		{[]string{"migrate", "--database", db, "stray"}, "stray"},
 		{[]string{"client", "list", "--database", db, "--output", "json", "extra"}, "extra"},
 		{[]string{"frobnicate"}, "frobnicate"},
-		{[]string{"client", "update"}, "update"},
+		{[]string{"client", "rename"}, "rename"},
 		{[]string{"client"}, "client"},
 		{[]string{"key", "delete"}, "delete"},
 	}

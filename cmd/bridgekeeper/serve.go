@@ -25,11 +25,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	log := newLogger(e.stderr, cfg.LogLevel)
-	secrets, err := secretsFrom(cfg)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, cfg.Database)
+	store, secrets, err := openSealed(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -73,8 +69,21 @@ func serve(ctx context.Context, args []string, e env) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go reloadKeys(ctx, keys, log)
-	go janitor(ctx, store, log)
+	// Keys rotated by another process (`key rotate`) are picked up here.
+	go every(ctx, time.Second, func() {
+		if err := keys.Load(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("reload signing keys", "err", err)
+		}
+	})
+	// The janitor keeps the tables the size of the live sessions.
+	go every(ctx, 5*time.Minute, func() {
+		n, err := store.PurgeExpired(ctx, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.Warn("janitor", "err", err)
+		} else if n > 0 {
+			log.Info("janitor purged expired rows", "rows", n)
+		}
+	})
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	log.Info("bridgekeeper serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", cfg.Redacted().Database)
@@ -94,38 +103,16 @@ func serve(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
-// reloadKeys picks up keys rotated by another process (`key rotate`).
-func reloadKeys(ctx context.Context, keys *broker.Keyring, log *slog.Logger) {
-	t := time.NewTicker(time.Second)
+// every runs fn every d until ctx ends: the broker's background chores.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := keys.Load(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("reload signing keys", "err", err)
-			}
-		}
-	}
-}
-
-// janitor purges expired refresh tokens and revocation records, so that the
-// tables stay the size of the live sessions.
-func janitor(ctx context.Context, store broker.Store, log *slog.Logger) {
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := store.PurgeExpired(ctx, time.Now())
-			if err != nil && ctx.Err() == nil {
-				log.Warn("janitor", "err", err)
-			} else if n > 0 {
-				log.Info("janitor purged expired rows", "rows", n)
-			}
+			fn()
 		}
 	}
 }

@@ -100,13 +100,20 @@ func openStore(ctx context.Context, url string) (broker.Store, error) {
 	}
 }
 
-// secretsFrom derives the broker's keys from the configured KEK.
-func secretsFrom(cfg config.Config) (*broker.Secrets, error) {
+// openSealed derives the broker's keys from the configured KEK and opens the
+// store: what every command that touches secrets or keys needs. The KEK is
+// checked first, so that a missing one fails before the database is touched.
+func openSealed(ctx context.Context, cfg config.Config) (broker.Store, *broker.Secrets, error) {
 	kek, err := cfg.KEK()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return broker.NewSecrets(kek)
+	secrets, err := broker.NewSecrets(kek)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := openStore(ctx, cfg.Database)
+	return store, secrets, err
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

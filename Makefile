@@ -23,9 +23,10 @@ run: build
 test:
 	scripts/test.sh
 
-# Load benchmark on loopback against PostgreSQL; see BENCHMARKS.md.
+# Load benchmark on loopback against PostgreSQL; see BENCHMARKS.md. Longer,
+# steadier runs: make bench BENCH_FLAGS="--duration 60s --rounds 6"
 bench: build
-	scripts/bench.sh
+	scripts/bench.sh $(BENCH_FLAGS)
 
 vet:
 	$(GO) vet ./...

@@ -67,6 +67,9 @@ func (s *settings) load(args []string, e env) (config.Config, error) {
 	// Load validates and reports every bad setting, one line each.
 	cfg, err := config.Load(file, e.environ, set)
 	if err != nil {
+		if !strings.Contains(err.Error(), "\n") {
+			return cfg, fmt.Errorf("invalid configuration: %w", err)
+		}
 		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return cfg, nil

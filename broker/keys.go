@@ -22,11 +22,14 @@ var SigningAlgs = []string{"ES256", "EdDSA", "RS256"}
 
 var joseAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256}
 
-// signingKey is an unsealed key ready to sign.
+// signingKey is an unsealed key ready to sign: access tokens carry
+// typ at+jwt (RFC 9068 §2.1), ID tokens the plain JWT type, so that one can
+// never be passed off as the other.
 type signingKey struct {
-	id     string
-	alg    jose.SignatureAlgorithm
-	signer jose.Signer
+	id       string
+	alg      jose.SignatureAlgorithm
+	signer   jose.Signer
+	idSigner jose.Signer
 }
 
 type publicKey struct {
@@ -120,12 +123,16 @@ func (k *Keyring) Load(ctx context.Context) error {
 		verify[sk.ID] = publicKey{alg: alg, key: pub, publishUntil: sk.PublishUntil}
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: pub, KeyID: sk.ID, Algorithm: sk.Alg, Use: "sig"})
 		if sk.RetiredAt.IsZero() {
-			js, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: priv, KeyID: sk.ID}},
-				(&jose.SignerOptions{}).WithType("at+jwt"))
+			key := jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: priv, KeyID: sk.ID}}
+			js, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType("at+jwt"))
 			if err != nil {
 				return fmt.Errorf("signing key %s: %w", sk.ID, err)
 			}
-			active = &signingKey{id: sk.ID, alg: alg, signer: js} // newest unretired wins: keys are ordered
+			ids, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType("JWT"))
+			if err != nil {
+				return fmt.Errorf("signing key %s: %w", sk.ID, err)
+			}
+			active = &signingKey{id: sk.ID, alg: alg, signer: js, idSigner: ids} // newest unretired wins: keys are ordered
 		}
 	}
 	jwks, err := json.Marshal(set)

@@ -22,6 +22,7 @@ type Secrets struct {
 	seal        cipher.AEAD
 	clientKey   []byte
 	successorKy []byte
+	deriveKey   []byte
 }
 
 // NewSecrets derives the broker's keys from a 32-byte key-encryption key.
@@ -52,7 +53,11 @@ func NewSecrets(kek []byte) (*Secrets, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Secrets{seal: aead, clientKey: clientKey, successorKy: succ}, nil
+	dk, err := derive("per-request values")
+	if err != nil {
+		return nil, err
+	}
+	return &Secrets{seal: aead, clientKey: clientKey, successorKy: succ, deriveKey: dk}, nil
 }
 
 // Seal encrypts plaintext with AES-256-GCM; aad binds it to its context (the kid).
@@ -98,6 +103,15 @@ func (s *Secrets) successor(token string) string {
 	m := hmac.New(sha256.New, s.successorKy)
 	m.Write([]byte(token))
 	return "rt_" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Derive returns a value bound to id for one purpose (HMAC-SHA-256,
+// base64url): the upstream nonce and PKCE verifier of an authorization
+// request are derived from its ID rather than stored.
+func (s *Secrets) Derive(purpose, id string) string {
+	m := hmac.New(sha256.New, s.deriveKey)
+	m.Write([]byte(purpose + "\x00" + id))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // NewOpaqueToken returns prefix + 256 random bits, base64url.

@@ -40,8 +40,17 @@ const MaxTokenLen = 4096
 // clockSkew is how far exp and nbf are stretched for clocks that disagree.
 const clockSkew = 30 * time.Second
 
-// Sign serializes claims as a compact JWS with the active key.
+// Sign serializes access-token claims as a compact JWS with the active key.
 func (k *Keyring) Sign(claims any) (string, error) {
+	return k.sign(claims, func(a *signingKey) jose.Signer { return a.signer })
+}
+
+// SignIDToken serializes OpenID Connect ID-token claims (typ JWT).
+func (k *Keyring) SignIDToken(claims any) (string, error) {
+	return k.sign(claims, func(a *signingKey) jose.Signer { return a.idSigner })
+}
+
+func (k *Keyring) sign(claims any, signer func(*signingKey) jose.Signer) (string, error) {
 	a := k.Active()
 	if a == nil {
 		return "", errors.New("no active signing key")
@@ -50,7 +59,7 @@ func (k *Keyring) Sign(claims any) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encode claims: %w", err)
 	}
-	jws, err := a.signer.Sign(payload)
+	jws, err := signer(a).Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}

@@ -5,6 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 
+# The browser test drives Debian's Chromium (headless); install it if missing.
+if ! command -v chromium >/dev/null 2>&1; then
+	echo "test: installing chromium from Debian packages" >&2
+	if [ "$(id -u)" -ne 0 ]; then echo "test: chromium is missing and installing it needs root" >&2; exit 1; fi
+	apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >&2
+fi
+
 url=$(scripts/testdb.sh start)
 trap 'scripts/testdb.sh stop >/dev/null 2>&1 || true' EXIT
 export BRIDGEKEEPER_TEST_POSTGRES_URL="$url"

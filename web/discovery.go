@@ -9,7 +9,9 @@ import (
 // metadata is RFC 8414 / OpenID Connect Discovery 1.0 §3.
 type metadata struct {
 	Issuer                            string   `json:"issuer"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
+	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
@@ -21,25 +23,33 @@ type metadata struct {
 	IntrospectionAuthMethods          []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationAuthMethods             []string `json:"revocation_endpoint_auth_methods_supported"`
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	AuthorizationResponseIss          bool     `json:"authorization_response_iss_parameter_supported"`
 }
 
 func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 	iss := s.broker.Issuer()
 	auth := []string{"client_secret_basic", "client_secret_post"}
+	// Public clients (PKCE) authenticate with their client_id alone.
+	tokenAuth := append(auth, "none")
 	writeJSON(w, http.StatusOK, metadata{
 		Issuer:                            iss,
+		AuthorizationEndpoint:             iss + "/oauth2/authorize",
 		TokenEndpoint:                     iss + "/oauth2/token",
+		UserinfoEndpoint:                  iss + "/userinfo",
 		IntrospectionEndpoint:             iss + "/oauth2/introspect",
 		RevocationEndpoint:                iss + "/oauth2/revoke",
 		JWKSURI:                           iss + "/.well-known/jwks.json",
-		GrantTypesSupported:               []string{broker.GrantRefreshToken, broker.GrantClientCredentials, broker.GrantServerCustomID},
+		GrantTypesSupported:               []string{broker.GrantAuthorizationCode, broker.GrantRefreshToken, broker.GrantClientCredentials, broker.GrantServerCustomID},
 		ResponseTypesSupported:            []string{"code"},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  broker.SigningAlgs,
-		TokenEndpointAuthMethodsSupported: auth,
+		TokenEndpointAuthMethodsSupported: tokenAuth,
 		IntrospectionAuthMethods:          auth,
 		RevocationAuthMethods:             auth,
 		CodeChallengeMethodsSupported:     []string{"S256"},
+		ScopesSupported:                   []string{"openid"},
+		AuthorizationResponseIss:          true,
 	})
 }
 

@@ -97,6 +97,14 @@ func (b *syncBuilder) Write(p []byte) (int, error) {
 
 func newFixture(t *testing.T, store broker.Store) *fixture {
 	t.Helper()
+	return buildFixture(t, store, nil)
+}
+
+// buildFixture is newFixture with upstream identity providers: upstreams,
+// when not nil, makes them from the broker's issuer URL (their callbacks are
+// under it), which is known only once the listener is.
+func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string) []web.Upstream) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	kek := make([]byte, broker.KEKSize)
 	rand.Read(kek)
@@ -115,8 +123,12 @@ func newFixture(t *testing.T, store broker.Store) *fixture {
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
 	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second}, store, secrets, keys, clk.Now, log)
-	d := grants.NewDispatcher(b, grants.ClientCredentials{Issuer: b}, grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
-	h := web.NewServer(b, d, log, web.Options{MaxBodyBytes: 64 << 10}).Handler()
+	d := grants.NewDispatcher(b, grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b}, grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
+	opts := web.Options{MaxBodyBytes: 64 << 10}
+	if upstreams != nil {
+		opts.Upstreams, opts.Now = upstreams(issuer), clk.Now
+	}
+	h := web.NewServer(b, d, log, opts).Handler()
 	srv.Config.Handler = h
 	srv.Start()
 	t.Cleanup(srv.Close)

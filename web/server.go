@@ -20,20 +20,27 @@ import (
 
 // Server is the HTTP surface.
 type Server struct {
-	broker   *broker.Broker
-	tokens   *grants.Dispatcher
-	log      *slog.Logger
-	maxBody  int64
-	timeout  time.Duration
-	registry *prometheus.Registry
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	broker  *broker.Broker
+	tokens  *grants.Dispatcher
+	log     *slog.Logger
+	maxBody int64
+	timeout time.Duration
+	// upstreams by name, in configuration order, and slot -> provider name.
+	upstreams    map[string]Upstream
+	upstreamList []Upstream
+	slotNames    map[int]string
+	now          func() time.Time
+	registry     *prometheus.Registry
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
 }
 
 // Options configures the server.
 type Options struct {
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration
+	Upstreams      []Upstream       // the identity providers players sign in with
+	Now            func() time.Time // nil: time.Now
 }
 
 // NewServer builds the HTTP surface over a broker and the token dispatcher.
@@ -48,6 +55,15 @@ func NewServer(b *broker.Broker, tokens *grants.Dispatcher, log *slog.Logger, op
 			Name: "bridgekeeper_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route"}),
+	}
+	s.now = opts.Now
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.upstreams, s.slotNames, s.upstreamList = map[string]Upstream{}, map[int]string{}, opts.Upstreams
+	for _, up := range opts.Upstreams {
+		s.upstreams[up.Name] = up
+		s.slotNames[up.Slot] = up.Name
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
@@ -70,6 +86,13 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/.well-known/openid-configuration", s.discovery).Methods(http.MethodGet).Name("discovery")
 	r.HandleFunc("/.well-known/oauth-authorization-server", s.discovery).Methods(http.MethodGet).Name("discovery")
 	r.HandleFunc("/.well-known/jwks.json", s.jwks).Methods(http.MethodGet).Name("jwks")
+	r.HandleFunc("/oauth2/authorize", s.authorize).Methods(http.MethodGet).Name("authorize")
+	r.HandleFunc("/oauth2/callback/{provider}", s.callback).Methods(http.MethodGet).Name("callback")
+	r.HandleFunc("/oauth2/link", s.linkRedirect).Methods(http.MethodGet).Name("link")
+	r.HandleFunc("/userinfo", s.userinfo).Methods(http.MethodGet, http.MethodPost).Name("userinfo")
+	r.HandleFunc("/account/links", s.links).Methods(http.MethodGet).Name("links")
+	r.HandleFunc("/account/links", s.startLink).Methods(http.MethodPost).Name("links")
+	r.HandleFunc("/account/links/{slot}", s.unlink).Methods(http.MethodDelete).Name("links")
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet).Name("readyz")
 	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})).Methods(http.MethodGet).Name("metrics")
@@ -125,7 +148,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // allowedMethods lists the methods a path answers (RFC 9110 §15.5.6).
 func allowedMethods(router *mux.Router, req *http.Request) []string {
 	var allowed []string
-	for _, m := range []string{http.MethodGet, http.MethodPost} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 		probe := req.Clone(req.Context())
 		probe.Method = m
 		var match mux.RouteMatch

@@ -43,12 +43,17 @@ func serve(ctx context.Context, args []string, e env) error {
 		store, secrets, keys, time.Now, log)
 	// The grants the token endpoint serves, in one explicit list.
 	tokens := grants.NewDispatcher(b,
+		grants.AuthorizationCode{Redeemer: b},
 		grants.ClientCredentials{Issuer: b},
 		grants.ServerCustomID{Login: b},
 		grants.RefreshToken{Refresher: b},
 	)
+	ups, err := upstreams(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	srv := web.NewServer(b, tokens, log, web.Options{
-		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: time.Duration(cfg.RequestTimeout),
+		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: time.Duration(cfg.RequestTimeout), Upstreams: ups,
 	})
 	if cfg.Demo {
 		if err := ensureDemo(ctx, store, secrets, cfg, e); err != nil {

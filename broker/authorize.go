@@ -1,0 +1,290 @@
+package broker
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
+	"github.com/google/uuid"
+)
+
+// Lifetimes of the authorization-code flow.
+const (
+	// AuthRequestTTL bounds the time a player may spend at the upstream.
+	AuthRequestTTL = 10 * time.Minute
+	// CodeTTL is the authorization code's life (RFC 6749 §4.1.2 recommends
+	// at most ten minutes; game clients exchange at once).
+	CodeTTL = 60 * time.Second
+)
+
+// ErrLinkConflict: the upstream identity is already linked to another user.
+// It is never silently re-pointed.
+var ErrLinkConflict = errors.New("this identity is already linked to another user")
+
+// ErrLastLink: removing the link would leave the user no way to sign in.
+var ErrLastLink = errors.New("the last link of a user cannot be removed")
+
+// AuthorizeRequest is an authorization request (RFC 6749 §4.1.1, RFC 7636
+// §4.3) after its client and redirect_uri were found valid.
+type AuthorizeRequest struct {
+	ResponseType        string
+	Scope               string
+	State               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Nonce               string
+}
+
+// Client returns a registered client, or an error when there is none.
+func (b *Broker) Client(ctx context.Context, id string) (Client, error) {
+	if !ValidIdentifier(id, maxClientIDLen) {
+		return Client{}, ErrNotFound
+	}
+	return b.clients.get(ctx, id)
+}
+
+// CheckRedirect enforces exact matching of a registered redirect URI
+// (OAuth 2.0 Security BCP §4.1.1). A mismatch is never redirected to.
+func CheckRedirect(c Client, redirectURI string) error {
+	if redirectURI == "" || !slices.Contains(c.RedirectURIs, redirectURI) {
+		return errors.New("redirect_uri is not registered for this client")
+	}
+	return nil
+}
+
+// ValidateAuthorize applies the rules whose violations are answered on the
+// client's redirect_uri (RFC 6749 §4.1.2.1), and returns the granted scope.
+func ValidateAuthorize(c Client, r AuthorizeRequest) ([]string, error) {
+	if r.ResponseType != "code" {
+		return nil, newError(oauth2errors.ErrUnsupportedResponseType, "response_type must be code", nil)
+	}
+	if !slices.Contains(c.Grants, GrantAuthorizationCode) {
+		return nil, UnauthorizedClient("the client is not allowed the authorization_code grant")
+	}
+	switch {
+	case r.CodeChallenge == "" && c.Public:
+		return nil, InvalidRequest("PKCE is required: code_challenge with code_challenge_method=S256")
+	case r.CodeChallenge == "" && r.CodeChallengeMethod != "":
+		return nil, InvalidRequest("code_challenge_method without code_challenge")
+	case r.CodeChallenge != "" && r.CodeChallengeMethod != "S256":
+		// RFC 7636 §4.2 allows plain; OAuth 2.0 Security BCP §2.1.1 does not.
+		return nil, InvalidRequest("code_challenge_method must be S256")
+	case r.CodeChallenge != "" && !validChallenge(r.CodeChallenge):
+		return nil, InvalidRequest("code_challenge must be 43 base64url characters (S256)")
+	}
+	if len(r.State) > 1024 || len(r.Nonce) > 1024 {
+		return nil, InvalidRequest("state and nonce must be at most 1024 characters")
+	}
+	scope, err := ParseScope(r.Scope)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range scope {
+		if !slices.Contains(c.Scopes, s) {
+			return nil, InvalidScope("the requested scope is not allowed for this client")
+		}
+	}
+	if scope == nil {
+		scope = c.Scopes
+	}
+	return scope, nil
+}
+
+func validChallenge(s string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == sha256.Size
+}
+
+// StartAuthorization records a request waiting for the upstream and returns
+// its ID, which travels as the upstream state; the upstream nonce and PKCE
+// verifier are derived from it (UpstreamSecrets).
+func (b *Broker) StartAuthorization(ctx context.Context, c Client, redirectURI string, scope []string, r AuthorizeRequest, provider, linkUserID string) (string, error) {
+	id := NewOpaqueToken("")
+	now := b.now()
+	err := b.store.CreateAuthRequest(ctx, AuthRequest{
+		Hash: TokenHash(id), ClientID: c.ID, NamespaceID: c.NamespaceID, RedirectURI: redirectURI,
+		Scope: strings.Join(scope, " "), State: r.State, CodeChallenge: r.CodeChallenge, Nonce: r.Nonce,
+		Provider: provider, LinkUserID: linkUserID, CreatedAt: now, ExpiresAt: now.Add(AuthRequestTTL),
+	})
+	if err != nil {
+		return "", fmt.Errorf("store authorization request: %w", err)
+	}
+	return id, nil
+}
+
+// UpstreamSecrets derives the nonce and PKCE verifier sent to the upstream
+// for the request id.
+func (b *Broker) UpstreamSecrets(id string) (nonce, verifier string) {
+	return b.secrets.Derive("upstream nonce", id), b.secrets.Derive("upstream pkce", id)
+}
+
+// ResumeAuthorization consumes the request the upstream state names: a
+// forged, replayed or stale state finds nothing.
+func (b *Broker) ResumeAuthorization(ctx context.Context, id string) (AuthRequest, error) {
+	if id == "" || len(id) > 128 {
+		return AuthRequest{}, ErrNotFound
+	}
+	return b.store.ConsumeAuthRequest(ctx, TokenHash(id), b.now())
+}
+
+// ReissueAuthorization consumes a request and records the same request under
+// a new ID, returned with it: a URL that carried the old ID is spent.
+func (b *Broker) ReissueAuthorization(ctx context.Context, id string) (string, AuthRequest, error) {
+	req, err := b.ResumeAuthorization(ctx, id)
+	if err != nil {
+		return "", AuthRequest{}, err
+	}
+	next := NewOpaqueToken("")
+	req.Hash = TokenHash(next)
+	if err := b.store.CreateAuthRequest(ctx, req); err != nil {
+		return "", AuthRequest{}, fmt.Errorf("store authorization request: %w", err)
+	}
+	return next, req, nil
+}
+
+// CompleteLogin finds or creates the user behind (slot, subject) in the
+// request's namespace and issues a single-use authorization code.
+func (b *Broker) CompleteLogin(ctx context.Context, req AuthRequest, slot int, subject string, authTime time.Time) (string, error) {
+	if !ValidIdentifier(subject, MaxIdentifierLen) {
+		return "", fmt.Errorf("upstream subject is not a usable identifier")
+	}
+	userID, err := b.UserForLink(ctx, req.NamespaceID, slot, subject)
+	if err != nil {
+		return "", err
+	}
+	code := NewOpaqueToken("ac_")
+	now := b.now()
+	err = b.store.CreateCode(ctx, AuthCode{
+		Hash: TokenHash(code), ClientID: req.ClientID, NamespaceID: req.NamespaceID, UserID: userID,
+		RedirectURI: req.RedirectURI, Scope: req.Scope, Nonce: req.Nonce, CodeChallenge: req.CodeChallenge,
+		AuthTime: authTime, CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
+	})
+	if err != nil {
+		return "", fmt.Errorf("store authorization code: %w", err)
+	}
+	return code, nil
+}
+
+// CompleteLink links (slot, subject) to the request's signed-in user. A
+// subject already linked to that user is fine; to another user it is
+// ErrLinkConflict; a second link in a slot the user already uses too.
+func (b *Broker) CompleteLink(ctx context.Context, req AuthRequest, slot int, subject string) error {
+	if !ValidIdentifier(subject, MaxIdentifierLen) {
+		return fmt.Errorf("upstream subject is not a usable identifier")
+	}
+	err := b.store.CreateLink(ctx, Link{
+		NamespaceID: req.NamespaceID, Slot: slot, Identifier: subject, UserID: req.LinkUserID, CreatedAt: b.now(),
+	})
+	if !errors.Is(err, ErrAlreadyExists) {
+		return err
+	}
+	if l, gerr := b.store.GetLink(ctx, req.NamespaceID, slot, subject); gerr == nil && l.UserID == req.LinkUserID {
+		return nil
+	}
+	return ErrLinkConflict
+}
+
+// ExchangeCode redeems an authorization code (RFC 6749 §4.1.3, RFC 7636
+// §4.6). A code is redeemed once; a replay revokes what the first
+// redemption issued (RFC 6749 §4.1.2).
+func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, verifier string) (Token, error) {
+	if code == "" || len(code) > 128 {
+		return Token{}, InvalidGrant("authorization code is invalid", nil)
+	}
+	rt, row := b.newFamily(c, "")
+	ac, err := b.store.ConsumeCode(ctx, TokenHash(code), b.now(), row.FamilyID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Token{}, InvalidGrant("authorization code is invalid or expired", nil)
+	case errors.Is(err, ErrConflict):
+		now := b.now()
+		if rerr := b.store.RevokeFamily(ctx, ac.FamilyID, now, now.Add(max(c.RefreshTTL, c.AccessTTL))); rerr != nil {
+			return Token{}, fmt.Errorf("revoke after code replay: %w", rerr)
+		}
+		b.log.WarnContext(ctx, "authorization code replayed: its tokens revoked", "client_id", c.ID, "family", ac.FamilyID)
+		return Token{}, InvalidGrant("authorization code was already used; the tokens issued with it are revoked", nil)
+	case err != nil:
+		return Token{}, fmt.Errorf("redeem code: %w", err)
+	}
+	switch {
+	case ac.ClientID != c.ID:
+		return Token{}, InvalidGrant("authorization code was issued to another client", nil)
+	case ac.RedirectURI != redirectURI:
+		return Token{}, InvalidGrant("redirect_uri differs from the authorization request's", nil)
+	case ac.CodeChallenge != "" && !pkceMatches(ac.CodeChallenge, verifier):
+		return Token{}, InvalidGrant("code_verifier does not match the code_challenge", nil)
+	case ac.CodeChallenge == "" && verifier != "":
+		return Token{}, InvalidGrant("code_verifier given but no code_challenge was", nil)
+	}
+	row.UserID, row.Scope = ac.UserID, ac.Scope
+	if err := b.store.CreateRefreshToken(ctx, row); err != nil {
+		return Token{}, fmt.Errorf("store refresh token: %w", err)
+	}
+	tok, err := b.userToken(c, row, rt, ac.Scope, uuid.NewString())
+	if err != nil {
+		return Token{}, err
+	}
+	if slices.Contains(strings.Fields(ac.Scope), "openid") {
+		if tok.IDToken, err = b.idToken(c, row, ac); err != nil {
+			return Token{}, err
+		}
+	}
+	return tok, nil
+}
+
+// pkceMatches is RFC 7636 §4.6 for S256, in constant time.
+func pkceMatches(challenge, verifier string) bool {
+	if len(verifier) < 43 || len(verifier) > 128 {
+		return false
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	got := base64.RawURLEncoding.EncodeToString(sum[:])
+	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
+}
+
+// IDClaims are the claims of the broker's ID token (OIDC Core §2).
+type IDClaims struct {
+	Issuer   string           `json:"iss"`
+	Subject  string           `json:"sub"`
+	Audience jwt.Audience     `json:"aud"`
+	Expiry   *jwt.NumericDate `json:"exp"`
+	IssuedAt *jwt.NumericDate `json:"iat"`
+	AuthTime *jwt.NumericDate `json:"auth_time"`
+	Nonce    string           `json:"nonce,omitempty"`
+	AZP      string           `json:"azp"`
+	UserID   string           `json:"userId"`
+}
+
+func (b *Broker) idToken(c Client, row RefreshToken, ac AuthCode) (string, error) {
+	tok, err := b.keys.SignIDToken(IDClaims{
+		Issuer: b.cfg.Issuer, Subject: row.UserID, Audience: jwt.Audience{c.ID},
+		IssuedAt: jwt.NewNumericDate(row.CreatedAt), Expiry: jwt.NewNumericDate(row.CreatedAt.Add(c.AccessTTL)),
+		AuthTime: jwt.NewNumericDate(ac.AuthTime), Nonce: ac.Nonce, AZP: c.ID, UserID: row.UserID,
+	})
+	if err != nil {
+		return "", fmt.Errorf("sign ID token: %w", err)
+	}
+	return tok, nil
+}
+
+// Links lists the user's takeover links.
+func (b *Broker) Links(ctx context.Context, userID string) ([]Link, error) {
+	return b.store.ListLinks(ctx, userID)
+}
+
+// Unlink removes the user's link in slot, never the last one.
+func (b *Broker) Unlink(ctx context.Context, userID string, slot int) error {
+	err := b.store.DeleteLink(ctx, userID, slot)
+	if errors.Is(err, ErrConflict) {
+		return ErrLastLink
+	}
+	return err
+}

@@ -1,0 +1,67 @@
+package web
+
+import (
+	"embed"
+	"html/template"
+	"net/http"
+	"net/url"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+// pages are parsed once; each is the layout around its own content.
+var pages = func() map[string]*template.Template {
+	m := map[string]*template.Template{}
+	for _, name := range []string{"login", "error", "conflict", "linked"} {
+		m[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return m
+}()
+
+var pageTitles = map[string]string{
+	"login": "Sign in", "error": "Sign-in problem", "conflict": "Already linked", "linked": "Account linked",
+}
+
+type pageData struct {
+	Title    string
+	Message  string
+	Provider string
+	Choices  []choice
+}
+
+type choice struct{ Name, URL string }
+
+// page renders a page; pages never carry tokens or secrets, and are never
+// cached or framed.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+	d.Title = pageTitles[name]
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'")
+	w.WriteHeader(status)
+	if err := pages[name].ExecuteTemplate(w, "layout", d); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+	}
+}
+
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.page(w, r, status, "error", pageData{Message: msg})
+}
+
+// loginPage lists the providers; each choice is the same authorization
+// request naming its provider.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, q url.Values) {
+	d := pageData{}
+	for _, up := range s.upstreamList {
+		q.Set("provider", up.Name)
+		d.Choices = append(d.Choices, choice{Name: up.Name, URL: "/oauth2/authorize?" + q.Encode()})
+	}
+	if len(d.Choices) == 0 {
+		s.errorPage(w, r, http.StatusServiceUnavailable, "No sign-in provider is configured.")
+		return
+	}
+	s.page(w, r, http.StatusOK, "login", d)
+}

@@ -71,12 +71,17 @@ func TestDiscovery(t *testing.T) {
 						t.Errorf("grant_types_supported %v advertises %s", grants, g)
 					}
 				}
-				for _, key := range []string{"token_endpoint_auth_methods_supported",
-					"introspection_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported"} {
+				// Public clients (PKCE) use "none" at the token endpoint only.
+				for key, want := range map[string][]string{
+					"token_endpoint_auth_methods_supported":         {"client_secret_basic", "client_secret_post", "none"},
+					"introspection_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
+					"revocation_endpoint_auth_methods_supported":    {"client_secret_basic", "client_secret_post"},
+				} {
 					got := strs(r.Body[key])
 					slices.Sort(got)
-					if !slices.Equal(got, []string{"client_secret_basic", "client_secret_post"}) {
-						t.Errorf("%s = %v, want client_secret_basic and client_secret_post", key, got)
+					slices.Sort(want)
+					if !slices.Equal(got, want) {
+						t.Errorf("%s = %v, want %v", key, got, want)
 					}
 				}
 				if algs := strs(r.Body["id_token_signing_alg_values_supported"]); !slices.Contains(algs, "ES256") {

@@ -92,3 +92,38 @@ type SigningKey struct {
 	RetiredAt    time.Time // zero while active
 	PublishUntil time.Time // zero while active; JWKS drops the key after this
 }
+
+// AuthRequest is an authorization request (RFC 6749 §4.1.1) waiting for the
+// player to come back from the upstream provider. Only the hash of its ID is
+// stored; the ID itself travels as the upstream state.
+type AuthRequest struct {
+	Hash          []byte
+	ClientID      string
+	NamespaceID   string
+	RedirectURI   string
+	Scope         string // space-separated, already checked against the client's
+	State         string // the client's state, returned to it unchanged
+	CodeChallenge string // PKCE S256 challenge from the client; "" when none
+	Nonce         string // the client's OIDC nonce, echoed in the ID token
+	Provider      string // the upstream chosen
+	LinkUserID    string // set when a signed-in user links another provider
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// AuthCode is an issued authorization code (RFC 6749 §4.1.2), stored hashed.
+type AuthCode struct {
+	Hash          []byte
+	ClientID      string
+	NamespaceID   string
+	UserID        string
+	RedirectURI   string
+	Scope         string
+	Nonce         string
+	CodeChallenge string
+	AuthTime      time.Time // when the player signed in upstream
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	UsedAt        time.Time // zero until exchanged
+	FamilyID      string    // the refresh-token family its exchange started
+}

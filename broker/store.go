@@ -30,6 +30,10 @@ type UserStore interface {
 	CreateLink(ctx context.Context, l Link) error
 	GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (Link, error)
 	ListLinks(ctx context.Context, userID string) ([]Link, error) // ordered by slot
+	// DeleteLink removes the user's link in slot, but never the user's last
+	// one: that is ErrConflict, decided atomically against concurrent
+	// deletes. ErrNotFound when the user has no link in the slot.
+	DeleteLink(ctx context.Context, userID string, slot int) error
 }
 
 // RefreshStore keeps refresh tokens and their families.
@@ -53,6 +57,22 @@ type RefreshStore interface {
 	FamilyRevoked(ctx context.Context, familyID string) (bool, error)
 }
 
+// AuthStore keeps pending authorization requests and authorization codes;
+// both are single-use.
+type AuthStore interface {
+	CreateAuthRequest(ctx context.Context, r AuthRequest) error
+	// ConsumeAuthRequest returns the request and deletes it, atomically: a
+	// state comes back from the upstream once. ErrNotFound when it is
+	// unknown, already consumed, or expired at now.
+	ConsumeAuthRequest(ctx context.Context, hash []byte, now time.Time) (AuthRequest, error)
+	CreateCode(ctx context.Context, c AuthCode) error
+	// ConsumeCode marks the code used at now and records the token family
+	// its exchange starts, atomically, and returns it. A code already used
+	// comes back with ErrConflict (and its FamilyID, so that the replay can
+	// revoke what it issued); an unknown or expired one is ErrNotFound.
+	ConsumeCode(ctx context.Context, hash []byte, now time.Time, familyID string) (AuthCode, error)
+}
+
 // KeyStore keeps signing keys.
 type KeyStore interface {
 	CreateKey(ctx context.Context, k SigningKey) error
@@ -72,6 +92,7 @@ type Store interface {
 	NamespaceStore
 	ClientStore
 	UserStore
+	AuthStore
 	RefreshStore
 	KeyStore
 	RevocationStore
@@ -79,8 +100,10 @@ type Store interface {
 	// InTx runs fn in one transaction; fn's Store sees and writes only inside
 	// it. An error from fn rolls the transaction back and is returned as is.
 	InTx(ctx context.Context, fn func(Store) error) error
-	// PurgeExpired deletes refresh tokens, family revocations and access-token
-	// revocations that expired before now, and reports how many rows went.
+	// PurgeExpired deletes refresh tokens, family revocations, access-token
+	// revocations, authorization requests and authorization codes that
+	// expired before now, and reports how many rows went. (A used code is
+	// kept until it expires, so that a replay is recognised as one.)
 	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
 	Ping(ctx context.Context) error
 	Close() error

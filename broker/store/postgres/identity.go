@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -182,4 +183,48 @@ func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, er
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Link, error) { return scanLink(row) })
 	return out, wrap("list links", err)
+}
+
+// deleteLinkSQL deletes the link in slot $2 unless it is the user's last,
+// and reports how many links the user had and whether one was in the slot.
+// It must run after the user's row is locked, in a statement of its own: its
+// snapshot then includes every delete that held the lock before.
+const deleteLinkSQL = `WITH links AS (
+	SELECT slot FROM takeover_links WHERE user_id = $1
+), gone AS (
+	DELETE FROM takeover_links
+	WHERE user_id = $1 AND slot = $2 AND (SELECT count(*) FROM links) > 1
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM links), EXISTS (SELECT 1 FROM links WHERE slot = $2),
+	EXISTS (SELECT 1 FROM gone)`
+
+// DeleteLink implements broker.UserStore. Under READ COMMITTED, two deletes
+// of a user's last two links could each count two and each delete one; so
+// the user's row is locked first (FOR UPDATE), which queues deletes for one
+// user, and the count is taken only once the lock is held.
+func (s *Store) DeleteLink(ctx context.Context, userID string, slot int) error {
+	return s.InTx(ctx, func(tx broker.Store) error {
+		q := tx.(*Store).q
+		var one int
+		err := q.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, userID).Scan(&one)
+		if err != nil {
+			return wrap("delete link: lock user", err)
+		}
+		var (
+			links           int64
+			inSlot, deleted bool
+		)
+		if err := q.QueryRow(ctx, deleteLinkSQL, userID, slot).Scan(&links, &inSlot, &deleted); err != nil {
+			return wrap("delete link", err)
+		}
+		switch {
+		case deleted:
+			return nil
+		case !inSlot:
+			return fmt.Errorf("postgres: delete link: no link in slot %d: %w", slot, broker.ErrNotFound)
+		default:
+			return fmt.Errorf("postgres: delete link: slot %d holds the user's last link: %w", slot, broker.ErrConflict)
+		}
+	})
 }

@@ -158,15 +158,18 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 	return revoked, wrap("access token revoked", err)
 }
 
-// PurgeExpired implements broker.Store: one statement, so the three tables
+// PurgeExpired implements broker.Store: one statement, so the five tables
 // are purged to the same instant without a transaction round trip.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	err := s.q.QueryRow(ctx, `WITH
 		r AS (DELETE FROM refresh_tokens WHERE expires_at < $1 RETURNING 1),
 		f AS (DELETE FROM revoked_families WHERE expires_at < $1 RETURNING 1),
-		a AS (DELETE FROM revoked_access_tokens WHERE expires_at < $1 RETURNING 1)
-		SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM f) + (SELECT count(*) FROM a)`,
+		a AS (DELETE FROM revoked_access_tokens WHERE expires_at < $1 RETURNING 1),
+		q AS (DELETE FROM auth_requests WHERE expires_at < $1 RETURNING 1),
+		c AS (DELETE FROM auth_codes WHERE expires_at < $1 RETURNING 1)
+		SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM f) + (SELECT count(*) FROM a)
+			+ (SELECT count(*) FROM q) + (SELECT count(*) FROM c)`,
 		now).Scan(&n)
 	return n, wrap("purge expired", err)
 }

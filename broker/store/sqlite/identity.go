@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
@@ -212,4 +213,25 @@ func collect[T any](rows *sql.Rows, op string, scan func(scanner) (T, error)) ([
 		return nil, wrap(op, err)
 	}
 	return out, nil
+}
+
+// DeleteLink implements broker.UserStore. The count and the delete run in
+// one IMMEDIATE transaction (a savepoint inside InTx) on the single writer,
+// so no other delete can come between them.
+func (s *Store) DeleteLink(ctx context.Context, userID string, slot int) error {
+	return s.atomic(ctx, "delete link", func(q dbtx) error {
+		var links, inSlot int64
+		err := q.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE slot = ?)
+			FROM takeover_links WHERE user_id = ?`, slot, userID).Scan(&links, &inSlot)
+		switch {
+		case err != nil:
+			return wrap("delete link: count", err)
+		case inSlot == 0:
+			return fmt.Errorf("sqlite: delete link: no link in slot %d: %w", slot, broker.ErrNotFound)
+		case links <= 1:
+			return fmt.Errorf("sqlite: delete link: slot %d holds the user's last link: %w", slot, broker.ErrConflict)
+		}
+		res, err := q.ExecContext(ctx, `DELETE FROM takeover_links WHERE user_id = ? AND slot = ?`, userID, slot)
+		return affectedOne("delete link", res, err)
+	})
 }

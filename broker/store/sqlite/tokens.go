@@ -162,12 +162,14 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 }
 
 // PurgeExpired implements broker.Store, in one transaction so that a janitor
-// never leaves the three tables purged to different instants.
+// never leaves the tables purged to different instants.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.atomic(ctx, "purge expired", func(q dbtx) error {
 		total = 0
-		for _, table := range []string{"refresh_tokens", "revoked_families", "revoked_access_tokens"} {
+		for _, table := range []string{
+			"refresh_tokens", "revoked_families", "revoked_access_tokens", "auth_requests", "auth_codes",
+		} {
 			res, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at < ?`, ms(now))
 			if err != nil {
 				return wrap("purge "+table, err)

@@ -14,6 +14,8 @@ func concurrencyCases() []testCase {
 	return []testCase{
 		{name: "Concurrency/RotateOnce", run: testRotateRace},
 		{name: "Concurrency/LinkOnce", run: testLinkRace},
+		{name: "Concurrency/ConsumeCodeOnce", run: testConsumeCodeRace},
+		{name: "Concurrency/DeleteLinkKeepsOne", run: testDeleteLinkRace},
 	}
 }
 
@@ -32,6 +34,20 @@ func race(n int, fn func(i int) error) []error {
 	close(start)
 	wg.Wait()
 	return errs
+}
+
+// warmUp makes n calls at once a few times over, so that a pooled store has
+// n connections open before a race: otherwise the racers queue for new
+// connections, run one after the other, and a race that depends on their
+// statements overlapping goes untested.
+func warmUp(t *testing.T, s broker.Store, n int) {
+	t.Helper()
+	ctx := caseCtx(t)
+	for range 5 {
+		for i, err := range race(n, func(int) error { return s.Ping(ctx) }) {
+			ok(t, fmt.Sprintf("warm-up Ping %d", i), err)
+		}
+	}
 }
 
 // winner checks that exactly one call succeeded and every other one failed
@@ -126,5 +142,67 @@ func testLinkRace(t *testing.T, s broker.Store) {
 		case !errors.Is(err, broker.ErrNotFound):
 			t.Errorf("GetUser(%s) of a rolled-back sign-up: got %v, want ErrNotFound", userID(i), err)
 		}
+	}
+}
+
+// testConsumeCodeRace: a code exchanged from many connections at once starts
+// exactly one token family; every other exchange is told it is a replay and
+// is given the winner's family and time, even one whose statement began
+// before the winner committed. Several rounds, each on a fresh code.
+func testConsumeCodeRace(t *testing.T, s broker.Store) {
+	const (
+		n      = 20
+		rounds = 5
+	)
+	ctx := caseCtx(t)
+	warmUp(t, s, n)
+	for round := range rounds {
+		c := authCode(fmt.Sprintf("contested-%d", round))
+		c.ExpiresAt = at(time.Hour)
+		createCode(t, s, c)
+		now := func(i int) time.Time { return at(time.Duration(i+1) * time.Second) }
+		family := func(i int) string { return fmt.Sprintf("family-%d-%02d", round, i) }
+		got := make([]broker.AuthCode, n)
+		errs := race(n, func(i int) error {
+			var err error
+			got[i], err = s.ConsumeCode(ctx, c.Hash, now(i), family(i))
+			return err
+		})
+		what := fmt.Sprintf("round %d: ConsumeCode", round)
+		win := winner(t, what, errs, broker.ErrConflict)
+		want := c
+		want.UsedAt, want.FamilyID = now(win), family(win)
+		for i := range n {
+			equal(t, fmt.Sprintf("%s: code returned to exchange %d (winner %d)", what, i, win), got[i], want)
+		}
+		replay, err := s.ConsumeCode(ctx, c.Hash, at(time.Minute), "family-late")
+		isErr(t, what+" after the race", err, broker.ErrConflict)
+		equal(t, what+": code after the race", replay, want)
+	}
+}
+
+// testDeleteLinkRace: a user with two links deletes both at once, from two
+// connections; the one that comes second must see the first and refuse, so
+// the user is never left without a way to sign in.
+func testDeleteLinkRace(t *testing.T, s broker.Store) {
+	const rounds = 20
+	ctx := caseCtx(t)
+	newNamespace(t, s, "ns-1", "alpha")
+	warmUp(t, s, 2)
+	for round := range rounds {
+		u := newUser(t, s, fmt.Sprintf("user-%02d", round), "ns-1")
+		links := make([]broker.Link, 2)
+		for i := range links {
+			links[i] = broker.Link{
+				NamespaceID: "ns-1", Slot: i + 1, Identifier: fmt.Sprintf("%s-%d", u.ID, i), UserID: u.ID, CreatedAt: t0,
+			}
+			ok(t, "CreateLink", s.CreateLink(ctx, links[i]))
+		}
+		errs := race(len(links), func(i int) error { return s.DeleteLink(ctx, u.ID, links[i].Slot) })
+		what := fmt.Sprintf("round %d: DeleteLink", round)
+		win := winner(t, what, errs, broker.ErrConflict)
+		left, err := s.ListLinks(ctx, u.ID)
+		ok(t, "ListLinks", err)
+		equal(t, what+": links left", left, []broker.Link{links[1-win]})
 	}
 }

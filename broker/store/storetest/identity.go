@@ -24,6 +24,7 @@ func identityCases() []testCase {
 		{name: "User/RoundTrip", run: testUserRoundTrip},
 		{name: "Link/RoundTrip", run: testLinkRoundTrip},
 		{name: "Link/Conflicts", run: testLinkConflicts},
+		{name: "Link/Delete", run: testLinkDelete},
 	}
 }
 
@@ -363,4 +364,52 @@ func testLinkConflicts(t *testing.T, s broker.Store) {
 	list, err = s.ListLinks(ctx, u2.ID)
 	ok(t, "ListLinks", err)
 	equal(t, "ListLinks u-2", list, []broker.Link{otherSlot})
+}
+
+func testLinkDelete(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	newNamespace(t, s, "ns-1", "alpha")
+	u1 := newUser(t, s, "u-1", "ns-1")
+	u2 := newUser(t, s, "u-2", "ns-1")
+	u3 := newUser(t, s, "u-3", "ns-1")
+	mk := func(slot int, identifier, userID string) broker.Link {
+		l := broker.Link{NamespaceID: "ns-1", Slot: slot, Identifier: identifier, UserID: userID, CreatedAt: at(time.Hour)}
+		ok(t, "CreateLink", s.CreateLink(ctx, l))
+		return l
+	}
+	low, mid, high := mk(broker.MinSlot, "device-1", u1.ID), mk(3, "player-1", u1.ID), mk(broker.MaxSlot, "steam-1", u1.ID)
+	// Another user in the same slot, who must be untouched.
+	other := mk(3, "player-2", u2.ID)
+	links := func(userID string) []broker.Link {
+		t.Helper()
+		got, err := s.ListLinks(ctx, userID)
+		ok(t, "ListLinks", err)
+		return got
+	}
+
+	ok(t, "DeleteLink(slot 3)", s.DeleteLink(ctx, u1.ID, 3))
+	equal(t, "links after DeleteLink(slot 3)", links(u1.ID), []broker.Link{low, high})
+	_, err := s.GetLink(ctx, "ns-1", 3, mid.Identifier)
+	isErr(t, "GetLink(deleted)", err, broker.ErrNotFound)
+	equal(t, "other user's links", links(u2.ID), []broker.Link{other})
+
+	isErr(t, "DeleteLink(slot 3 again)", s.DeleteLink(ctx, u1.ID, 3), broker.ErrNotFound)
+	isErr(t, "DeleteLink(slot never linked)", s.DeleteLink(ctx, u1.ID, 5), broker.ErrNotFound)
+	isErr(t, "DeleteLink(unknown user)", s.DeleteLink(ctx, "nobody", 3), broker.ErrNotFound)
+	isErr(t, "DeleteLink(user without links)", s.DeleteLink(ctx, u3.ID, 3), broker.ErrNotFound)
+	// An empty slot is ErrNotFound even for a user down to one link.
+	isErr(t, "DeleteLink(empty slot, one link left)", s.DeleteLink(ctx, u2.ID, 4), broker.ErrNotFound)
+
+	ok(t, "DeleteLink(slot 0)", s.DeleteLink(ctx, u1.ID, broker.MinSlot))
+	isErr(t, "DeleteLink(last link)", s.DeleteLink(ctx, u1.ID, broker.MaxSlot), broker.ErrConflict)
+	equal(t, "links after refusing to delete the last", links(u1.ID), []broker.Link{high})
+	got, err := s.GetLink(ctx, "ns-1", broker.MaxSlot, high.Identifier)
+	ok(t, "GetLink(last link)", err)
+	equal(t, "last link", got, high)
+	isErr(t, "DeleteLink(other user's last link)", s.DeleteLink(ctx, u2.ID, 3), broker.ErrConflict)
+	equal(t, "other user's links", links(u2.ID), []broker.Link{other})
+
+	// The deleted link's identifier and the user's slot are free again.
+	ok(t, "CreateLink(deleted link again)", s.CreateLink(ctx, mid))
+	equal(t, "links after relinking", links(u1.ID), []broker.Link{mid, high})
 }

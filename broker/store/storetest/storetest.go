@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) broker.Store) {
 	var cases []testCase
 	cases = append(cases, identityCases()...)
 	cases = append(cases, tokenCases()...)
+	cases = append(cases, authCases()...)
 	cases = append(cases, txCases()...)
 	cases = append(cases, concurrencyCases()...)
 	for _, c := range cases {

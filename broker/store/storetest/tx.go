@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -110,6 +111,16 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 	ok(t, "CreateClient", s.CreateClient(ctx, kept))
 	ok(t, "CreateClient", s.CreateClient(ctx, doomed))
 	newUser(t, s, "u-1", "ns-1")
+	for _, slot := range []int{2, 4} {
+		ok(t, "CreateLink", s.CreateLink(ctx, broker.Link{
+			NamespaceID: "ns-1", Slot: slot, Identifier: fmt.Sprintf("p-%d", slot), UserID: "u-1", CreatedAt: t0,
+		}))
+	}
+	pending, doomedReq := authRequest("pending"), authRequest("doomed")
+	ok(t, "CreateAuthRequest", s.CreateAuthRequest(ctx, pending))
+	code, doomedCode := authCode("fresh"), authCode("doomed")
+	code.ExpiresAt, doomedCode.ExpiresAt = at(time.Hour), at(time.Hour)
+	createCode(t, s, code)
 	old := createToken(t, s, refreshToken("old"))
 	fresh := refreshToken("fresh")
 	r := rotation(old, "successor", at(time.Hour))
@@ -118,7 +129,7 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 
 	before := takeSnapshot(t, s, old, fresh, r.NewHash)
 	if !before.JTIExpired || before.Successor || before.Fresh || before.Namespace2 || before.User2 ||
-		len(before.Clients) != 2 || len(before.Keys) != 1 || len(before.Links) != 0 {
+		len(before.Clients) != 2 || len(before.Keys) != 1 || len(before.Links) != 2 {
 		t.Fatalf("unexpected starting state: %+v", before)
 	}
 
@@ -137,6 +148,9 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 			{"DeleteClient", tx.DeleteClient(ctx, doomed.ID)},
 			{"CreateUser", tx.CreateUser(ctx, broker.User{ID: "u-2", NamespaceID: "ns-1", CreatedAt: t0})},
 			{"CreateLink", tx.CreateLink(ctx, broker.Link{NamespaceID: "ns-1", Slot: 1, Identifier: "p", UserID: "u-1", CreatedAt: t0})},
+			{"DeleteLink", tx.DeleteLink(ctx, "u-1", 2)},
+			{"CreateAuthRequest", tx.CreateAuthRequest(ctx, doomedReq)},
+			{"CreateCode", tx.CreateCode(ctx, doomedCode)},
 			{"CreateRefreshToken", tx.CreateRefreshToken(ctx, fresh)},
 			{"RevokeFamily", tx.RevokeFamily(ctx, "family-x", t0, at(time.Hour))},
 			{"CreateKey", tx.CreateKey(ctx, signingKey("k2", t0))},
@@ -145,6 +159,10 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 		}
 		_, err := tx.RotateRefreshToken(ctx, r)
 		steps = append(steps, step{"RotateRefreshToken", err})
+		_, err = tx.ConsumeAuthRequest(ctx, pending.Hash, at(time.Second))
+		steps = append(steps, step{"ConsumeAuthRequest", err})
+		_, err = tx.ConsumeCode(ctx, code.Hash, at(time.Second), "family-doomed")
+		steps = append(steps, step{"ConsumeCode", err})
 		n, err := tx.PurgeExpired(ctx, at(time.Minute))
 		steps = append(steps, step{"PurgeExpired", err})
 		for _, st := range steps {
@@ -157,8 +175,13 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 		}
 		// Everything is visible inside the transaction before it fails.
 		inside := takeSnapshot(t, tx, old, fresh, r.NewHash)
+		// Consumed inside: a second consume already sees it.
+		_, err = tx.ConsumeAuthRequest(ctx, pending.Hash, at(time.Second))
+		isErr(t, "ConsumeAuthRequest(again) inside InTx", err, broker.ErrNotFound)
+		_, err = tx.ConsumeCode(ctx, code.Hash, at(2*time.Second), "family-doomed-2")
+		isErr(t, "ConsumeCode(again) inside InTx", err, broker.ErrConflict)
 		if !inside.Namespace2 || !inside.User2 || !inside.Successor || !inside.Fresh || !inside.FamilyRevoked ||
-			!inside.JTINew || inside.JTIExpired || len(inside.Keys) != 2 || len(inside.Links) != 1 ||
+			!inside.JTINew || inside.JTIExpired || len(inside.Keys) != 2 || len(inside.Links) != 2 ||
 			inside.Old.SpentAt.IsZero() || inside.Keys[0].RetiredAt.IsZero() || len(inside.Clients) != 2 {
 			t.Errorf("writes not visible inside InTx: %+v", inside)
 		}
@@ -171,6 +194,20 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 
 	after := takeSnapshot(t, s, old, fresh, r.NewHash)
 	equal(t, "state after rollback", after, before)
+
+	// Single-use rows cannot be read without being used, so they are checked
+	// last: what was consumed inside is unconsumed, what was created is not.
+	gotReq, err := s.ConsumeAuthRequest(ctx, pending.Hash, at(time.Second))
+	ok(t, "ConsumeAuthRequest(consumed in the rolled-back InTx)", err)
+	equal(t, "auth request after rollback", gotReq, pending)
+	_, err = s.ConsumeAuthRequest(ctx, doomedReq.Hash, at(time.Second))
+	isErr(t, "ConsumeAuthRequest(created in the rolled-back InTx)", err, broker.ErrNotFound)
+	gotCode, err := s.ConsumeCode(ctx, code.Hash, at(3*time.Second), "family-after")
+	ok(t, "ConsumeCode(used in the rolled-back InTx)", err)
+	code.UsedAt, code.FamilyID = at(3*time.Second), "family-after"
+	equal(t, "code after rollback", gotCode, code)
+	_, err = s.ConsumeCode(ctx, doomedCode.Hash, at(time.Second), "family-after")
+	isErr(t, "ConsumeCode(created in the rolled-back InTx)", err, broker.ErrNotFound)
 }
 
 // testInTxSentinel: a store error that fn passes on keeps its identity, and

@@ -1,0 +1,408 @@
+package web_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// bearer sends a request with an access token.
+func (f *fixture) bearer(t *testing.T, method, path, token string, form url.Values) response {
+	t.Helper()
+	req, err := http.NewRequest(method, f.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", formType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.Body)
+	return r
+}
+
+// userID asks /userinfo whose token tok is.
+func (f *fixture) userID(t *testing.T, accessToken string) string {
+	t.Helper()
+	r := f.bearer(t, http.MethodGet, "/userinfo", accessToken, nil)
+	if r.Status != http.StatusOK || r.str("userId") == "" || r.str("sub") != r.str("userId") {
+		t.Fatalf("userinfo: %d %s", r.Status, r.Raw)
+	}
+	return r.str("userId")
+}
+
+// linkEnv is a flow environment with a game client whose players sign in
+// through google (mockoidc) and link mobage.
+type linkEnv struct {
+	*flowEnv
+	cfg        *oauth2.Config
+	id, secret string
+}
+
+func newLinkEnv(f *flowEnv, t *testing.T) *linkEnv {
+	spec := appSpec("game")
+	spec.AccessTTL = 15 * time.Minute
+	id, secret := f.client(t, spec)
+	return &linkEnv{flowEnv: f, cfg: f.oauthConfig(id, secret, appRedirect, "openid", "game"), id: id, secret: secret}
+}
+
+// startLink asks for a link URL as the holder of accessToken.
+func (e *linkEnv) startLink(t *testing.T, accessToken string, form url.Values) string {
+	t.Helper()
+	r := e.bearer(t, http.MethodPost, "/account/links", accessToken, form)
+	u := r.str("url")
+	if r.Status != http.StatusOK || !strings.HasPrefix(u, e.URL+"/oauth2/link?") {
+		t.Fatalf("POST /account/links: %d %s", r.Status, r.Raw)
+	}
+	return u
+}
+
+// link opens a link URL in a browser where subject signs in at provider.
+func (e *linkEnv) link(t *testing.T, linkURL, provider, subject string) (*http.Response, string) {
+	t.Helper()
+	e.queue(provider, subject)
+	return get(t, newBrowser(t, appRedirect).Client, linkURL)
+}
+
+type linkItem struct {
+	Slot                 int
+	Provider, Identifier string
+}
+
+// links lists the links of the holder of accessToken.
+func (e *linkEnv) links(t *testing.T, accessToken string) []linkItem {
+	t.Helper()
+	r := e.bearer(t, http.MethodGet, "/account/links", accessToken, nil)
+	items, ok := r.Body["items"].([]any)
+	if r.Status != http.StatusOK || !ok {
+		t.Fatalf("GET /account/links: %d %s", r.Status, r.Raw)
+	}
+	var out []linkItem
+	for _, it := range items {
+		m := it.(map[string]any)
+		slot, _ := m["slot"].(float64)
+		created, _ := m["createdAt"].(float64)
+		if created < float64(time.Now().Add(-time.Hour).UnixMilli()) {
+			t.Fatalf("createdAt is not Unix ms: %s", r.Raw)
+		}
+		p, _ := m["provider"].(string)
+		ident, _ := m["identifier"].(string)
+		out = append(out, linkItem{Slot: int(slot), Provider: p, Identifier: ident})
+	}
+	return out
+}
+
+func hasLink(ls []linkItem, provider, subject string) bool {
+	for _, l := range ls {
+		if l.Provider == provider && l.Identifier == subject {
+			return true
+		}
+	}
+	return false
+}
+
+// TestLinkProvider: a signed-in player links mobage through the browser
+// flow and can then sign in with either provider as the same user.
+func TestLinkProvider(t *testing.T) {
+	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
+		e := newLinkEnv(f, t)
+		tok := e.login(t, e.cfg, "google", "g-alice")
+		alice := e.userID(t, tok.AccessToken)
+
+		resp, body := e.link(t, e.startLink(t, tok.AccessToken, url.Values{"provider": {"mobage"}}), "mobage", "m-alice")
+		page(t, resp, body, http.StatusOK, "Account linked")
+		ls := e.links(t, tok.AccessToken)
+		if len(ls) != 2 || !hasLink(ls, "google", "g-alice") || !hasLink(ls, "mobage", "m-alice") {
+			t.Fatalf("links %+v", ls)
+		}
+		for _, l := range ls {
+			if want := map[string]int{"google": googleSlot, "mobage": mobageSlot}[l.Provider]; l.Slot != want {
+				t.Fatalf("%s linked in slot %d, want %d", l.Provider, l.Slot, want)
+			}
+		}
+		if got := e.userID(t, e.login(t, e.cfg, "mobage", "m-alice").AccessToken); got != alice {
+			t.Fatalf("signing in via the linked mobage identity gave user %s, want %s", got, alice)
+		}
+
+		// Linking the same identity again to the same user is no change.
+		resp, body = e.link(t, e.startLink(t, tok.AccessToken, url.Values{"provider": {"mobage"}}), "mobage", "m-alice")
+		page(t, resp, body, http.StatusOK, "Account linked")
+		if ls := e.links(t, tok.AccessToken); len(ls) != 2 {
+			t.Fatalf("links after relinking: %+v", ls)
+		}
+	})
+}
+
+// TestLinkReturnsToClient: with a redirect_uri the browser goes back to the
+// game with linked= and its state.
+func TestLinkReturnsToClient(t *testing.T) {
+	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
+		e := newLinkEnv(f, t)
+		tok := e.login(t, e.cfg, "mobage", "m-bob")
+		u := e.startLink(t, tok.AccessToken, url.Values{"provider": {"google"}, "redirect_uri": {appRedirect2}, "state": {"s-42"}})
+		e.queue("google", "g-bob")
+		resp, body := get(t, newBrowser(t, appRedirect2).Client, u)
+		q := redirected(t, resp, body, appRedirect2)
+		if q.Get("linked") != "google" || q.Get("state") != "s-42" || q.Get("code") != "" {
+			t.Fatalf("client redirect %v", q)
+		}
+		if ls := e.links(t, tok.AccessToken); len(ls) != 2 || !hasLink(ls, "google", "g-bob") {
+			t.Fatalf("links %+v", ls)
+		}
+
+		t.Run("should fail because the redirect_uri is not the client's", func(t *testing.T) {
+			r := e.bearer(t, http.MethodPost, "/account/links", tok.AccessToken,
+				url.Values{"provider": {"google"}, "redirect_uri": {"https://evil.example/cb"}})
+			if r.Status != http.StatusBadRequest || r.str("error") != "invalid_request" {
+				t.Fatalf("%d %s", r.Status, r.Raw)
+			}
+		})
+		t.Run("should fail because the player declined at the upstream", func(t *testing.T) {
+			f.Mobage.Deny("access_denied")
+			defer f.Mobage.Deny("")
+			u := e.startLink(t, tok.AccessToken, url.Values{"provider": {"mobage"}, "redirect_uri": {appRedirect}, "state": {"s-43"}})
+			resp, body := get(t, newBrowser(t, appRedirect).Client, u)
+			if q := redirected(t, resp, body, appRedirect); q.Get("error") != "access_denied" || q.Get("state") != "s-43" || q.Get("linked") != "" {
+				t.Fatalf("client redirect %v", q)
+			}
+			// Without a redirect_uri the browser is told on a page.
+			resp, body = get(t, newBrowser(t, appRedirect).Client, e.startLink(t, tok.AccessToken, url.Values{"provider": {"mobage"}}))
+			if resp.StatusCode < 400 || !strings.Contains(body, "did not complete") {
+				t.Fatalf("%d %.300s", resp.StatusCode, body)
+			}
+			if ls := e.links(t, tok.AccessToken); len(ls) != 2 {
+				t.Fatalf("links %+v", ls)
+			}
+		})
+		t.Run("should fail because the provider is unknown", func(t *testing.T) {
+			r := e.bearer(t, http.MethodPost, "/account/links", tok.AccessToken, url.Values{"provider": {"facebook"}})
+			if r.Status != http.StatusBadRequest || r.str("error") != "invalid_request" {
+				t.Fatalf("%d %s", r.Status, r.Raw)
+			}
+		})
+	})
+}
+
+// TestLinkConflict: an identity linked to another user is never re-pointed.
+func TestLinkConflict(t *testing.T) {
+	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
+		e := newLinkEnv(f, t)
+		alice := e.userID(t, e.login(t, e.cfg, "mobage", "m-alice").AccessToken)
+		bobTok := e.login(t, e.cfg, "google", "g-bob")
+		bob := e.userID(t, bobTok.AccessToken)
+
+		t.Run("should fail because the identity is another user's", func(t *testing.T) {
+			resp, body := e.link(t, e.startLink(t, bobTok.AccessToken, url.Values{"provider": {"mobage"}}), "mobage", "m-alice")
+			page(t, resp, body, http.StatusConflict, "already linked to another player")
+			if ls := e.links(t, bobTok.AccessToken); len(ls) != 1 || !hasLink(ls, "google", "g-bob") {
+				t.Fatalf("bob's links changed: %+v", ls)
+			}
+			// A redirect_uri does not turn the conflict into a redirect.
+			u := e.startLink(t, bobTok.AccessToken, url.Values{"provider": {"mobage"}, "redirect_uri": {appRedirect}, "state": {"s"}})
+			resp, body = e.link(t, u, "mobage", "m-alice")
+			page(t, resp, body, http.StatusConflict, "already linked to another player")
+			if got := e.userID(t, e.login(t, e.cfg, "mobage", "m-alice").AccessToken); got != alice {
+				t.Fatalf("m-alice now signs in as %s, want alice %s (bob is %s)", got, alice, bob)
+			}
+		})
+		t.Run("should fail because the user has another identity in that slot", func(t *testing.T) {
+			resp, body := e.link(t, e.startLink(t, bobTok.AccessToken, url.Values{"provider": {"google"}}), "google", "g-bob-2")
+			page(t, resp, body, http.StatusConflict, "Already linked")
+			if ls := e.links(t, bobTok.AccessToken); len(ls) != 1 || !hasLink(ls, "google", "g-bob") {
+				t.Fatalf("bob's links changed: %+v", ls)
+			}
+		})
+		t.Run("should fail because the link URL was used", func(t *testing.T) {
+			u := e.startLink(t, bobTok.AccessToken, url.Values{"provider": {"mobage"}})
+			resp, body := e.link(t, u, "mobage", "m-bob")
+			page(t, resp, body, http.StatusOK, "Account linked")
+			resp, body = e.link(t, u, "mobage", "m-eve")
+			page(t, resp, body, http.StatusBadRequest, "Sign-in problem")
+			if ls := e.links(t, bobTok.AccessToken); len(ls) != 2 || !hasLink(ls, "mobage", "m-bob") || hasLink(ls, "mobage", "m-eve") {
+				t.Fatalf("bob's links %+v", ls)
+			}
+		})
+		t.Run("should fail because the link URL was opened in another browser", func(t *testing.T) {
+			u := e.startLink(t, bobTok.AccessToken, url.Values{"provider": {"mobage"}})
+			resp, _ := get(t, noFollow, u) // an onlooker opens it first
+			if resp.StatusCode != http.StatusFound {
+				t.Fatalf("first open: %d", resp.StatusCode)
+			}
+			resp, body := get(t, noFollow, u)
+			page(t, resp, body, http.StatusBadRequest, "Sign-in problem")
+		})
+	})
+}
+
+// TestUnlink: a link can be removed, but never the last way in.
+func TestUnlink(t *testing.T) {
+	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
+		e := newLinkEnv(f, t)
+		tok := e.login(t, e.cfg, "google", "g-carol")
+		resp, body := e.link(t, e.startLink(t, tok.AccessToken, url.Values{"provider": {"mobage"}}), "mobage", "m-carol")
+		page(t, resp, body, http.StatusOK, "Account linked")
+		del := func(slot int) response {
+			return e.bearer(t, http.MethodDelete, "/account/links/"+strconv.Itoa(slot), tok.AccessToken, nil)
+		}
+
+		if r := del(googleSlot); r.Status != http.StatusNoContent {
+			t.Fatalf("delete google: %d %s", r.Status, r.Raw)
+		}
+		if ls := e.links(t, tok.AccessToken); len(ls) != 1 || !hasLink(ls, "mobage", "m-carol") {
+			t.Fatalf("links after delete %+v", ls)
+		}
+		// g-carol is no longer a way into carol's account.
+		carol := e.userID(t, tok.AccessToken)
+		if got := e.userID(t, e.login(t, e.cfg, "google", "g-carol").AccessToken); got == carol {
+			t.Fatal("the removed link still signs in")
+		}
+		t.Run("should fail because it is the last link", func(t *testing.T) {
+			if r := del(mobageSlot); r.Status != http.StatusConflict {
+				t.Fatalf("delete the last link: %d %s", r.Status, r.Raw)
+			}
+			if ls := e.links(t, tok.AccessToken); len(ls) != 1 {
+				t.Fatalf("links %+v", ls)
+			}
+		})
+		t.Run("should fail because the slot has no link", func(t *testing.T) {
+			if r := del(googleSlot); r.Status != http.StatusNotFound {
+				t.Fatalf("%d %s", r.Status, r.Raw)
+			}
+		})
+		t.Run("should fail because the slot is not a slot", func(t *testing.T) {
+			for _, s := range []string{"x", "-1", "1025"} {
+				r := e.bearer(t, http.MethodDelete, "/account/links/"+s, tok.AccessToken, nil)
+				if r.Status != http.StatusBadRequest {
+					t.Fatalf("slot %s: %d %s", s, r.Status, r.Raw)
+				}
+			}
+		})
+	})
+}
+
+// TestAccountAuth: the account API and /userinfo take a player's Bearer
+// access token and nothing else.
+func TestAccountAuth(t *testing.T) {
+	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
+		e := newLinkEnv(f, t)
+		tok := e.login(t, e.cfg, "google", "g-dave")
+		spec := gameServer("game")
+		ccID, ccSecret := e.client(t, spec)
+		cc := e.mustToken(t, ccID, ccSecret, url.Values{"grant_type": {"client_credentials"}}).str("access_token")
+
+		calls := []struct{ method, path string }{
+			{http.MethodGet, "/account/links"}, {http.MethodPost, "/account/links"},
+			{http.MethodDelete, "/account/links/2"}, {http.MethodGet, "/userinfo"},
+		}
+		check := func(t *testing.T, header, wantDesc string) {
+			t.Helper()
+			for _, c := range calls {
+				req, _ := http.NewRequest(c.method, e.URL+c.path, strings.NewReader("provider=mobage"))
+				req.Header.Set("Content-Type", formType)
+				if header != "" {
+					req.Header.Set("Authorization", header)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				ch := resp.Header.Get("WWW-Authenticate")
+				if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(ch, "Bearer") || !strings.Contains(ch, wantDesc) {
+					t.Fatalf("%s %s: %d WWW-Authenticate %q, want 401 Bearer with %q", c.method, c.path, resp.StatusCode, ch, wantDesc)
+				}
+			}
+		}
+		t.Run("should fail because there is no token", func(t *testing.T) { check(t, "", "") })
+		t.Run("should fail because the token is garbage", func(t *testing.T) { check(t, "Bearer not-a-token", `error="invalid_token"`) })
+		t.Run("should fail because Basic is not Bearer", func(t *testing.T) { check(t, "Basic "+tok.AccessToken, "") })
+		t.Run("should fail because the token is a client's", func(t *testing.T) { check(t, "Bearer "+cc, `error="invalid_token"`) })
+		t.Run("should fail because the token was revoked", func(t *testing.T) {
+			other := e.login(t, e.cfg, "google", "g-dave")
+			r := e.do(t, http.MethodPost, "/oauth2/revoke", formType, url.Values{"token": {other.AccessToken}}.Encode(), &[2]string{e.id, e.secret})
+			if r.Status != http.StatusOK {
+				t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+			}
+			check(t, "Bearer "+other.AccessToken, `error="invalid_token"`)
+		})
+		t.Run("control: the player's token is accepted", func(t *testing.T) {
+			if r := e.bearer(t, http.MethodGet, "/account/links", tok.AccessToken, nil); r.Status != http.StatusOK {
+				t.Fatalf("%d %s", r.Status, r.Raw)
+			}
+		})
+		t.Run("should fail because the token expired", func(t *testing.T) {
+			e.Clock.Advance(15*time.Minute + time.Minute)
+			check(t, "Bearer "+tok.AccessToken, `error="invalid_token", error_description="The access token expired"`)
+		})
+	})
+}
+
+// TestLinkURLExpires: a link URL is good for AuthRequestTTL only.
+func TestLinkURLExpires(t *testing.T) {
+	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
+		e := newLinkEnv(f, t)
+		tok := e.login(t, e.cfg, "google", "g-erin")
+		u := e.startLink(t, tok.AccessToken, url.Values{"provider": {"mobage"}})
+		e.Clock.Advance(broker.AuthRequestTTL + time.Second)
+		resp, body := get(t, noFollow, u)
+		page(t, resp, body, http.StatusBadRequest, "Sign-in problem")
+	})
+}
+
+// TestConcurrentUnlink: removing both of two links at once leaves one.
+func TestConcurrentUnlink(t *testing.T) {
+	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
+		e := newLinkEnv(f, t)
+		tok := e.login(t, e.cfg, "google", "g-frank")
+		for round := range 4 {
+			if ls := e.links(t, tok.AccessToken); len(ls) == 1 {
+				p, s := "mobage", "m-frank"
+				if ls[0].Provider == "mobage" {
+					p, s = "google", "g-frank"
+				}
+				resp, body := e.link(t, e.startLink(t, tok.AccessToken, url.Values{"provider": {p}}), p, s)
+				page(t, resp, body, http.StatusOK, "Account linked")
+			}
+			var wg sync.WaitGroup
+			status := make([]int, 2)
+			for i, slot := range []int{googleSlot, mobageSlot} {
+				wg.Go(func() {
+					req, _ := http.NewRequest(http.MethodDelete, e.URL+"/account/links/"+strconv.Itoa(slot), nil)
+					req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+					if resp, err := http.DefaultClient.Do(req); err == nil {
+						resp.Body.Close()
+						status[i] = resp.StatusCode
+					}
+				})
+			}
+			wg.Wait()
+			slices.Sort(status)
+			if status[0] != http.StatusNoContent || status[1] != http.StatusConflict {
+				t.Fatalf("round %d: concurrent deletes answered %v, want one 204 and one 409", round, status)
+			}
+			if ls := e.links(t, tok.AccessToken); len(ls) != 1 {
+				t.Fatalf("round %d: links %+v", round, ls)
+			}
+		}
+	})
+}

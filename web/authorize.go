@@ -146,7 +146,12 @@ func upstreamError(code string) string {
 // for a login, on a page for a link without one.
 func (s *Server) finishWithError(w http.ResponseWriter, r *http.Request, req broker.AuthRequest, code, desc string) {
 	if req.RedirectURI == "" {
-		s.errorPage(w, r, http.StatusBadGateway, "Sign-in did not complete: "+desc+".")
+		// 502 only when the upstream failed; a refusal is the player's.
+		status := http.StatusBadRequest
+		if code == "server_error" {
+			status = http.StatusBadGateway
+		}
+		s.errorPage(w, r, status, "Sign-in did not complete: "+desc+".")
 		return
 	}
 	s.redirect(w, r, req.RedirectURI, url.Values{"error": {code}, "error_description": {desc}, "state": {req.State}})

@@ -2,25 +2,17 @@ package oauth2
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	xoauth2 "golang.org/x/oauth2"
 
 	"github.com/bridgekeeper/bridgekeeper/providers"
 )
 
-// maxSlot is the highest takeover slot (DESIGN §2: type 0..1024).
-const maxSlot = 1024
 
-// defaultTimeout bounds each request to the platform when Config.HTTPClient
-// is nil.
-const defaultTimeout = 30 * time.Second
 
 // Client authentication methods at the token endpoint (RFC 6749 §2.3.1,
 // named as in OpenID Connect Core §9).
@@ -66,71 +58,23 @@ type Config struct {
 // one line per problem naming the setting by its configuration key. It does
 // not contact the platform.
 func (c Config) Validate() error {
-	var errs []error
-	add := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("oauth2 provider %q: "+format, append([]any{c.Name}, args...)...))
-	}
-	if problem := nameProblem(c.Name); problem != "" {
-		add("name %s", problem)
-	}
-	if c.Slot < 0 || c.Slot > maxSlot {
-		add("slot %d is not between 0 and %d", c.Slot, maxSlot)
-	}
-	for _, u := range []struct{ key, value string }{
-		{"authorize_url", c.AuthorizeURL},
-		{"token_url", c.TokenURL},
-		{"userinfo_url", c.UserinfoURL},
-		{"redirect URL", c.RedirectURL},
-	} {
-		if problem := urlProblem(u.value); problem != "" {
-			add("%s %s", u.key, problem)
-		}
-	}
+	p := providers.NewProblems("oauth2", c.Name)
+	p.Common(c.Name, c.Slot, c.ClientID, c.RedirectURL, c.Scopes)
+	p.URL("authorize_url", c.AuthorizeURL)
+	p.URL("token_url", c.TokenURL)
+	p.URL("userinfo_url", c.UserinfoURL)
 	if c.UserIDField == "" {
-		add("user_id_field must not be empty")
+		p.Add("user_id_field must not be empty")
 	} else if slices.Contains(strings.Split(c.UserIDField, "."), "") {
-		add("user_id_field %q has an empty key; want keys joined by \".\", such as entry.id", c.UserIDField)
-	}
-	if c.ClientID == "" {
-		add("client_id must not be empty")
+		p.Add("user_id_field %q has an empty key; want keys joined by \".\", such as entry.id", c.UserIDField)
 	}
 	if c.ClientSecret == "" {
-		add("client_secret must not be empty")
+		p.Add("client_secret must not be empty")
 	}
 	if c.AuthStyle != "" && c.AuthStyle != AuthStyleBasic && c.AuthStyle != AuthStylePost {
-		add("auth_style %q is not one of %s, %s", c.AuthStyle, AuthStyleBasic, AuthStylePost)
+		p.Add("auth_style %q is not one of %s, %s", c.AuthStyle, AuthStyleBasic, AuthStylePost)
 	}
-	for i, s := range c.Scopes {
-		// RFC 6749 §3.3: scope tokens are non-empty and space-free.
-		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
-			add("scopes[%d] %q is not a scope token", i, s)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// nameProblem says what is wrong with a provider name, which becomes one
-// path segment of the callback URL, or returns "".
-func nameProblem(name string) string {
-	switch {
-	case name == "":
-		return "must not be empty"
-	case name == "." || name == ".." || url.PathEscape(name) != name:
-		return fmt.Sprintf("%q is not usable as a URL path segment", name)
-	}
-	return ""
-}
-
-// urlProblem says what is wrong with an endpoint URL, or returns "".
-func urlProblem(s string) string {
-	if s == "" {
-		return "must not be empty"
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Sprintf("%q is not an absolute http(s) URL", s)
-	}
-	return ""
+	return p.Err()
 }
 
 // provider is an OAuth 2.0 platform with a user-info API.
@@ -151,10 +95,7 @@ func New(cfg Config) (providers.Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: defaultTimeout}
-	}
+	client := providers.HTTPClient(cfg.HTTPClient)
 	// An explicit style: x/oauth2's auto-detection would send the secret
 	// the other way after any error, which a platform that accepts only
 	// one method may count against the client.

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
-	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -17,14 +15,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/providers"
 )
 
-// maxSlot is the highest takeover slot (DESIGN §2: type 0..1024).
-const maxSlot = 1024
 
-// defaultTimeout bounds each request to the upstream when Config.HTTPClient
-// is nil. go-oidc fetches the signing keys with a background context, so
-// without a client timeout a hung key fetch would stall every verification
-// waiting on it.
-const defaultTimeout = 30 * time.Second
 
 // Config configures one OpenID Connect upstream. Name, Slot, Issuer,
 // ClientID, ClientSecret and Scopes are those of a config.Provider of type
@@ -56,59 +47,15 @@ type Config struct {
 // one line per problem naming the setting by its configuration key. It does
 // not contact the upstream.
 func (c Config) Validate() error {
-	var errs []error
-	add := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("oidc provider %q: "+format, append([]any{c.Name}, args...)...))
-	}
-	if problem := nameProblem(c.Name); problem != "" {
-		add("name %s", problem)
-	}
-	if c.Slot < 0 || c.Slot > maxSlot {
-		add("slot %d is not between 0 and %d", c.Slot, maxSlot)
-	}
-	if problem := urlProblem(c.Issuer); problem != "" {
-		add("issuer %s", problem)
-	} else if u, _ := url.Parse(c.Issuer); u.RawQuery != "" || u.Fragment != "" {
-		// OpenID Connect Core §2: the issuer has no query or fragment.
-		add("issuer %q must not have a query or fragment", c.Issuer)
-	}
-	if c.ClientID == "" {
-		add("client_id must not be empty")
-	}
-	if problem := urlProblem(c.RedirectURL); problem != "" {
-		add("redirect URL %s", problem)
-	}
-	for i, s := range c.Scopes {
-		// RFC 6749 §3.3: scope tokens are non-empty and space-free.
-		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
-			add("scopes[%d] %q is not a scope token", i, s)
+	p := providers.NewProblems("oidc", c.Name)
+	p.Common(c.Name, c.Slot, c.ClientID, c.RedirectURL, c.Scopes)
+	if p.URL("issuer", c.Issuer) {
+		if u, _ := url.Parse(c.Issuer); u.RawQuery != "" || u.Fragment != "" {
+			// OpenID Connect Core §2: the issuer has no query or fragment.
+			p.Add("issuer %q must not have a query or fragment", c.Issuer)
 		}
 	}
-	return errors.Join(errs...)
-}
-
-// nameProblem says what is wrong with a provider name, which becomes one
-// path segment of the callback URL, or returns "".
-func nameProblem(name string) string {
-	switch {
-	case name == "":
-		return "must not be empty"
-	case name == "." || name == ".." || url.PathEscape(name) != name:
-		return fmt.Sprintf("%q is not usable as a URL path segment", name)
-	}
-	return ""
-}
-
-// urlProblem says what is wrong with an endpoint URL, or returns "".
-func urlProblem(s string) string {
-	if s == "" {
-		return "must not be empty"
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Sprintf("%q is not an absolute http(s) URL", s)
-	}
-	return ""
+	return p.Err()
 }
 
 // provider is an OpenID Connect upstream after discovery.
@@ -130,10 +77,7 @@ func New(ctx context.Context, cfg Config) (providers.Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: defaultTimeout}
-	}
+	client := providers.HTTPClient(cfg.HTTPClient)
 	// The client given here is also the one go-oidc keeps for fetching the
 	// signing keys later.
 	up, err := gooidc.NewProvider(gooidc.ClientContext(ctx, client), cfg.Issuer)

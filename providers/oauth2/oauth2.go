@@ -12,8 +12,6 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/providers"
 )
 
-
-
 // Client authentication methods at the token endpoint (RFC 6749 §2.3.1,
 // named as in OpenID Connect Core §9).
 const (

@@ -15,8 +15,6 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/providers"
 )
 
-
-
 // Config configures one OpenID Connect upstream. Name, Slot, Issuer,
 // ClientID, ClientSecret and Scopes are those of a config.Provider of type
 // oidc; RedirectURL is the broker's callback for this provider (its issuer +

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,6 +121,15 @@ func (s *Server) startLink(w http.ResponseWriter, r *http.Request) {
 	redirectURI := form.Get("redirect_uri")
 	if redirectURI != "" && broker.CheckRedirect(c, redirectURI) != nil {
 		writeJSON(w, http.StatusBadRequest, oauthErrorBody{Error: "invalid_request", Description: "redirect_uri is not registered for this client"})
+		return
+	}
+	// A user has one link per slot: a taken slot is a conflict now, not
+	// after a trip to the upstream.
+	if ls, err := s.broker.Links(r.Context(), claims.UserID); err != nil {
+		s.apiError(w, r, err)
+		return
+	} else if slices.ContainsFunc(ls, func(l broker.Link) bool { return l.Slot == up.Slot }) {
+		writeJSON(w, http.StatusConflict, oauthErrorBody{Error: "conflict", Description: "the player already has a link for this provider; remove it first"})
 		return
 	}
 	id, err := s.broker.StartAuthorization(r.Context(), c, redirectURI, nil,

@@ -144,11 +144,12 @@ func TestLinkProvider(t *testing.T) {
 			t.Fatalf("signing in via the linked mobage identity gave user %s, want %s", got, alice)
 		}
 
-		// Linking the same identity again to the same user is no change.
-		resp, body = e.link(t, e.startLink(t, tok.AccessToken, url.Values{"provider": {"mobage"}}), "mobage", "m-alice")
-		page(t, resp, body, http.StatusOK, "Account linked")
+		// The slot is taken now: linking mobage again is refused at once.
+		if r := e.bearer(t, http.MethodPost, "/account/links", tok.AccessToken, url.Values{"provider": {"mobage"}}); r.Status != http.StatusConflict {
+			t.Fatalf("relinking a taken slot: %d %s", r.Status, r.Raw)
+		}
 		if ls := e.links(t, tok.AccessToken); len(ls) != 2 {
-			t.Fatalf("links after relinking: %+v", ls)
+			t.Fatalf("links after refused relinking: %+v", ls)
 		}
 	})
 }
@@ -178,6 +179,7 @@ func TestLinkReturnsToClient(t *testing.T) {
 			}
 		})
 		t.Run("should fail because the player declined at the upstream", func(t *testing.T) {
+			tok := e.login(t, e.cfg, "google", "g-erin") // no mobage link yet
 			f.Mobage.Deny("access_denied")
 			defer f.Mobage.Deny("")
 			u := e.startLink(t, tok.AccessToken, url.Values{"provider": {"mobage"}, "redirect_uri": {appRedirect}, "state": {"s-43"}})
@@ -190,7 +192,7 @@ func TestLinkReturnsToClient(t *testing.T) {
 			if resp.StatusCode < 400 || !strings.Contains(body, "did not complete") {
 				t.Fatalf("%d %.300s", resp.StatusCode, body)
 			}
-			if ls := e.links(t, tok.AccessToken); len(ls) != 2 {
+			if ls := e.links(t, tok.AccessToken); len(ls) != 1 {
 				t.Fatalf("links %+v", ls)
 			}
 		})
@@ -226,8 +228,23 @@ func TestLinkConflict(t *testing.T) {
 			}
 		})
 		t.Run("should fail because the user has another identity in that slot", func(t *testing.T) {
-			resp, body := e.link(t, e.startLink(t, bobTok.AccessToken, url.Values{"provider": {"google"}}), "google", "g-bob-2")
+			// The API refuses at once ...
+			r := e.bearer(t, http.MethodPost, "/account/links", bobTok.AccessToken, url.Values{"provider": {"google"}})
+			if r.Status != http.StatusConflict || r.str("error") != "conflict" {
+				t.Fatalf("POST /account/links for a taken slot: %d %s", r.Status, r.Raw)
+			}
+			// ... and of two links started while the slot was free, the
+			// second to come back is a conflict page.
+			carolTok := e.login(t, e.cfg, "google", "g-carol")
+			first := e.startLink(t, carolTok.AccessToken, url.Values{"provider": {"mobage"}})
+			second := e.startLink(t, carolTok.AccessToken, url.Values{"provider": {"mobage"}})
+			resp, body := e.link(t, first, "mobage", "m-carol")
+			page(t, resp, body, http.StatusOK, "Account linked")
+			resp, body = e.link(t, second, "mobage", "m-carol-2")
 			page(t, resp, body, http.StatusConflict, "Already linked")
+			if ls := e.links(t, carolTok.AccessToken); len(ls) != 2 || !hasLink(ls, "mobage", "m-carol") || hasLink(ls, "mobage", "m-carol-2") {
+				t.Fatalf("carol's links: %+v", ls)
+			}
 			if ls := e.links(t, bobTok.AccessToken); len(ls) != 1 || !hasLink(ls, "google", "g-bob") {
 				t.Fatalf("bob's links changed: %+v", ls)
 			}
@@ -243,7 +260,8 @@ func TestLinkConflict(t *testing.T) {
 			}
 		})
 		t.Run("should fail because the link URL was opened in another browser", func(t *testing.T) {
-			u := e.startLink(t, bobTok.AccessToken, url.Values{"provider": {"mobage"}})
+			daveTok := e.login(t, e.cfg, "google", "g-dave")
+			u := e.startLink(t, daveTok.AccessToken, url.Values{"provider": {"mobage"}})
 			resp, _ := get(t, noFollow, u) // an onlooker opens it first
 			if resp.StatusCode != http.StatusFound {
 				t.Fatalf("first open: %d", resp.StatusCode)

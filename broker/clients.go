@@ -121,8 +121,7 @@ func CreateClient(ctx context.Context, store Store, secrets *Secrets, spec Clien
 	err := store.InTx(ctx, func(tx Store) error {
 		ns, err := tx.GetNamespaceByName(ctx, spec.Namespace)
 		if errors.Is(err, ErrNotFound) {
-			ns = Namespace{ID: uuid.NewString(), Name: spec.Namespace, CreatedAt: now}
-			err = tx.CreateNamespace(ctx, ns)
+			ns, err = CreateNamespace(ctx, tx, spec.Namespace, now)
 		}
 		if err != nil {
 			return fmt.Errorf("namespace %q: %w", spec.Namespace, err)
@@ -134,6 +133,19 @@ func CreateClient(ctx context.Context, store Store, secrets *Secrets, spec Clien
 		return Client{}, "", fmt.Errorf("create client: %w", err)
 	}
 	return c, secret, nil
+}
+
+// CreateNamespace creates a namespace (a GS2 namespace, an Xsolla project);
+// ErrAlreadyExists when the name is taken.
+func CreateNamespace(ctx context.Context, store NamespaceStore, name string, now time.Time) (Namespace, error) {
+	if !ValidIdentifier(name, 128) || strings.ContainsAny(name, "/ ") {
+		return Namespace{}, errors.New("namespace: must be 1..128 characters without '/', spaces or control characters")
+	}
+	ns := Namespace{ID: uuid.NewString(), Name: name, CreatedAt: now}
+	if err := store.CreateNamespace(ctx, ns); err != nil {
+		return Namespace{}, err
+	}
+	return ns, nil
 }
 
 // ClientChange names the settings of a client to change; nil stays as is.

@@ -215,6 +215,28 @@ func clientDelete(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
+func namespaceCreate(ctx context.Context, args []string, e env) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return errors.New("namespace create: the namespace name comes first: namespace create NAME [flags]")
+	}
+	name, args := args[0], args[1:]
+	cfg, err := newSettings("namespace create", e).load(args, e)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ns, err := broker.CreateNamespace(ctx, store, name, time.Now())
+	if err != nil {
+		return fmt.Errorf("namespace create %s: %w", name, err)
+	}
+	fmt.Fprintf(e.stdout, "namespace %s created (id %s)\n", ns.Name, ns.ID)
+	return nil
+}
+
 func keyRotate(ctx context.Context, args []string, e env) error {
 	s := newSettings("key rotate", e, "signing-alg", "algorithm of the new key: ES256 | EdDSA | RS256")
 	publish := s.fs.Duration("publish-for", 0, "how long retired keys stay in JWKS (default: the longest access-token lifetime of any client)")

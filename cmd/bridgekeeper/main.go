@@ -20,6 +20,7 @@ commands:
   migrate                     apply database migrations
   client create|list|update|delete
                               manage OAuth2 clients
+  namespace create NAME       create a namespace (GS2 namespace, Xsolla project)
   key rotate                  make a new active signing key
   bench                       run the load benchmark (see make bench)
 
@@ -72,6 +73,13 @@ func run(ctx context.Context, args []string, e env) error {
 			return clientDelete(ctx, rest, e)
 		default:
 			return fmt.Errorf("client: unknown subcommand %q (create, list, update, delete)", name)
+		}
+	case "namespace":
+		switch name, rest := sub(); name {
+		case "create":
+			return namespaceCreate(ctx, rest, e)
+		default:
+			return fmt.Errorf("namespace: unknown subcommand %q (create)", name)
 		}
 	case "key":
 		switch name, rest := sub(); name {

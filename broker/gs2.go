@@ -123,4 +123,3 @@ func (b *Broker) TimeOffsetFor(namespaceID, userID, token string) (int, error) {
 	}
 	return c.TimeOffset, nil
 }
-

@@ -1,0 +1,215 @@
+// GS2's own TypeScript SDK (npm package gs2, compiled to CommonJS) against a
+// running bridgekeeper, used the way a game team's server would use it: a
+// Gs2RestSession with a BasicGs2Credential, then Gs2AuthRestClient calls
+// built from the SDK's request classes. Every assertion is on what the SDK
+// parsed, not on raw HTTP.
+//
+// interop/interop_test.go starts the broker and runs this file with
+// `node --test sdk.test.js` and the environment:
+//   BROKER_URL     base URL of the broker, e.g. http://127.0.0.1:PORT
+//   CLIENT_ID      a client_credentials client of the broker
+//   CLIENT_SECRET  its secret
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+
+const { Gs2Constant, Region } = require('gs2/core/model');
+const Gs2Core = require('gs2/core').default;
+const Gs2Auth = require('gs2/auth');
+
+const BROKER_URL = required('BROKER_URL').replace(/\/+$/, '');
+const CLIENT_ID = required('CLIENT_ID');
+const CLIENT_SECRET = required('CLIENT_SECRET');
+
+// The SDK builds every URL from this template; the broker mounts the GS2
+// services under /gs2/{service}.
+Gs2Constant.ENDPOINT_HOST = BROKER_URL + '/gs2/{service}';
+
+const HOUR_MS = 60 * 60 * 1000;
+// How far an expiry may stray from the expected instant: the broker's and
+// this process's clocks are the same clock, so this covers only latency.
+const SLACK_MS = 60 * 1000;
+
+function required(name) {
+  const v = process.env[name];
+  if (!v) {
+    throw new Error(`${name} must be set (interop/interop_test.go sets it)`);
+  }
+  return v;
+}
+
+// claims decodes a JWT's payload without verifying it: the point here is
+// what the broker put into the token the SDK handed back.
+function claims(jwt) {
+  assert.equal(typeof jwt, 'string', 'token is a string');
+  const parts = jwt.split('.');
+  assert.equal(parts.length, 3, `token is a compact JWS: ${jwt}`);
+  return JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+}
+
+// assertExpiresInAnHour checks a GS2 expire (Unix milliseconds).
+function assertExpiresInAnHour(expire, before, after) {
+  assert.equal(typeof expire, 'number', `expire is a number of ms, got ${JSON.stringify(expire)}`);
+  assert.ok(
+    expire >= before + HOUR_MS - SLACK_MS && expire <= after + HOUR_MS + SLACK_MS,
+    `expire ${expire} (${new Date(expire).toISOString()}) is not about an hour after ` +
+      `${new Date(before).toISOString()}`,
+  );
+}
+
+// gs2Errors asserts that what the SDK threw is GS2's parsed error: the SDK
+// JSON-parses the response's message into an array of
+// {component, message, code}. A non-array (e.g. a SyntaxError from a body
+// that is not GS2's error shape) or [] (no response at all) fails.
+function gs2Errors(thrown, service) {
+  assert.ok(
+    Array.isArray(thrown),
+    `the SDK threw ${thrown instanceof Error ? thrown.stack : JSON.stringify(thrown)}, ` +
+      'not GS2\'s parsed message array',
+  );
+  assert.ok(thrown.length > 0, 'the SDK threw [] (it does so when there was no HTTP response)');
+  for (const e of thrown) {
+    assert.equal(typeof e.component, 'string', `component of ${JSON.stringify(e)}`);
+    assert.equal(typeof e.message, 'string', `message of ${JSON.stringify(e)}`);
+    assert.match(
+      e.message,
+      new RegExp(`^${service}\\.[^.]+\\.[^.]+\\.error\\.[^.]+$`),
+      `message of ${JSON.stringify(e)} is <service>.<model>.<field>.error.<reason>`,
+    );
+  }
+  return thrown;
+}
+
+// rejects awaits p, which must reject, and returns what it threw.
+async function rejects(p) {
+  try {
+    const value = await p;
+    assert.fail(`want the SDK to throw; it returned ${JSON.stringify(value)}`);
+  } catch (e) {
+    if (e instanceof assert.AssertionError) throw e;
+    return e;
+  }
+}
+
+const newUserId = () => crypto.randomUUID();
+
+test('GS2 TypeScript SDK against bridgekeeper', async (t) => {
+  const session = new Gs2Core.Gs2RestSession(
+    new Gs2Core.BasicGs2Credential(CLIENT_ID, CLIENT_SECRET),
+    Region.AP_NORTHEAST_1,
+  );
+  const client = new Gs2Auth.Gs2AuthRestClient(session);
+  const alice = newUserId();
+  const bob = newUserId();
+  let aliceOffsetToken;
+  let bobOffsetToken;
+
+  await t.test('project login: Gs2RestSession.connect', async () => {
+    const before = Date.now();
+    const result = await session.connect();
+    assert.ok(result, 'connect returns the parsed login result');
+    assert.equal(typeof result.accessToken, 'string');
+    assert.ok(result.accessToken.length > 0, 'access_token is not empty');
+    assert.equal(result.tokenType.toLowerCase(), 'bearer', `token_type ${result.tokenType}`);
+    assert.equal(typeof result.expiresIn, 'number', `expires_in ${JSON.stringify(result.expiresIn)}`);
+    assert.ok(result.expiresIn > 0, `expires_in ${result.expiresIn}`);
+    assert.equal(session.projectToken, result.accessToken, 'the session keeps the project token');
+    assert.ok(session.expiresAt >= before + result.expiresIn * 1000);
+  });
+
+  await t.test('login', async () => {
+    const before = Date.now();
+    const result = await client.login(new Gs2Auth.request.LoginRequest().withUserId(alice));
+    const after = Date.now();
+    assert.ok(result.getToken(), 'token is not empty');
+    assert.equal(result.getUserId(), alice, 'userId is echoed');
+    assertExpiresInAnHour(result.getExpire(), before, after);
+    const c = claims(result.getToken());
+    assert.equal(c.userId, alice, `userId claim of ${JSON.stringify(c)}`);
+    assert.equal(c.timeOffset ?? 0, 0, `timeOffset claim of ${JSON.stringify(c)}`);
+  });
+
+  await t.test('issueTimeOffsetTokenByUserId', async () => {
+    const before = Date.now();
+    const issue = (userId) =>
+      client.issueTimeOffsetTokenByUserId(
+        new Gs2Auth.request.IssueTimeOffsetTokenByUserIdRequest().withUserId(userId).withTimeOffset(3600),
+      );
+    const result = await issue(alice);
+    assert.ok(result.getToken(), 'token is not empty');
+    assert.equal(result.getUserId(), alice, 'userId is echoed');
+    assert.equal(typeof result.getExpire(), 'number', `expire ${JSON.stringify(result.getExpire())}`);
+    assert.ok(result.getExpire() > before, `expire ${result.getExpire()} is in the future`);
+    aliceOffsetToken = result.getToken();
+
+    const other = await issue(bob);
+    assert.equal(other.getUserId(), bob);
+    assert.ok(other.getToken(), 'token is not empty');
+    bobOffsetToken = other.getToken();
+  });
+
+  await t.test('login with a time-offset token', async () => {
+    assert.ok(aliceOffsetToken, 'issueTimeOffsetTokenByUserId gave a token');
+    const before = Date.now();
+    const result = await client.login(
+      new Gs2Auth.request.LoginRequest().withUserId(alice).withTimeOffsetToken(aliceOffsetToken),
+    );
+    const after = Date.now();
+    assert.ok(result.getToken(), 'token is not empty');
+    assert.equal(result.getUserId(), alice, 'userId is echoed');
+    assertExpiresInAnHour(result.getExpire(), before, after);
+    const c = claims(result.getToken());
+    assert.equal(c.timeOffset, 3600, `timeOffset claim of ${JSON.stringify(c)}`);
+    assert.equal(c.userId, alice, `userId claim of ${JSON.stringify(c)}`);
+  });
+
+  await t.test("login with another user's time-offset token is refused", async (st) => {
+    assert.ok(bobOffsetToken, 'issueTimeOffsetTokenByUserId gave a token');
+    const thrown = await rejects(
+      client.login(new Gs2Auth.request.LoginRequest().withUserId(alice).withTimeOffsetToken(bobOffsetToken)),
+    );
+    const errors = gs2Errors(thrown, 'auth');
+    assert.ok(
+      errors.some((e) => /timeOffset|userId/i.test(e.message)),
+      `the refusal names the time-offset token or the user: ${JSON.stringify(errors)}`,
+    );
+    st.diagnostic(`refused with ${JSON.stringify(errors)}`);
+  });
+
+  await t.test('login without a project token is refused', async (st) => {
+    // A session that never connected sends "Authorization: Bearer null".
+    const anonymous = new Gs2Auth.Gs2AuthRestClient(
+      new Gs2Core.Gs2RestSession(new Gs2Core.BasicGs2Credential(CLIENT_ID, CLIENT_SECRET), Region.AP_NORTHEAST_1),
+    );
+    const thrown = await rejects(anonymous.login(new Gs2Auth.request.LoginRequest().withUserId(alice)));
+    st.diagnostic(`refused with ${JSON.stringify(gs2Errors(thrown, 'auth'))}`);
+  });
+
+  await t.test('project login with a wrong secret is refused', async (st) => {
+    const wrong = new Gs2Core.Gs2RestSession(
+      new Gs2Core.BasicGs2Credential(CLIENT_ID, CLIENT_SECRET + 'x'),
+      Region.AP_NORTHEAST_1,
+    );
+    const thrown = await rejects(wrong.connect());
+    st.diagnostic(`refused with ${JSON.stringify(gs2Errors(thrown, 'identifier'))}`);
+    assert.equal(wrong.projectToken, null, 'no project token was kept');
+  });
+
+  await t.test('getServiceVersion (not in the SDK: its request, sent by hand)', async (st) => {
+    // gs2 1.4.21's Gs2AuthRestClient has no getServiceVersion, so this sends
+    // what the other SDKs send: a GET with the client's authorized headers
+    // to the SDK's endpoint template.
+    const url = Gs2Constant.ENDPOINT_HOST.replace('{service}', 'auth').replace('{region}', session.region) +
+      '/system/version';
+    const headers = { ...client.createAuthorizedHeaders(), 'Content-Type': 'application/json' };
+    const res = await fetch(url, { headers });
+    const text = await res.text();
+    assert.equal(res.status, 200, `GET ${url}: ${res.status} ${text}`);
+    const data = JSON.parse(text);
+    assert.ok(data.item !== undefined && data.item !== null, `item in ${text}`);
+    assert.ok(data.status !== undefined && data.status !== null, `status in ${text}`);
+    st.diagnostic(`service version ${text.trim()}`);
+  });
+});

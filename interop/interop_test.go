@@ -1,0 +1,256 @@
+// Package interop runs third-party clients, unchanged, against the real
+// bridgekeeper binary: today GS2's TypeScript SDK (npm package gs2, in
+// gs2sdk/), whose own test file sdk.test.js this package's test starts with
+// `node --test`.
+package interop
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// binary is the path of the bridgekeeper binary TestMain built.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bridgekeeper-interop-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "TestMain:", err)
+		os.Exit(2)
+	}
+	binary = filepath.Join(dir, "bridgekeeper")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/bridgekeeper")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "TestMain: go build:", err)
+		os.RemoveAll(dir)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// sdkDir holds the npm project of GS2's TypeScript SDK.
+const sdkDir = "gs2sdk"
+
+// TestGS2TypeScriptSDK runs gs2sdk/sdk.test.js (GS2's own SDK, as a game
+// team's server uses it) against a fresh broker on loopback.
+func TestGS2TypeScriptSDK(t *testing.T) {
+	requireTools(t, "node", "npm")
+	npmCI(t)
+
+	db := "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "bk.db"))
+	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}
+	c := createClient(t, env, "--database", db, "--namespace", "gs2test", "--name", "sdk", "--grant", "client_credentials")
+	base := startServe(t, db, env)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "--test", "sdk.test.js")
+	cmd.Dir = sdkDir
+	cmd.Env = append(baseEnviron(),
+		"BROKER_URL="+base,
+		"CLIENT_ID="+c.ClientID,
+		"CLIENT_SECRET="+c.ClientSecret,
+		// The SDK's HTTP library honours proxy variables; loopback must not
+		// go through one.
+		"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost",
+	)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	t.Logf("node --test sdk.test.js:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("node --test sdk.test.js: %v (context: %v); its output is above", err, ctx.Err())
+	}
+}
+
+// requireTools skips the test when a tool is not on PATH, unless CI is set:
+// there a missing tool is a broken runner and fails the test.
+func requireTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is required when CI is set: %v", tool, err)
+			}
+			t.Skipf("%s is not installed (%v); set CI to make this a failure", tool, err)
+		}
+	}
+}
+
+// npmCI installs gs2sdk's locked dependencies when node_modules is missing
+// or older than package-lock.json.
+func npmCI(t *testing.T) {
+	t.Helper()
+	lock, err := os.Stat(filepath.Join(sdkDir, "package-lock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// npm writes node_modules/.package-lock.json at the end of every install.
+	installed, err := os.Stat(filepath.Join(sdkDir, "node_modules", ".package-lock.json"))
+	if err == nil && !installed.ModTime().Before(lock.ModTime()) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
+	cmd.Dir = sdkDir
+	cmd.Env = baseEnviron()
+	cmd.WaitDelay = 5 * time.Second
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm ci in %s: %v (context: %v)\n%s", sdkDir, err, ctx.Err(), out)
+	}
+}
+
+// newKEK returns a fresh key-encryption key in the form the broker reads.
+func newKEK() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// baseEnviron is the process environment without any BRIDGEKEEPER_* entry,
+// so that a developer's settings never leak into a test.
+func baseEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BRIDGEKEEPER_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// created is the --output json of client create.
+type created struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// createClient runs client create --output json with args and decodes its
+// output.
+func createClient(t *testing.T, env []string, args ...string) created {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args = append([]string{"client", "create", "--output", "json"}, args...)
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = t.TempDir() // a default data/ directory lands here, not in the repo
+	cmd.Env = append(baseEnviron(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("bridgekeeper %s: %v (context: %v)\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, ctx.Err(), &stdout, &stderr)
+	}
+	var c created
+	if err := json.Unmarshal(stdout.Bytes(), &c); err != nil || c.ClientID == "" || c.ClientSecret == "" {
+		t.Fatalf("client create --output json: want {client_id, client_secret}, decoding gave %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
+	}
+	return c
+}
+
+// syncBuffer collects a running process's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// startServe starts serve on a free loopback port with database and the
+// environment baseEnviron() plus env, and waits until /readyz answers 200.
+// It returns the server's base URL. The process is killed when the test
+// ends; its output is logged if the test failed.
+func startServe(t *testing.T, database string, env []string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd := exec.Command(binary, "serve", "--addr", addr, "--issuer", base, "--database", database)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(baseEnviron(), env...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("serve stdout:\n%s\nserve stderr:\n%s", stdout, stderr)
+		}
+	})
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-done:
+			t.Fatalf("serve exited before it was ready: %v", waitErr)
+		default:
+		}
+		res, err := client.Get(base + "/readyz")
+		if err == nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return base
+			}
+			err = fmt.Errorf("GET /readyz: %s", res.Status)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready within 30s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -96,6 +96,13 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet).Name("readyz")
 	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})).Methods(http.MethodGet).Name("metrics")
+	// GS2's wire format (gs2.go): one route name, so metrics count the surface.
+	r.HandleFunc("/gs2/identifier/projectToken/login", s.gs2ProjectLogin).Methods(http.MethodPost).Name("gs2")
+	r.HandleFunc("/gs2/auth/login", s.gs2Login).Methods(http.MethodPost).Name("gs2")
+	r.HandleFunc("/gs2/auth/timeoffset/token", s.gs2IssueTimeOffsetToken).Methods(http.MethodPost).Name("gs2")
+	r.HandleFunc("/gs2/{service:auth|identifier|account}/system/version", s.gs2ServiceVersion).Methods(http.MethodGet).Name("gs2")
+	// Last: any other /gs2/ call (or method) gets a 404 the SDKs can read.
+	r.PathPrefix("/gs2/").HandlerFunc(s.gs2NotFound).Name("gs2")
 	// mux runs r.Use middleware only on a match; these two are instrumented
 	// by hand so that every request is timed, counted and bounded.
 	r.NotFoundHandler = s.instrument(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

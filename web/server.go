@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -30,6 +31,8 @@ type Server struct {
 	upstreamList []Upstream
 	slotNames    map[int]string
 	now          func() time.Time
+	gs2Region    string
+	gs2Owner     string
 	registry     *prometheus.Registry
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
@@ -39,7 +42,9 @@ type Server struct {
 type Options struct {
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration
-	Upstreams      []Upstream       // the identity providers players sign in with
+	Upstreams      []Upstream // the identity providers players sign in with
+	GS2Region      string     // GS2 resource names: grn:gs2:{region}:{owner}:...
+	GS2Owner       string
 	Now            func() time.Time // nil: time.Now
 }
 
@@ -56,6 +61,7 @@ func NewServer(b *broker.Broker, tokens *grants.Dispatcher, log *slog.Logger, op
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route"}),
 	}
+	s.gs2Region, s.gs2Owner = cmp.Or(opts.GS2Region, "ap-northeast-1"), cmp.Or(opts.GS2Owner, "bridgekeeper")
 	s.now = opts.Now
 	if s.now == nil {
 		s.now = time.Now
@@ -100,6 +106,11 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/gs2/identifier/projectToken/login", s.gs2ProjectLogin).Methods(http.MethodPost).Name("gs2")
 	r.HandleFunc("/gs2/auth/login", s.gs2Login).Methods(http.MethodPost).Name("gs2")
 	r.HandleFunc("/gs2/auth/timeoffset/token", s.gs2IssueTimeOffsetToken).Methods(http.MethodPost).Name("gs2")
+	r.HandleFunc("/gs2/auth/login/signed", s.gs2LoginBySignature).Methods(http.MethodPost).Name("gs2")
+	r.HandleFunc("/gs2/account/{ns}/account", s.gs2CreateAccount).Methods(http.MethodPost).Name("gs2")
+	r.HandleFunc("/gs2/account/{ns}/account", s.gs2DescribeAccounts).Methods(http.MethodGet).Name("gs2")
+	r.HandleFunc("/gs2/account/{ns}/account/{userId}", s.gs2GetAccount).Methods(http.MethodGet).Name("gs2")
+	r.HandleFunc("/gs2/account/{ns}/account/{userId}", s.gs2Authenticate).Methods(http.MethodPut).Name("gs2")
 	r.HandleFunc("/gs2/{service:auth|identifier|account}/system/version", s.gs2ServiceVersion).Methods(http.MethodGet).Name("gs2")
 	// Last: any other /gs2/ call (or method) gets a 404 the SDKs can read.
 	r.PathPrefix("/gs2/").HandlerFunc(s.gs2NotFound).Name("gs2")

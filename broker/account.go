@@ -1,0 +1,147 @@
+package broker
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// GS2-Account rules.
+const (
+	// AccountPasswordLen is the length of a generated account password.
+	AccountPasswordLen = 32
+	// SignedBodyTTL is the life of an authentication's body/signature pair.
+	SignedBodyTTL = time.Hour
+	// bcryptCost: passwords are random (190 bits), so the cost guards only
+	// against a stolen database being cheap to search; 10 keeps an
+	// authentication around 50 ms.
+	bcryptCost = 10
+)
+
+// Errors of GS2-Account authentication.
+var (
+	ErrPasswordIncorrect = errors.New("password is incorrect")
+	ErrSignature         = errors.New("the body or signature is invalid or expired")
+)
+
+const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// CreateAccount is GS2-Account's create: a new user with a random password,
+// returned once (only its bcrypt hash is stored).
+func (b *Broker) CreateAccount(ctx context.Context, namespaceID string) (Account, string, error) {
+	pw := make([]byte, AccountPasswordLen)
+	for i := range pw {
+		pw[i] = passwordAlphabet[randIndex(len(passwordAlphabet))]
+	}
+	password := string(pw)
+	hash, err := bcrypt.GenerateFromPassword(pw, bcryptCost)
+	if err != nil {
+		return Account{}, "", fmt.Errorf("hash password: %w", err)
+	}
+	now := b.now()
+	a := Account{UserID: uuid.NewString(), NamespaceID: namespaceID, PasswordHash: hash, CreatedAt: now}
+	err = b.store.InTx(ctx, func(tx Store) error {
+		if err := tx.CreateUser(ctx, User{ID: a.UserID, NamespaceID: namespaceID, CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.CreateAccount(ctx, a)
+	})
+	if err != nil {
+		return Account{}, "", fmt.Errorf("create account: %w", err)
+	}
+	return a, password, nil
+}
+
+// randIndex is a uniform random index below n (n <= 256), by rejection.
+func randIndex(n int) int {
+	var b [1]byte
+	for {
+		rand.Read(b[:])
+		if int(b[0]) < 256-256%n {
+			return int(b[0]) % n
+		}
+	}
+}
+
+// Account returns an account of the namespace.
+func (b *Broker) Account(ctx context.Context, namespaceID, userID string) (Account, error) {
+	return b.store.GetAccount(ctx, namespaceID, userID)
+}
+
+// Accounts pages through the namespace's accounts by user ID.
+func (b *Broker) Accounts(ctx context.Context, namespaceID, after string, limit int) ([]Account, error) {
+	return b.store.ListAccounts(ctx, namespaceID, after, limit)
+}
+
+// signedBody is what authentication signs for loginBySignature.
+type signedBody struct {
+	Namespace string `json:"namespace"`
+	UserID    string `json:"userId"`
+	KeyID     string `json:"keyId"`
+	IssuedAt  int64  `json:"iat"` // Unix ms
+	Expiry    int64  `json:"exp"` // Unix ms
+}
+
+// Authenticate is GS2-Account's authentication: the password is checked
+// and a body/signature pair is issued for loginBySignature with keyID,
+// valid for an hour. The signature is an HMAC under a key derived for keyID
+// from the key-encryption key: another keyId verifies nothing.
+func (b *Broker) Authenticate(ctx context.Context, namespaceID, userID, password, keyID string) (Account, string, string, error) {
+	a, err := b.store.GetAccount(ctx, namespaceID, userID)
+	if err != nil {
+		return Account{}, "", "", err
+	}
+	if bcrypt.CompareHashAndPassword(a.PasswordHash, []byte(password)) != nil {
+		return Account{}, "", "", ErrPasswordIncorrect
+	}
+	now := b.now()
+	if err := b.store.TouchAccount(ctx, userID, now); err != nil {
+		return Account{}, "", "", fmt.Errorf("record authentication: %w", err)
+	}
+	a.LastAuthenticatedAt = now
+	body, err := json.Marshal(signedBody{Namespace: namespaceID, UserID: userID, KeyID: keyID,
+		IssuedAt: now.UnixMilli(), Expiry: now.Add(SignedBodyTTL).UnixMilli()})
+	if err != nil {
+		return Account{}, "", "", err
+	}
+	return a, string(body), b.sign(keyID, string(body)), nil
+}
+
+func (b *Broker) sign(keyID, body string) string {
+	return base64.StdEncoding.EncodeToString([]byte(b.secrets.Derive("gs2 signature "+keyID, body)))
+}
+
+// LoginBySignature is GS2-Auth's loginBySignature: the body and signature
+// that authentication issued log the account's user in, with the account's
+// time offset. Tampered, expired, or signed for another keyId or another
+// namespace: ErrSignature.
+func (b *Broker) LoginBySignature(ctx context.Context, c Client, keyID, body, signature string) (Token, error) {
+	if !hmac.Equal([]byte(signature), []byte(b.sign(keyID, body))) {
+		return Token{}, ErrSignature
+	}
+	var sb signedBody
+	if err := json.Unmarshal([]byte(body), &sb); err != nil || sb.KeyID != keyID || sb.Namespace != c.NamespaceID {
+		return Token{}, ErrSignature
+	}
+	if b.now().UnixMilli() >= sb.Expiry {
+		return Token{}, ErrSignature
+	}
+	a, err := b.store.GetAccount(ctx, c.NamespaceID, sb.UserID)
+	if err != nil {
+		return Token{}, err
+	}
+	return b.LoginUser(ctx, c, a.UserID, a.TimeOffset)
+}
+
+// NamespaceByName finds a namespace by its name (GS2 paths name them).
+func (b *Broker) NamespaceByName(ctx context.Context, name string) (Namespace, error) {
+	return b.store.GetNamespaceByName(ctx, name)
+}

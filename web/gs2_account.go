@@ -1,0 +1,222 @@
+package web
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/gorilla/mux"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// GS2-Account: accounts created anonymously with a random password, whose
+// authentication issues the body/signature pair that GS2-Auth's
+// loginBySignature trades for an access token.
+
+// gs2AccountJSON is GS2-Account's Account model.
+type gs2AccountJSON struct {
+	AccountID           string `json:"accountId"`
+	UserID              string `json:"userId"`
+	Password            string `json:"password,omitempty"` // createAccount only
+	TimeOffset          int    `json:"timeOffset"`
+	BanStatuses         []any  `json:"banStatuses"`
+	Banned              bool   `json:"banned"`
+	LastAuthenticatedAt int64  `json:"lastAuthenticatedAt,omitempty"`
+	CreatedAt           int64  `json:"createdAt"`
+	Revision            int64  `json:"revision"`
+}
+
+func (s *Server) gs2Account(ns string, a broker.Account, password string) gs2AccountJSON {
+	j := gs2AccountJSON{
+		AccountID: s.gs2GRN("account:" + ns + ":account:" + a.UserID), UserID: a.UserID, Password: password,
+		TimeOffset: a.TimeOffset, BanStatuses: []any{}, CreatedAt: a.CreatedAt.UnixMilli(),
+	}
+	if !a.LastAuthenticatedAt.IsZero() {
+		j.LastAuthenticatedAt = a.LastAuthenticatedAt.UnixMilli()
+	}
+	return j
+}
+
+// gs2GRN is a GS2 resource name in the configured region and owner.
+func (s *Server) gs2GRN(rest string) string {
+	return "grn:gs2:" + s.gs2Region + ":" + s.gs2Owner + ":" + rest
+}
+
+// gs2Namespace authenticates the project token and resolves {ns}: a client
+// sees only its own namespace; any other is not found.
+func (s *Server) gs2Namespace(r *http.Request) (broker.Client, string, error) {
+	c, err := s.gs2Client(r)
+	if err != nil {
+		return c, "", err
+	}
+	name := mux.Vars(r)["ns"]
+	ns, err := s.broker.NamespaceByName(r.Context(), name)
+	if errors.Is(err, broker.ErrNotFound) || (err == nil && ns.ID != c.NamespaceID) {
+		return c, "", gs2Refuse(http.StatusNotFound, "namespace", "namespaceName", "notFound")
+	}
+	return c, name, err
+}
+
+// gs2CreateAccount is GS2-Account's createAccount.
+func (s *Server) gs2CreateAccount(w http.ResponseWriter, r *http.Request) {
+	const model = "account"
+	c, ns, err := s.gs2Namespace(r)
+	if err != nil {
+		s.writeGS2Error(w, r, model, err)
+		return
+	}
+	a, password, err := s.broker.CreateAccount(r.Context(), c.NamespaceID)
+	if err != nil {
+		s.writeGS2Error(w, r, model, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"item": s.gs2Account(ns, a, password)})
+}
+
+// gs2GetAccount is GS2-Account's getAccount.
+func (s *Server) gs2GetAccount(w http.ResponseWriter, r *http.Request) {
+	const model = "account"
+	c, ns, err := s.gs2Namespace(r)
+	if err == nil {
+		var a broker.Account
+		if a, err = s.broker.Account(r.Context(), c.NamespaceID, mux.Vars(r)["userId"]); err == nil {
+			writeJSON(w, http.StatusOK, map[string]any{"item": s.gs2Account(ns, a, "")})
+			return
+		}
+	}
+	s.writeGS2Error(w, r, model, gs2NotFoundAs(err, model, "userId"))
+}
+
+// gs2DescribeAccounts is GS2-Account's describeAccounts: keyset pages by
+// user ID; the page token is the last user ID of the page, base64url.
+func (s *Server) gs2DescribeAccounts(w http.ResponseWriter, r *http.Request) {
+	const model = "account"
+	c, ns, err := s.gs2Namespace(r)
+	if err != nil {
+		s.writeGS2Error(w, r, model, err)
+		return
+	}
+	after, limit, err := gs2Page(r, model)
+	if err != nil {
+		s.writeGS2Error(w, r, model, err)
+		return
+	}
+	// One more than asked tells whether a next page exists.
+	as, err := s.broker.Accounts(r.Context(), c.NamespaceID, after, limit+1)
+	if err != nil {
+		s.writeGS2Error(w, r, model, err)
+		return
+	}
+	items := make([]gs2AccountJSON, 0, min(len(as), limit))
+	for _, a := range as[:min(len(as), limit)] {
+		items = append(items, s.gs2Account(ns, a, ""))
+	}
+	resp := map[string]any{"items": items}
+	if len(as) > limit {
+		resp["nextPageToken"] = base64.RawURLEncoding.EncodeToString([]byte(as[limit-1].UserID))
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// gs2Page reads pageToken and limit (1..1000, default 30). A literal "null"
+// is GS2's SDKs' way of sending nothing.
+func gs2Page(r *http.Request, model string) (after string, limit int, err error) {
+	q := r.URL.Query()
+	limit = 30
+	if l := q.Get("limit"); l != "" && l != "null" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 1000 {
+			return "", 0, gs2Refuse(http.StatusBadRequest, model, "limit", "invalid")
+		}
+	}
+	if t := q.Get("pageToken"); t != "" && t != "null" {
+		b, err := base64.RawURLEncoding.DecodeString(t)
+		if err != nil {
+			return "", 0, gs2Refuse(http.StatusBadRequest, model, "pageToken", "invalid")
+		}
+		after = string(b)
+	}
+	return after, limit, nil
+}
+
+// gs2Authenticate is GS2-Account's authentication.
+func (s *Server) gs2Authenticate(w http.ResponseWriter, r *http.Request) {
+	const model = "account"
+	fail := func(err error) { s.writeGS2Error(w, r, model, err) }
+	c, ns, err := s.gs2Namespace(r)
+	if err != nil {
+		fail(err)
+		return
+	}
+	body, err := s.readGS2Body(w, r, model)
+	if err != nil {
+		fail(err)
+		return
+	}
+	keyID, _, err1 := body.str("keyId")
+	password, _, err2 := body.str("password")
+	if err := errors.Join(err1, err2); err != nil {
+		fail(err)
+		return
+	}
+	if keyID == "" {
+		keyID = s.gs2GRN("key:default:key:default")
+	}
+	a, signed, signature, err := s.broker.Authenticate(r.Context(), c.NamespaceID, mux.Vars(r)["userId"], password, keyID)
+	if errors.Is(err, broker.ErrPasswordIncorrect) {
+		fail(gs2Refuse(http.StatusUnauthorized, model, "password", "invalid"))
+		return
+	}
+	if err != nil {
+		fail(gs2NotFoundAs(err, model, "userId"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"item": s.gs2Account(ns, a, ""), "banStatuses": []any{}, "body": signed, "signature": signature,
+	})
+}
+
+// gs2LoginBySignature is GS2-Auth's loginBySignature.
+func (s *Server) gs2LoginBySignature(w http.ResponseWriter, r *http.Request) {
+	const model = "accessToken"
+	fail := func(err error) { s.writeGS2Error(w, r, model, err) }
+	c, err := s.gs2Client(r)
+	if err != nil {
+		fail(err)
+		return
+	}
+	body, err := s.readGS2Body(w, r, model)
+	if err != nil {
+		fail(err)
+		return
+	}
+	keyID, _, err1 := body.str("keyId")
+	signed, _, err2 := body.str("body")
+	signature, _, err3 := body.str("signature")
+	if err := errors.Join(err1, err2, err3); err != nil {
+		fail(err)
+		return
+	}
+	if keyID == "" {
+		keyID = s.gs2GRN("key:default:key:default")
+	}
+	tok, err := s.broker.LoginBySignature(r.Context(), c, keyID, signed, signature)
+	if errors.Is(err, broker.ErrSignature) || errors.Is(err, broker.ErrNotFound) {
+		fail(gs2Refuse(http.StatusUnauthorized, model, "signature", "invalid"))
+		return
+	}
+	if err != nil {
+		fail(err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": tok.AccessToken, "userId": tok.UserID, "expire": tok.Expire.UnixMilli()})
+}
+
+// gs2NotFoundAs turns the store's not-found into GS2's 404 for the model.
+func gs2NotFoundAs(err error, model, field string) error {
+	if errors.Is(err, broker.ErrNotFound) {
+		return gs2Refuse(http.StatusNotFound, model, field, "notFound")
+	}
+	return err
+}

@@ -127,3 +127,14 @@ type AuthCode struct {
 	UsedAt        time.Time // zero until exchanged
 	FamilyID      string    // the refresh-token family its exchange started
 }
+
+// Account is a GS2-Account account: a user created anonymously with a
+// random password, stored only as a slow hash (bcrypt).
+type Account struct {
+	UserID              string
+	NamespaceID         string
+	PasswordHash        []byte
+	TimeOffset          int
+	CreatedAt           time.Time
+	LastAuthenticatedAt time.Time // zero until the first authentication
+}

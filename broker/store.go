@@ -73,6 +73,19 @@ type AuthStore interface {
 	ConsumeCode(ctx context.Context, hash []byte, now time.Time, familyID string) (AuthCode, error)
 }
 
+// AccountStore keeps GS2-Account accounts; an account's user row is
+// created with it (CreateUser in the same transaction).
+type AccountStore interface {
+	CreateAccount(ctx context.Context, a Account) error // ErrAlreadyExists on a taken user ID
+	// GetAccount is ErrNotFound unless the account exists in the namespace.
+	GetAccount(ctx context.Context, namespaceID, userID string) (Account, error)
+	// ListAccounts pages through a namespace's accounts ordered by user ID,
+	// starting after afterUserID ("" for the first page), at most limit.
+	ListAccounts(ctx context.Context, namespaceID, afterUserID string, limit int) ([]Account, error)
+	// TouchAccount records a successful authentication; ErrNotFound if absent.
+	TouchAccount(ctx context.Context, userID string, at time.Time) error
+}
+
 // KeyStore keeps signing keys.
 type KeyStore interface {
 	CreateKey(ctx context.Context, k SigningKey) error
@@ -93,6 +106,7 @@ type Store interface {
 	ClientStore
 	UserStore
 	AuthStore
+	AccountStore
 	RefreshStore
 	KeyStore
 	RevocationStore

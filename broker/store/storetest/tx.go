@@ -62,6 +62,7 @@ type snapshot struct {
 	FamilyRevoked                       bool
 	Keys                                []broker.SigningKey
 	JTINew, JTIExpired                  bool
+	Accounts                            []broker.Account
 }
 
 func takeSnapshot(t *testing.T, s broker.Store, old, fresh broker.RefreshToken, succ []byte) snapshot {
@@ -97,6 +98,8 @@ func takeSnapshot(t *testing.T, s broker.Store, old, fresh broker.RefreshToken, 
 	ok(t, "AccessTokenRevoked", err)
 	sn.JTIExpired, err = s.AccessTokenRevoked(ctx, "jti-expired")
 	ok(t, "AccessTokenRevoked", err)
+	sn.Accounts, err = s.ListAccounts(ctx, "ns-1", "", 10)
+	ok(t, "ListAccounts", err)
 	return sn
 }
 
@@ -111,6 +114,7 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 	ok(t, "CreateClient", s.CreateClient(ctx, kept))
 	ok(t, "CreateClient", s.CreateClient(ctx, doomed))
 	newUser(t, s, "u-1", "ns-1")
+	ok(t, "CreateAccount", s.CreateAccount(ctx, account("u-1", "ns-1")))
 	for _, slot := range []int{2, 4} {
 		ok(t, "CreateLink", s.CreateLink(ctx, broker.Link{
 			NamespaceID: "ns-1", Slot: slot, Identifier: fmt.Sprintf("p-%d", slot), UserID: "u-1", CreatedAt: t0,
@@ -129,7 +133,8 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 
 	before := takeSnapshot(t, s, old, fresh, r.NewHash)
 	if !before.JTIExpired || before.Successor || before.Fresh || before.Namespace2 || before.User2 ||
-		len(before.Clients) != 2 || len(before.Keys) != 1 || len(before.Links) != 2 {
+		len(before.Clients) != 2 || len(before.Keys) != 1 || len(before.Links) != 2 ||
+		len(before.Accounts) != 1 || !before.Accounts[0].LastAuthenticatedAt.IsZero() {
 		t.Fatalf("unexpected starting state: %+v", before)
 	}
 
@@ -147,6 +152,8 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 			{"UpdateClient", tx.UpdateClient(ctx, renamed)},
 			{"DeleteClient", tx.DeleteClient(ctx, doomed.ID)},
 			{"CreateUser", tx.CreateUser(ctx, broker.User{ID: "u-2", NamespaceID: "ns-1", CreatedAt: t0})},
+			{"CreateAccount", tx.CreateAccount(ctx, account("u-2", "ns-1"))},
+			{"TouchAccount", tx.TouchAccount(ctx, "u-1", at(time.Hour))},
 			{"CreateLink", tx.CreateLink(ctx, broker.Link{NamespaceID: "ns-1", Slot: 1, Identifier: "p", UserID: "u-1", CreatedAt: t0})},
 			{"DeleteLink", tx.DeleteLink(ctx, "u-1", 2)},
 			{"CreateAuthRequest", tx.CreateAuthRequest(ctx, doomedReq)},
@@ -182,7 +189,8 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 		isErr(t, "ConsumeCode(again) inside InTx", err, broker.ErrConflict)
 		if !inside.Namespace2 || !inside.User2 || !inside.Successor || !inside.Fresh || !inside.FamilyRevoked ||
 			!inside.JTINew || inside.JTIExpired || len(inside.Keys) != 2 || len(inside.Links) != 2 ||
-			inside.Old.SpentAt.IsZero() || inside.Keys[0].RetiredAt.IsZero() || len(inside.Clients) != 2 {
+			inside.Old.SpentAt.IsZero() || inside.Keys[0].RetiredAt.IsZero() || len(inside.Clients) != 2 ||
+			len(inside.Accounts) != 2 || inside.Accounts[0].LastAuthenticatedAt.IsZero() {
 			t.Errorf("writes not visible inside InTx: %+v", inside)
 		}
 		return boom

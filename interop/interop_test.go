@@ -67,6 +67,7 @@ func TestGS2TypeScriptSDK(t *testing.T) {
 		"BROKER_URL="+base,
 		"CLIENT_ID="+c.ClientID,
 		"CLIENT_SECRET="+c.ClientSecret,
+		"NAMESPACE=gs2test", // the client's namespace, for GS2-Account
 		// The SDK's HTTP library honours proxy variables; loopback must not
 		// go through one.
 		"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost",

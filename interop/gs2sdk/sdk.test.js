@@ -9,6 +9,7 @@
 //   BROKER_URL     base URL of the broker, e.g. http://127.0.0.1:PORT
 //   CLIENT_ID      a client_credentials client of the broker
 //   CLIENT_SECRET  its secret
+//   NAMESPACE      the client's namespace (GS2-Account's namespaceName)
 'use strict';
 
 const test = require('node:test');
@@ -18,10 +19,14 @@ const crypto = require('node:crypto');
 const { Gs2Constant, Region } = require('gs2/core/model');
 const Gs2Core = require('gs2/core').default;
 const Gs2Auth = require('gs2/auth');
+const Gs2Account = require('gs2/account');
 
 const BROKER_URL = required('BROKER_URL').replace(/\/+$/, '');
 const CLIENT_ID = required('CLIENT_ID');
 const CLIENT_SECRET = required('CLIENT_SECRET');
+const NAMESPACE = process.env.NAMESPACE || 'gs2test';
+// The broker's default GS2 key, which always exists.
+const KEY_ID = 'grn:gs2:ap-northeast-1:bridgekeeper:key:default:key:default';
 
 // The SDK builds every URL from this template; the broker mounts the GS2
 // services under /gs2/{service}.
@@ -211,5 +216,89 @@ test('GS2 TypeScript SDK against bridgekeeper', async (t) => {
     assert.ok(data.item !== undefined && data.item !== null, `item in ${text}`);
     assert.ok(data.status !== undefined && data.status !== null, `status in ${text}`);
     st.diagnostic(`service version ${text.trim()}`);
+  });
+  // GS2-Account: createAccount -> authentication -> GS2-Auth's
+  // loginBySignature, as a game server signs its players in.
+  const accounts = new Gs2Account.Gs2AccountRestClient(session);
+  let account;
+  let signed;
+
+  await t.test('account: createAccount', async () => {
+    const before = Date.now();
+    const result = await accounts.createAccount(
+      new Gs2Account.request.CreateAccountRequest().withNamespaceName(NAMESPACE),
+    );
+    const item = result.getItem();
+    assert.ok(item, 'createAccount returns an item');
+    assert.match(item.getUserId() ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+      `userId ${item.getUserId()} is a UUID`);
+    assert.match(item.getPassword() ?? '', /^[A-Za-z0-9]{32}$/, `password ${item.getPassword()} is 32 characters`);
+    assert.equal(
+      item.getAccountId(),
+      `grn:gs2:ap-northeast-1:bridgekeeper:account:${NAMESPACE}:account:${item.getUserId()}`,
+    );
+    assert.ok(item.getCreatedAt() >= before - SLACK_MS && item.getCreatedAt() <= Date.now() + SLACK_MS,
+      `createdAt ${item.getCreatedAt()} is now (ms)`);
+    account = { userId: item.getUserId(), password: item.getPassword() };
+  });
+
+  const authenticate = (password) =>
+    accounts.authentication(
+      new Gs2Account.request.AuthenticationRequest()
+        .withNamespaceName(NAMESPACE)
+        .withUserId(account.userId)
+        .withKeyId(KEY_ID)
+        .withPassword(password),
+    );
+
+  await t.test('account: authentication', async () => {
+    assert.ok(account, 'createAccount gave an account');
+    const result = await authenticate(account.password);
+    assert.equal(typeof result.getBody(), 'string');
+    assert.ok(result.getBody().length > 0, 'body is not empty');
+    assert.equal(typeof result.getSignature(), 'string');
+    assert.ok(result.getSignature().length > 0, 'signature is not empty');
+    assert.equal(result.getItem().getUserId(), account.userId, 'item.userId');
+    assert.equal(result.getItem().getPassword() ?? null, null, 'authentication does not return the password');
+    signed = { body: result.getBody(), signature: result.getSignature() };
+  });
+
+  await t.test('auth: loginBySignature', async () => {
+    assert.ok(signed, 'authentication gave a body and signature');
+    const before = Date.now();
+    const result = await client.loginBySignature(
+      new Gs2Auth.request.LoginBySignatureRequest()
+        .withKeyId(KEY_ID)
+        .withBody(signed.body)
+        .withSignature(signed.signature),
+    );
+    const after = Date.now();
+    assert.ok(result.getToken(), 'token is not empty');
+    assert.equal(result.getUserId(), account.userId, 'userId is the account\'s');
+    assertExpiresInAnHour(result.getExpire(), before, after);
+    const c = claims(result.getToken());
+    assert.equal(c.userId, account.userId, `userId claim of ${JSON.stringify(c)}`);
+  });
+
+  await t.test('account: authentication with a wrong password is refused', async (st) => {
+    assert.ok(account, 'createAccount gave an account');
+    const wrong = (account.password[0] === 'A' ? 'B' : 'A') + account.password.slice(1);
+    const errors = gs2Errors(await rejects(authenticate(wrong)), 'account');
+    assert.ok(
+      errors.some((e) => e.code === 'account.password.invalid'),
+      `code account.password.invalid in ${JSON.stringify(errors)}`,
+    );
+    st.diagnostic(`refused with ${JSON.stringify(errors)}`);
+  });
+
+  await t.test('auth: loginBySignature with a tampered signature is refused', async (st) => {
+    assert.ok(signed, 'authentication gave a body and signature');
+    const sig = (signed.signature[0] === 'A' ? 'B' : 'A') + signed.signature.slice(1);
+    const thrown = await rejects(
+      client.loginBySignature(
+        new Gs2Auth.request.LoginBySignatureRequest().withKeyId(KEY_ID).withBody(signed.body).withSignature(sig),
+      ),
+    );
+    st.diagnostic(`refused with ${JSON.stringify(gs2Errors(thrown, 'auth'))}`);
   });
 });

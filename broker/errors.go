@@ -13,6 +13,10 @@ var (
 	ErrNotFound      = errors.New("not found")
 	ErrAlreadyExists = errors.New("already exists")
 	ErrConflict      = errors.New("conflict")
+	// ErrLastLink: removing the link would leave the user no way to sign
+	// in. Its own sentinel, because the stores also report a busy database
+	// as ErrConflict.
+	ErrLastLink = errors.New("the last link of a user cannot be removed")
 )
 
 // Error is a protocol error: an RFC 6749 §5.2 error code, a description that is

@@ -31,7 +31,7 @@ type UserStore interface {
 	GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (Link, error)
 	ListLinks(ctx context.Context, userID string) ([]Link, error) // ordered by slot
 	// DeleteLink removes the user's link in slot, but never the user's last
-	// one: that is ErrConflict, decided atomically against concurrent
+	// one: that is ErrLastLink, decided atomically against concurrent
 	// deletes. ErrNotFound when the user has no link in the slot.
 	DeleteLink(ctx context.Context, userID string, slot int) error
 }

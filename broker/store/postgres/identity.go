@@ -224,7 +224,7 @@ func (s *Store) DeleteLink(ctx context.Context, userID string, slot int) error {
 		case !inSlot:
 			return fmt.Errorf("postgres: delete link: no link in slot %d: %w", slot, broker.ErrNotFound)
 		default:
-			return fmt.Errorf("postgres: delete link: slot %d holds the user's last link: %w", slot, broker.ErrConflict)
+			return fmt.Errorf("postgres: delete link: slot %d holds the user's last link: %w", slot, broker.ErrLastLink)
 		}
 	})
 }

@@ -229,7 +229,7 @@ func (s *Store) DeleteLink(ctx context.Context, userID string, slot int) error {
 		case inSlot == 0:
 			return fmt.Errorf("sqlite: delete link: no link in slot %d: %w", slot, broker.ErrNotFound)
 		case links <= 1:
-			return fmt.Errorf("sqlite: delete link: slot %d holds the user's last link: %w", slot, broker.ErrConflict)
+			return fmt.Errorf("sqlite: delete link: slot %d holds the user's last link: %w", slot, broker.ErrLastLink)
 		}
 		res, err := q.ExecContext(ctx, `DELETE FROM takeover_links WHERE user_id = ? AND slot = ?`, userID, slot)
 		return affectedOne("delete link", res, err)

@@ -200,7 +200,7 @@ func testDeleteLinkRace(t *testing.T, s broker.Store) {
 		}
 		errs := race(len(links), func(i int) error { return s.DeleteLink(ctx, u.ID, links[i].Slot) })
 		what := fmt.Sprintf("round %d: DeleteLink", round)
-		win := winner(t, what, errs, broker.ErrConflict)
+		win := winner(t, what, errs, broker.ErrLastLink)
 		left, err := s.ListLinks(ctx, u.ID)
 		ok(t, "ListLinks", err)
 		equal(t, what+": links left", left, []broker.Link{links[1-win]})

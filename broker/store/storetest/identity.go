@@ -401,12 +401,12 @@ func testLinkDelete(t *testing.T, s broker.Store) {
 	isErr(t, "DeleteLink(empty slot, one link left)", s.DeleteLink(ctx, u2.ID, 4), broker.ErrNotFound)
 
 	ok(t, "DeleteLink(slot 0)", s.DeleteLink(ctx, u1.ID, broker.MinSlot))
-	isErr(t, "DeleteLink(last link)", s.DeleteLink(ctx, u1.ID, broker.MaxSlot), broker.ErrConflict)
+	isErr(t, "DeleteLink(last link)", s.DeleteLink(ctx, u1.ID, broker.MaxSlot), broker.ErrLastLink)
 	equal(t, "links after refusing to delete the last", links(u1.ID), []broker.Link{high})
 	got, err := s.GetLink(ctx, "ns-1", broker.MaxSlot, high.Identifier)
 	ok(t, "GetLink(last link)", err)
 	equal(t, "last link", got, high)
-	isErr(t, "DeleteLink(other user's last link)", s.DeleteLink(ctx, u2.ID, 3), broker.ErrConflict)
+	isErr(t, "DeleteLink(other user's last link)", s.DeleteLink(ctx, u2.ID, 3), broker.ErrLastLink)
 	equal(t, "other user's links", links(u2.ID), []broker.Link{other})
 
 	// The deleted link's identifier and the user's slot are free again.

@@ -7,20 +7,18 @@ package interop
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 )
 
 // binary is the path of the bridgekeeper binary TestMain built.
@@ -55,7 +53,7 @@ func TestGS2TypeScriptSDK(t *testing.T) {
 	npmCI(t)
 
 	db := "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "bk.db"))
-	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}
+	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 	c := createClient(t, env, "--database", db, "--namespace", "gs2test", "--name", "sdk", "--grant", "client_credentials")
 	base := startServe(t, db, env)
 
@@ -120,24 +118,7 @@ func npmCI(t *testing.T) {
 	}
 }
 
-// newKEK returns a fresh key-encryption key in the form the broker reads.
-func newKEK() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-// baseEnviron is the process environment without any BRIDGEKEEPER_* entry,
-// so that a developer's settings never leak into a test.
-func baseEnviron() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "BRIDGEKEEPER_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
+func baseEnviron() []string { return proctest.Environ() }
 
 // created is the --output json of client create.
 type created struct {
@@ -168,45 +149,15 @@ func createClient(t *testing.T, env []string, args ...string) created {
 	return c
 }
 
-// syncBuffer collects a running process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // startServe starts serve on a free loopback port with database and the
 // environment baseEnviron() plus env, and waits until /readyz answers 200.
 // It returns the server's base URL. The process is killed when the test
 // ends; its output is logged if the test failed.
 func startServe(t *testing.T, database string, env []string) string {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := proctest.FreeAddr(t)
 	base := "http://" + addr
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &proctest.SyncBuffer{}, &proctest.SyncBuffer{}
 	cmd := exec.Command(binary, "serve", "--addr", addr, "--issuer", base, "--database", database)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(baseEnviron(), env...)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 )
 
@@ -30,7 +31,7 @@ func writeFile(t *testing.T, name, content string) string {
 func TestConfigLayers(t *testing.T) {
 	eachStore(t, func(t *testing.T, s store) {
 		fileDB, envDB, flagDB := s.newURL(t), s.newURL(t), s.newURL(t)
-		kek := newKEK()
+		kek := proctest.NewKEK()
 		cfg := writeFile(t, "bridgekeeper.yaml", fmt.Sprintf("database: %q\nkey_encryption_key: %q\n", fileDB, kek))
 
 		tests := []struct {
@@ -76,8 +77,8 @@ func TestConfigLayers(t *testing.T) {
 // file: addr, issuer, database, signing_alg and the KEK file.
 func TestConfigFileSetsServe(t *testing.T) {
 	db := sqliteURL(t)
-	addr := freeAddr(t)
-	kekFile := writeFile(t, "kek", newKEK()+"\n")
+	addr := proctest.FreeAddr(t)
+	kekFile := writeFile(t, "kek", proctest.NewKEK()+"\n")
 	cfg := writeFile(t, "bk.yaml", fmt.Sprintf("addr: %s\nissuer: http://%s\ndatabase: %s\nsigning_alg: EdDSA\nkey_encryption_key_file: %s\nlog_level: debug\n", addr, addr, db, kekFile))
 	srv := startProcess(t, "http://"+addr, nil, "serve", "--config", cfg)
 	keys := fetchJWKS(t, srv.URL)
@@ -103,7 +104,7 @@ type invalidCase struct {
 }
 
 func TestInvalidConfigurationStops(t *testing.T) {
-	kek := newKEK()
+	kek := proctest.NewKEK()
 	withKEK := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + kek}
 	tests := []invalidCase{
 		{name: "signing_alg HS256 flag", env: withKEK, args: []string{"--signing-alg", "HS256"}, names: "signing_alg"},
@@ -167,7 +168,7 @@ func runInvalid(t *testing.T, command string, tc invalidCase) (result, string) {
 		args = append(args, "--database", "sqlite://"+dbFile)
 	}
 	if command == "serve" && !slices.Contains(tc.args, "--addr") && !strings.Contains(tc.file, "addr:") {
-		args = append(args, "--addr", freeAddr(t))
+		args = append(args, "--addr", proctest.FreeAddr(t))
 	}
 	start := time.Now()
 	r := bk(t, tc.env, append(args, tc.args...)...)
@@ -206,7 +207,7 @@ func checkStopped(t *testing.T, r result, names, kek string) {
 }
 
 func TestKEKProblemsStopServe(t *testing.T) {
-	valid := newKEK()
+	valid := proctest.NewKEK()
 	short := base64.StdEncoding.EncodeToString([]byte("sixteen byte key"))
 	long := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 48)))
 	notBase64 := "this-is-not-base64-but-is-secret!"
@@ -239,7 +240,7 @@ func TestKEKProblemsStopServe(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dbFile := filepath.Join(t.TempDir(), "bk.db")
-			args := append([]string{"serve", "--addr", freeAddr(t), "--database", "sqlite://" + dbFile}, tc.args...)
+			args := append([]string{"serve", "--addr", proctest.FreeAddr(t), "--database", "sqlite://" + dbFile}, tc.args...)
 			r := bk(t, tc.env, args...)
 			if r.code == 0 {
 				t.Fatalf("want a non-zero exit; got %v", r)
@@ -281,12 +282,12 @@ func TestKEKMissingStopsAdminCommands(t *testing.T) {
 // signing keys must stop serve, not sign with a new key or crash.
 func TestWrongKEKStopsServe(t *testing.T) {
 	db := sqliteURL(t)
-	first := startServe(t, db, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()})
+	first := startServe(t, db, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()})
 	if code, _ := first.stop(t, syscall.SIGTERM, 5*time.Second); code != 0 {
 		t.Fatalf("first serve exited %d", code)
 	}
-	other := newKEK()
-	r := bk(t, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + other}, "serve", "--addr", freeAddr(t), "--database", db)
+	other := proctest.NewKEK()
+	r := bk(t, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + other}, "serve", "--addr", proctest.FreeAddr(t), "--database", db)
 	if r.code == 0 {
 		t.Fatalf("serve with a different KEK: want a non-zero exit; got %v", r)
 	}
@@ -299,8 +300,8 @@ func TestWrongKEKStopsServe(t *testing.T) {
 // <data-dir>/bridgekeeper.db.
 func TestServeDataDir(t *testing.T) {
 	dir := t.TempDir()
-	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}
-	addr := freeAddr(t)
+	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
+	addr := proctest.FreeAddr(t)
 	srv := startProcess(t, "http://"+addr, env, "serve", "--addr", addr, "--data-dir", dir)
 	if _, err := os.Stat(filepath.Join(dir, "bridgekeeper.db")); err != nil {
 		t.Fatalf("serve --data-dir %s: %v", dir, err)
@@ -321,7 +322,7 @@ func TestServeLogsNoDatabasePassword(t *testing.T) {
 	// The test cluster trusts loopback connections, so any password works.
 	const password = "s3cret-db-passw0rd"
 	u.User = url.UserPassword(u.User.Username(), password)
-	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}
+	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 	srv := startServe(t, u.String(), env, "--log-level", "debug")
 	c := createClient(t, env, "--database", u.String(), "--namespace", "ns", "--name", "n", "--grant", "client_credentials")
 	pollToken(t, srv.URL, c.ClientID, c.ClientSecret, liveWithin, func(tr tokenResponse) bool { return tr.status == 200 })

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 )
 
 // decodeOneObject checks that out is exactly one JSON object (and nothing
@@ -27,7 +29,7 @@ func decodeOneObject(t *testing.T, out string) map[string]any {
 func TestClientCreateListDelete(t *testing.T) {
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
-		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}
+		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 
 		tests := []struct {
 			name       string
@@ -133,7 +135,7 @@ func TestClientCreateListDelete(t *testing.T) {
 
 func TestClientCreateOutputText(t *testing.T) {
 	db := sqliteURL(t)
-	r := mustBK(t, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()},
+	r := mustBK(t, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()},
 		"client", "create", "--database", db, "--namespace", "ns", "--name", "n", "--grant", "client_credentials")
 	ls := listClients(t, db)
 	if len(ls) != 1 || !strings.Contains(r.stdout, "client_id:") || !strings.Contains(r.stdout, ls[0].ClientID) || !strings.Contains(r.stdout, "client_secret:") {
@@ -144,7 +146,7 @@ func TestClientCreateOutputText(t *testing.T) {
 func TestClientCreateBadInput(t *testing.T) {
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
-		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}
+		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 		base := []string{"client", "create", "--output", "json", "--database", db}
 
 		tests := []struct {

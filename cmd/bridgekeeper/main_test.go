@@ -8,13 +8,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,10 +20,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 
 	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 )
@@ -58,24 +57,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newKEK returns a fresh key-encryption key in the form the broker reads.
-func newKEK() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-// baseEnviron is the process environment without any BRIDGEKEEPER_* entry,
-// so that a developer's settings never leak into a test.
+// baseEnviron is proctest.Environ with every race reported, and none
+// unnoticed by the exit code.
 func baseEnviron() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "BRIDGEKEEPER_") && !strings.HasPrefix(kv, "GORACE=") {
-			env = append(env, kv)
-		}
-	}
-	// Report every race, and never let one go unnoticed by the exit code.
-	return append(env, "GORACE=exitcode=66 halt_on_error=0 atexit_sleep_ms=0")
+	return proctest.Environ("GORACE=exitcode=66 halt_on_error=0 atexit_sleep_ms=0")
 }
 
 // result is a finished bridgekeeper run.
@@ -214,50 +199,20 @@ func listedIDs(ls []listed) []string {
 	return ids
 }
 
-// syncBuffer collects a running process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // server is a running `bridgekeeper serve`.
 type server struct {
 	URL            string
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *proctest.SyncBuffer
 	done           chan struct{} // closed when the process has exited
 	waitErr        error
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // startServe starts serve on a free loopback port with the given database
 // and environment plus extra flags, and waits until /readyz answers 200.
 func startServe(t *testing.T, database string, env []string, extra ...string) *server {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := proctest.FreeAddr(t)
 	base := "http://" + addr
 	return startProcess(t, base, env, append([]string{"serve", "--addr", addr, "--issuer", base, "--database", database}, extra...)...)
 }
@@ -267,7 +222,7 @@ func startServe(t *testing.T, database string, env []string, extra ...string) *s
 // running, when the test ends.
 func startProcess(t *testing.T, base string, env []string, args ...string) *server {
 	t.Helper()
-	s := &server{URL: base, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	s := &server{URL: base, stdout: &proctest.SyncBuffer{}, stderr: &proctest.SyncBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Dir = t.TempDir()
 	s.cmd.Env = append(baseEnviron(), env...)

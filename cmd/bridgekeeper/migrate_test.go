@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 )
 
 func TestMigrate(t *testing.T) {
@@ -26,7 +28,7 @@ func TestMigrate(t *testing.T) {
 		if ls := listClients(t, db); len(ls) != 0 {
 			t.Errorf("a freshly migrated database lists clients: %v", listedIDs(ls))
 		}
-		c := createClient(t, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}, "--database", db, "--namespace", "ns", "--name", "n", "--grant", "client_credentials")
+		c := createClient(t, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}, "--database", db, "--namespace", "ns", "--name", "n", "--grant", "client_credentials")
 		// Migrating a database in use changes nothing.
 		mustBK(t, nil, "migrate", "--database", db)
 		if ls := listClients(t, db); len(ls) != 1 || ls[0].ClientID != c.ClientID {

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 )
 
 func TestNamespaceCreate(t *testing.T) {
@@ -16,7 +18,7 @@ func TestNamespaceCreate(t *testing.T) {
 		if r := bk(t, nil, "namespace", "create", "mygame", "--database", db); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
 			t.Errorf("second create: %v", r)
 		}
-		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}
+		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 		createClient(t, env, "--database", db, "--namespace", "mygame", "--name", "n", "--grant", "client_credentials")
 		ls := listClients(t, db)
 		if len(ls) != 1 || !strings.Contains(mustBK(t, nil, "client", "list", "--database", db).stdout, ls[0].ClientID) {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 )
 
 // liveWithin is how soon a client created or deleted by the CLI must take
@@ -48,7 +50,7 @@ func verify(t *testing.T, v *oidc.IDTokenVerifier, tok string) {
 func TestServeSeesCLIClientChanges(t *testing.T) {
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
-		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}
+		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 		srv := startServe(t, db, env)
 
 		c := createClient(t, env, "--database", db, "--namespace", "live", "--name", "game server",
@@ -100,7 +102,7 @@ func TestServeKeyRotate(t *testing.T) {
 
 func testKeyRotate(t *testing.T, s store, serveAlg, rotateAlg, wantOld, wantNew string) {
 	db := s.newURL(t)
-	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}
+	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 	var serveArgs, rotateArgs []string
 	if serveAlg != "" {
 		serveArgs = []string{"--signing-alg", serveAlg}
@@ -214,7 +216,7 @@ func introspect(t *testing.T, base, id, secret, tok string) bool {
 func TestKeyRotatePublishFor(t *testing.T) {
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
-		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}
+		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 		srv := startServe(t, db, env)
 		old := kids(fetchJWKS(t, srv.URL))
 		mustBK(t, env, "key", "rotate", "--database", db, "--publish-for", "2s")
@@ -256,7 +258,7 @@ func TestServeSigningAlg(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			eachStore(t, func(t *testing.T, s store) {
 				db := s.newURL(t)
-				env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}
+				env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 				var extra []string
 				if tc.alg != "" {
 					extra = []string{"--signing-alg", tc.alg}
@@ -290,7 +292,7 @@ func TestServeStopsOnSignal(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			eachStore(t, func(t *testing.T, s store) {
-				srv := startServe(t, s.newURL(t), []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()})
+				srv := startServe(t, s.newURL(t), []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()})
 				code, took := srv.stop(t, sig, 5*time.Second)
 				if code != 0 {
 					t.Errorf("serve exited %d after %v, want 0\nstderr:\n%s", code, sig, srv.stderr)
@@ -314,7 +316,7 @@ func TestServeAddrInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
-	r := bk(t, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}, "serve", "--addr", addr, "--database", sqliteURL(t))
+	r := bk(t, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}, "serve", "--addr", addr, "--database", sqliteURL(t))
 	if r.code == 0 || !strings.Contains(r.stderr, "addr") {
 		t.Errorf("serve on an address in use: want a non-zero exit naming addr; got %v", r)
 	}
@@ -329,7 +331,7 @@ var (
 
 func TestServeDemo(t *testing.T) {
 	db := sqliteURL(t)
-	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK(), "BRIDGEKEEPER_DEMO=true"}
+	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK(), "BRIDGEKEEPER_DEMO=true"}
 
 	srv := startServe(t, db, env)
 	out := srv.stdout.String()
@@ -385,7 +387,7 @@ func TestServeDemo(t *testing.T) {
 
 func TestServeWithoutDemoCreatesNoClient(t *testing.T) {
 	db := sqliteURL(t)
-	srv := startServe(t, db, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()})
+	srv := startServe(t, db, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()})
 	if out := srv.stdout.String(); strings.Contains(out, "client_secret") {
 		t.Errorf("serve without BRIDGEKEEPER_DEMO printed demo credentials:\n%s", out)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 )
 
 // TestServeSeesCLIClientUpdates: a client changed by `client update` while
@@ -16,7 +18,7 @@ import (
 func TestServeSeesCLIClientUpdates(t *testing.T) {
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
-		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}
+		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 		srv := startServe(t, db, env)
 		c := createClient(t, env, "--database", db, "--namespace", "live", "--name", "game server",
 			"--grant", "client_credentials", "--grant", "server_custom_id", "--scope", "game")
@@ -58,7 +60,7 @@ func TestServeSeesCLIClientUpdates(t *testing.T) {
 
 func TestClientUpdateBadInput(t *testing.T) {
 	db := sqliteURL(t)
-	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + newKEK()}
+	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 	c := createClient(t, env, "--database", db, "--namespace", "ns", "--name", "n", "--grant", "client_credentials")
 	pub := createClient(t, env, "--database", db, "--namespace", "ns", "--name", "app", "--public", "--grant", "refresh_token")
 	for _, tc := range []struct {

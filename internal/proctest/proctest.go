@@ -1,0 +1,64 @@
+// Package proctest holds what the tests that run the real bridgekeeper
+// binary share: a clean environment, a key-encryption key, a free loopback
+// address, and a buffer for a running process's output.
+package proctest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// NewKEK returns a fresh key-encryption key in the form the broker reads.
+func NewKEK() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// Environ is the process environment without any BRIDGEKEEPER_* or GORACE
+// entry, so that a developer's settings never leak into a test, plus extra.
+func Environ(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BRIDGEKEEPER_") && !strings.HasPrefix(kv, "GORACE=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+// FreeAddr returns a loopback address that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// SyncBuffer collects a running process's output.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

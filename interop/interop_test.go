@@ -24,24 +24,7 @@ import (
 // binary is the path of the bridgekeeper binary TestMain built.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bridgekeeper-interop-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "TestMain:", err)
-		os.Exit(2)
-	}
-	binary = filepath.Join(dir, "bridgekeeper")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/bridgekeeper")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "TestMain: go build:", err)
-		os.RemoveAll(dir)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { proctest.Main(m, &binary, "../cmd/bridgekeeper") }
 
 // sdkDir holds the npm project of GS2's TypeScript SDK.
 const sdkDir = "gs2sdk"

@@ -15,7 +15,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -25,7 +24,6 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
-
 	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 )
 
@@ -33,28 +31,13 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bridgekeeper-cli-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "TestMain:", err)
-		os.Exit(2)
-	}
-	binary = filepath.Join(dir, "bridgekeeper")
-	args := []string{"build", "-o", binary}
+	var flags []string
 	if raceEnabled {
 		// A data race in the server then fails the test that ran it: the
 		// race detector makes the process exit 66.
-		args = append(args, "-race")
+		flags = append(flags, "-race")
 	}
-	build := exec.Command("go", append(args, ".")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "TestMain: go build:", err)
-		os.RemoveAll(dir)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	proctest.Main(m, &binary, ".", flags...)
 }
 
 // baseEnviron is proctest.Environ with every race reported, and none

@@ -1,14 +1,17 @@
 // Package proctest holds what the tests that run the real bridgekeeper
-// binary share: a clean environment, a key-encryption key, a free loopback
-// address, and a buffer for a running process's output.
+// binary share: building it, a clean environment, a key-encryption key, a
+// free loopback address, and a buffer for a running process's output.
 package proctest
 
 import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -61,4 +64,28 @@ func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// Main builds the bridgekeeper package at pkg into a temporary directory,
+// points *binary at it, runs the tests and removes it: the TestMain of every
+// package that runs the real binary. Extra build flags (e.g. -race) go to
+// go build.
+func Main(m *testing.M, binary *string, pkg string, buildFlags ...string) {
+	dir, err := os.MkdirTemp("", "bridgekeeper-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "TestMain:", err)
+		os.Exit(2)
+	}
+	*binary = filepath.Join(dir, "bridgekeeper")
+	args := append(append([]string{"build", "-o", *binary}, buildFlags...), pkg)
+	build := exec.Command("go", args...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "TestMain: go build:", err)
+		os.RemoveAll(dir)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/providers"
 	"github.com/bridgekeeper/bridgekeeper/providers/oauth2"
+	"github.com/bridgekeeper/bridgekeeper/providers/providertest"
 )
 
 const (
@@ -177,7 +178,7 @@ func TestExchange(t *testing.T) {
 			}
 			id, err := p.Exchange(ctx, code, l)
 			if tc.errSub != "" {
-				checkUpstreamErr(t, err, tc.errSub, tc.rfcErr)
+				providertest.CheckUpstreamErr(t, err, tc.errSub, tc.rfcErr)
 				return
 			}
 			if err != nil {
@@ -234,26 +235,6 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 
 // checkUpstreamErr checks that err wraps providers.ErrUpstream, says sub
 // and, when rfcErr is set, carries that token-endpoint error code.
-func checkUpstreamErr(t *testing.T, err error, sub, rfcErr string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one containing %q", sub)
-	}
-	t.Logf("error: %v", err)
-	if !errors.Is(err, providers.ErrUpstream) {
-		t.Errorf("%v does not wrap providers.ErrUpstream", err)
-	}
-	if !strings.Contains(err.Error(), sub) {
-		t.Errorf("error %q does not contain %q", err, sub)
-	}
-	if rfcErr != "" {
-		var re *xoauth2.RetrieveError
-		if !errors.As(err, &re) || re.ErrorCode != rfcErr {
-			t.Errorf("error %v: want an *oauth2.RetrieveError with code %q", err, rfcErr)
-		}
-	}
-}
-
 func TestCodeIsRedeemedOnce(t *testing.T) {
 	ctx := context.Background()
 	pf := startPlatform(t, "post", mobagePerson)
@@ -267,7 +248,7 @@ func TestCodeIsRedeemedOnce(t *testing.T) {
 		t.Fatalf("first exchange: %v", err)
 	}
 	_, err = p.Exchange(ctx, code, l)
-	checkUpstreamErr(t, err, "token endpoint", "invalid_grant")
+	providertest.CheckUpstreamErr(t, err, "token endpoint", "invalid_grant")
 }
 
 func TestExchangeRefusesLoginWithoutVerifier(t *testing.T) {

@@ -37,14 +37,9 @@ const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 // CreateAccount is GS2-Account's create: a new user with a random password,
 // returned once (only its bcrypt hash is stored).
 func (b *Broker) CreateAccount(ctx context.Context, namespaceID string) (Account, string, error) {
-	pw := make([]byte, AccountPasswordLen)
-	for i := range pw {
-		pw[i] = passwordAlphabet[randIndex(len(passwordAlphabet))]
-	}
-	password := string(pw)
-	hash, err := bcrypt.GenerateFromPassword(pw, bcryptCost)
+	password, hash, err := newAccountPassword()
 	if err != nil {
-		return Account{}, "", fmt.Errorf("hash password: %w", err)
+		return Account{}, "", err
 	}
 	now := b.now()
 	a := Account{UserID: uuid.NewString(), NamespaceID: namespaceID, PasswordHash: hash, CreatedAt: now}
@@ -58,6 +53,19 @@ func (b *Broker) CreateAccount(ctx context.Context, namespaceID string) (Account
 		return Account{}, "", fmt.Errorf("create account: %w", err)
 	}
 	return a, password, nil
+}
+
+// newAccountPassword makes a random account password and its bcrypt hash.
+func newAccountPassword() (string, []byte, error) {
+	pw := make([]byte, AccountPasswordLen)
+	for i := range pw {
+		pw[i] = passwordAlphabet[randIndex(len(passwordAlphabet))]
+	}
+	hash, err := bcrypt.GenerateFromPassword(pw, bcryptCost)
+	if err != nil {
+		return "", nil, fmt.Errorf("hash password: %w", err)
+	}
+	return string(pw), hash, nil
 }
 
 // randIndex is a uniform random index below n (n <= 256), by rejection.
@@ -99,8 +107,11 @@ func (b *Broker) Authenticate(ctx context.Context, namespaceID, userID, password
 	if err != nil {
 		return Account{}, "", "", err
 	}
-	if bcrypt.CompareHashAndPassword(a.PasswordHash, []byte(password)) != nil {
+	if !passwordMatches(a.PasswordHash, password) {
 		return Account{}, "", "", ErrPasswordIncorrect
+	}
+	if err := b.checkBan(ctx, userID); err != nil {
+		return Account{}, "", "", err
 	}
 	now := b.now()
 	if err := b.store.TouchAccount(ctx, userID, now); err != nil {

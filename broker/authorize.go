@@ -225,6 +225,9 @@ func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, 
 	case ac.CodeChallenge == "" && verifier != "":
 		return Token{}, InvalidGrant("code_verifier given but no code_challenge was", nil)
 	}
+	if err := b.checkBan(ctx, ac.UserID); err != nil {
+		return Token{}, err
+	}
 	row.UserID, row.Scope = ac.UserID, ac.Scope
 	if err := b.store.CreateRefreshToken(ctx, row); err != nil {
 		return Token{}, fmt.Errorf("store refresh token: %w", err)

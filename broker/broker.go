@@ -33,13 +33,14 @@ type Config struct {
 // Broker applies the rules: it authenticates clients, finds or creates users,
 // issues and rotates tokens, and revokes them.
 type Broker struct {
-	cfg     Config
-	store   Store
-	secrets *Secrets
-	keys    *Keyring
-	clients *clientCache
-	now     func() time.Time
-	log     *slog.Logger
+	cfg      Config
+	store    Store
+	secrets  *Secrets
+	keys     *Keyring
+	clients  *clientCache
+	policies *policyCache
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // New wires a broker; now is the clock (time.Now outside tests).
@@ -49,7 +50,7 @@ func New(cfg Config, store Store, secrets *Secrets, keys *Keyring, now func() ti
 	}
 	return &Broker{
 		cfg: cfg, store: store, secrets: secrets, keys: keys, now: now, log: log,
-		clients: newClientCache(store, now, clientCacheTTL),
+		clients: newClientCache(store, now, clientCacheTTL), policies: &policyCache{},
 	}
 }
 
@@ -139,9 +140,14 @@ func (b *Broker) LoginByLink(ctx context.Context, c Client, slot int, identifier
 	rt, row := b.newFamily(c, strings.Join(scope, " "))
 	// A returning player: the token is created for the linked user in one
 	// statement. Only a first login takes the slower path that creates.
+	// The statement also refuses a banned user, who so takes the slow path
+	// too and is refused there.
 	stored, err := b.store.CreateRefreshTokenByLink(ctx, slot, identifier, row)
 	if errors.Is(err, ErrNotFound) {
 		if row.UserID, err = b.UserForLink(ctx, c.NamespaceID, slot, identifier); err != nil {
+			return Token{}, err
+		}
+		if err := b.checkBan(ctx, row.UserID); err != nil {
 			return Token{}, err
 		}
 		stored, err = row, b.store.CreateRefreshToken(ctx, row)

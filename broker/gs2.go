@@ -9,9 +9,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/go-jose/go-jose/v4/jwt"
-	"github.com/google/uuid"
 )
 
 // GS2-Auth bounds.
@@ -31,28 +28,7 @@ var ErrTimeOffsetToken = errors.New("time offset token is invalid")
 // another namespace is refused. The access token carries the GS2 timeOffset
 // and has no refresh token, as GS2's.
 func (b *Broker) LoginUser(ctx context.Context, c Client, userID string, timeOffset int) (Token, error) {
-	if !ValidIdentifier(userID, MaxGS2UserIDLen) {
-		return Token{}, InvalidRequest(fmt.Sprintf("userId must be 1..%d characters without control characters", MaxGS2UserIDLen))
-	}
-	if timeOffset < 0 || timeOffset > MaxTimeOffset {
-		return Token{}, InvalidRequest(fmt.Sprintf("timeOffset must be 0..%d", MaxTimeOffset))
-	}
-	if err := b.ensureUser(ctx, c.NamespaceID, userID); err != nil {
-		return Token{}, err
-	}
-	now := b.now()
-	exp := now.Add(c.AccessTTL)
-	offset := timeOffset
-	at, err := b.keys.Sign(AccessClaims{
-		Issuer: b.cfg.Issuer, Subject: userID, Audience: jwt.Audience{c.ID},
-		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp),
-		ID: uuid.NewString(), ClientID: c.ID, Scope: strings.Join(c.Scopes, " "), Namespace: c.NamespaceID,
-		UserID: userID, TimeOffset: &offset,
-	})
-	if err != nil {
-		return Token{}, fmt.Errorf("gs2 login: %w", err)
-	}
-	return Token{AccessToken: at, ExpiresIn: int64(c.AccessTTL / time.Second), UserID: userID, Expire: exp}, nil
+	return b.gs2Token(ctx, c, userID, timeOffset, nil)
 }
 
 // ensureUser creates the user with that ID in the namespace unless it

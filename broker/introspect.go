@@ -22,8 +22,10 @@ type Introspection struct {
 	Namespace  string
 	UserID     string
 	TimeOffset *int
-	// FederationFromUserID is set for GS2 federated tokens.
+	// FederationFromUserID and FederationPolicy are set for GS2 federated
+	// tokens; PolicyAllows evaluates the policy.
 	FederationFromUserID string
+	FederationPolicy     string
 }
 
 // Introspect tells the client whether a token is active (RFC 7662). A client
@@ -89,6 +91,7 @@ func (b *Broker) introspectAccess(ctx context.Context, c Client, token string) (
 		Subject: claims.Subject, Audience: claims.Audience, Issuer: claims.Issuer, JTI: claims.ID,
 		IssuedAt: claims.IssuedAt.Time(), ExpiresAt: claims.Expiry.Time(), Namespace: claims.Namespace,
 		UserID: claims.UserID, TimeOffset: claims.TimeOffset, FederationFromUserID: claims.FederationFromUserID,
+		FederationPolicy: claims.FederationPolicy,
 	}, nil
 }
 

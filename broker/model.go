@@ -52,6 +52,12 @@ type Link struct {
 	Identifier  string
 	UserID      string
 	CreatedAt   time.Time
+	// PasswordHash is the bcrypt hash of a GS2 takeover password; nil for
+	// links made by upstream sign-ins and server_custom_id.
+	PasswordHash []byte
+	// Revision starts at 1 and grows with every password change; an update
+	// names the revision it read, so of concurrent writes one wins.
+	Revision int64
 }
 
 // RefreshToken is the stored form of an opaque refresh token: only its SHA-256
@@ -138,3 +144,16 @@ type Account struct {
 	CreatedAt           time.Time
 	LastAuthenticatedAt time.Time // zero until the first authentication
 }
+
+// Ban is a GS2-Account ban status: the user cannot authenticate, log in or
+// refresh until ReleaseAt. A user has at most one ban of a name.
+type Ban struct {
+	UserID    string
+	Name      string
+	Reason    string
+	ReleaseAt time.Time
+	CreatedAt time.Time
+}
+
+// Active reports whether the ban still holds at now.
+func (b Ban) Active(now time.Time) bool { return now.Before(b.ReleaseAt) }

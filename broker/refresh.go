@@ -68,6 +68,13 @@ func (b *Broker) notRotated(ctx context.Context, c Client, presented, successor 
 		return RefreshToken{}, fmt.Errorf("look up refresh token: %w", err)
 	case old.ClientID != c.ID:
 		return RefreshToken{}, InvalidGrant("refresh token was issued to another client", nil)
+	}
+	// Checked before the grace window and reuse: a banned user's token is
+	// neither re-served nor taken for stolen.
+	if err := b.checkBan(ctx, old.UserID); err != nil {
+		return RefreshToken{}, err
+	}
+	switch {
 	case old.FamilyRevoked:
 		return RefreshToken{}, InvalidGrant("refresh token has been revoked", nil)
 	case old.SpentAt.IsZero():

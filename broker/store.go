@@ -30,10 +30,36 @@ type UserStore interface {
 	CreateLink(ctx context.Context, l Link) error
 	GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (Link, error)
 	ListLinks(ctx context.Context, userID string) ([]Link, error) // ordered by slot
+	// GetUserLink is the user's link in slot; ErrNotFound when none.
+	GetUserLink(ctx context.Context, userID string, slot int) (Link, error)
+	// UpdateLinkPassword sets the password hash of the user's link in slot
+	// and increments its revision, only if the revision is still revision:
+	// ErrConflict when another write came first, ErrNotFound when no link.
+	UpdateLinkPassword(ctx context.Context, userID string, slot int, revision int64, hash []byte) (Link, error)
 	// DeleteLink removes the user's link in slot, but never the user's last
-	// one: that is ErrLastLink, decided atomically against concurrent
-	// deletes. ErrNotFound when the user has no link in the slot.
+	// way in: the last link of a user without a GS2 account is ErrLastLink,
+	// decided atomically against concurrent deletes. ErrNotFound when the
+	// user has no link in the slot.
 	DeleteLink(ctx context.Context, userID string, slot int) error
+}
+
+// BanStore keeps GS2-Account ban statuses.
+type BanStore interface {
+	// PutBan creates or replaces the user's ban of that name.
+	PutBan(ctx context.Context, b Ban) error
+	// DeleteBans lifts the user's ban of that name, or every ban of the
+	// user when name is "", and reports how many went.
+	DeleteBans(ctx context.Context, userID, name string) (int64, error)
+	ListBans(ctx context.Context, userID string) ([]Ban, error) // ordered by release, then name
+	// Banned reports whether any ban of the user holds at now.
+	Banned(ctx context.Context, userID string, now time.Time) (bool, error)
+}
+
+// PolicyStore keeps GS2 federation policy documents by the SHA-256 of
+// their bytes.
+type PolicyStore interface {
+	PutPolicy(ctx context.Context, hash []byte, document string, now time.Time) error // idempotent
+	GetPolicy(ctx context.Context, hash []byte) (string, error)
 }
 
 // RefreshStore keeps refresh tokens and their families.
@@ -42,11 +68,11 @@ type RefreshStore interface {
 	// CreateRefreshTokenByLink inserts t for the user behind the takeover link
 	// (t.NamespaceID, slot, identifier), in one statement: t.UserID is taken
 	// from the link, and the stored token is returned. ErrNotFound when no
-	// such link exists. This is a returning player's login in one round trip.
+	// such link exists or its user is banned at t.CreatedAt. This is a returning player's login in one round trip.
 	CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t RefreshToken) (RefreshToken, error)
 	// RotateRefreshToken atomically spends the token r.OldHash — only if it is
-	// unspent, unexpired at r.Now, issued to r.ClientID and its family is not
-	// revoked — and inserts its successor (same family, user, namespace, scope
+	// unspent, unexpired at r.Now, issued to r.ClientID, its family is not
+	// revoked and its user is not banned at r.Now — and inserts its successor (same family, user, namespace, scope
 	// and time offset). It returns the successor, or ErrNotFound when no token
 	// could be spent; of concurrent calls for one token exactly one succeeds.
 	RotateRefreshToken(ctx context.Context, r Rotation) (RefreshToken, error)
@@ -84,6 +110,8 @@ type AccountStore interface {
 	ListAccounts(ctx context.Context, namespaceID, afterUserID string, limit int) ([]Account, error)
 	// TouchAccount records a successful authentication; ErrNotFound if absent.
 	TouchAccount(ctx context.Context, userID string, at time.Time) error
+	// SetAccountPassword replaces the password hash; ErrNotFound if absent.
+	SetAccountPassword(ctx context.Context, userID string, hash []byte) error
 }
 
 // KeyStore keeps signing keys.
@@ -107,6 +135,8 @@ type Store interface {
 	UserStore
 	AuthStore
 	AccountStore
+	BanStore
+	PolicyStore
 	RefreshStore
 	KeyStore
 	RevocationStore
@@ -115,7 +145,7 @@ type Store interface {
 	// it. An error from fn rolls the transaction back and is returned as is.
 	InTx(ctx context.Context, fn func(Store) error) error
 	// PurgeExpired deletes refresh tokens, family revocations, access-token
-	// revocations, authorization requests and authorization codes that
+	// revocations, authorization requests, authorization codes and bans that
 	// expired before now, and reports how many rows went. (A used code is
 	// kept until it expires, so that a replay is recognised as one.)
 	PurgeExpired(ctx context.Context, now time.Time) (int64, error)

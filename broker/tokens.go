@@ -31,6 +31,9 @@ type AccessClaims struct {
 	UserID               string `json:"userId,omitempty"`
 	TimeOffset           *int   `json:"timeOffset,omitempty"`
 	FederationFromUserID string `json:"federationFromUserId,omitempty"`
+	// FederationPolicy is the base64url SHA-256 of a federated token's
+	// policy document (stored by the broker); see Broker.Allowed.
+	FederationPolicy string `json:"federationPolicy,omitempty"`
 }
 
 // MaxTokenLen bounds a token accepted for verification; GS2 allows 1024

@@ -66,6 +66,11 @@ func (s *Server) writeGS2Error(w http.ResponseWriter, r *http.Request, model str
 	var be *broker.Error
 	switch {
 	case errors.As(err, &ge):
+	// GS2-Account's two named refusals, whichever call meets them.
+	case errors.Is(err, broker.ErrBanned):
+		ge = gs2Refuse(http.StatusUnauthorized, "account", "banned", "infinity")
+	case errors.Is(err, broker.ErrPasswordIncorrect):
+		ge = gs2Refuse(http.StatusUnauthorized, "account", "password", "invalid")
 	case errors.As(err, &be):
 		m, ok := gs2BrokerStatus[be.Code]
 		if !ok {

@@ -17,26 +17,52 @@ import (
 
 // gs2AccountJSON is GS2-Account's Account model.
 type gs2AccountJSON struct {
-	AccountID           string `json:"accountId"`
-	UserID              string `json:"userId"`
-	Password            string `json:"password,omitempty"` // createAccount only
-	TimeOffset          int    `json:"timeOffset"`
-	BanStatuses         []any  `json:"banStatuses"`
-	Banned              bool   `json:"banned"`
-	LastAuthenticatedAt int64  `json:"lastAuthenticatedAt,omitempty"`
-	CreatedAt           int64  `json:"createdAt"`
-	Revision            int64  `json:"revision"`
+	AccountID           string             `json:"accountId"`
+	UserID              string             `json:"userId"`
+	Password            string             `json:"password,omitempty"` // createAccount and doTakeOver only
+	TimeOffset          int                `json:"timeOffset"`
+	BanStatuses         []gs2BanStatusJSON `json:"banStatuses"`
+	Banned              bool               `json:"banned"`
+	LastAuthenticatedAt int64              `json:"lastAuthenticatedAt,omitempty"`
+	CreatedAt           int64              `json:"createdAt"`
+	Revision            int64              `json:"revision"`
 }
 
-func (s *Server) gs2Account(ns string, a broker.Account, password string) gs2AccountJSON {
+// gs2BanStatusJSON is GS2-Account's BanStatus model.
+type gs2BanStatusJSON struct {
+	Name             string `json:"name"`
+	Reason           string `json:"reason"`
+	ReleaseTimestamp int64  `json:"releaseTimestamp"`
+}
+
+func gs2BanStatuses(bans []broker.Ban) []gs2BanStatusJSON {
+	out := make([]gs2BanStatusJSON, 0, len(bans))
+	for _, b := range bans {
+		out = append(out, gs2BanStatusJSON{Name: b.Name, Reason: b.Reason, ReleaseTimestamp: b.ReleaseAt.UnixMilli()})
+	}
+	return out
+}
+
+// gs2Account is the Account model of a; bans are its active bans.
+func (s *Server) gs2Account(ns string, a broker.Account, bans []broker.Ban, password string) gs2AccountJSON {
 	j := gs2AccountJSON{
 		AccountID: s.gs2GRN("account:" + ns + ":account:" + a.UserID), UserID: a.UserID, Password: password,
-		TimeOffset: a.TimeOffset, BanStatuses: []any{}, CreatedAt: a.CreatedAt.UnixMilli(),
+		TimeOffset: a.TimeOffset, BanStatuses: gs2BanStatuses(bans), Banned: len(bans) > 0,
+		CreatedAt: a.CreatedAt.UnixMilli(),
 	}
 	if !a.LastAuthenticatedAt.IsZero() {
 		j.LastAuthenticatedAt = a.LastAuthenticatedAt.UnixMilli()
 	}
 	return j
+}
+
+// gs2AccountWithBans is the Account model of a with its active bans.
+func (s *Server) gs2AccountWithBans(r *http.Request, ns string, a broker.Account) (gs2AccountJSON, error) {
+	bans, err := s.broker.ActiveBans(r.Context(), a.UserID)
+	if err != nil {
+		return gs2AccountJSON{}, err
+	}
+	return s.gs2Account(ns, a, bans, ""), nil
 }
 
 // gs2GRN is a GS2 resource name in the configured region and owner.
@@ -72,7 +98,7 @@ func (s *Server) gs2CreateAccount(w http.ResponseWriter, r *http.Request) {
 		s.writeGS2Error(w, r, model, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"item": s.gs2Account(ns, a, password)})
+	writeJSON(w, http.StatusOK, map[string]any{"item": s.gs2Account(ns, a, nil, password)})
 }
 
 // gs2GetAccount is GS2-Account's getAccount.
@@ -82,8 +108,11 @@ func (s *Server) gs2GetAccount(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var a broker.Account
 		if a, err = s.broker.Account(r.Context(), c.NamespaceID, mux.Vars(r)["userId"]); err == nil {
-			writeJSON(w, http.StatusOK, map[string]any{"item": s.gs2Account(ns, a, "")})
-			return
+			var item gs2AccountJSON
+			if item, err = s.gs2AccountWithBans(r, ns, a); err == nil {
+				writeJSON(w, http.StatusOK, map[string]any{"item": item})
+				return
+			}
 		}
 	}
 	s.writeGS2Error(w, r, model, gs2NotFoundAs(err, model, "userId"))
@@ -111,7 +140,12 @@ func (s *Server) gs2DescribeAccounts(w http.ResponseWriter, r *http.Request) {
 	}
 	items := make([]gs2AccountJSON, 0, min(len(as), limit))
 	for _, a := range as[:min(len(as), limit)] {
-		items = append(items, s.gs2Account(ns, a, ""))
+		item, err := s.gs2AccountWithBans(r, ns, a)
+		if err != nil {
+			s.writeGS2Error(w, r, model, err)
+			return
+		}
+		items = append(items, item)
 	}
 	resp := map[string]any{"items": items}
 	if len(as) > limit {
@@ -165,16 +199,12 @@ func (s *Server) gs2Authenticate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, signed, signature, err := s.broker.Authenticate(r.Context(), c.NamespaceID, mux.Vars(r)["userId"], password, keyID)
-	if errors.Is(err, broker.ErrPasswordIncorrect) {
-		fail(gs2Refuse(http.StatusUnauthorized, model, "password", "invalid"))
-		return
-	}
 	if err != nil {
 		fail(gs2NotFoundAs(err, model, "userId"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"item": s.gs2Account(ns, a, ""), "banStatuses": []any{}, "body": signed, "signature": signature,
+		"item": s.gs2Account(ns, a, nil, ""), "banStatuses": []any{}, "body": signed, "signature": signature,
 	})
 }
 
@@ -209,14 +239,9 @@ func (s *Server) gs2LoginBySignature(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, err := s.broker.LoginBySignature(r.Context(), c, keyID, signed, signature)
 	if errors.Is(err, broker.ErrSignature) || errors.Is(err, broker.ErrNotFound) {
-		fail(gs2Refuse(http.StatusUnauthorized, model, "signature", "invalid"))
-		return
+		err = gs2Refuse(http.StatusUnauthorized, model, "signature", "invalid")
 	}
-	if err != nil {
-		fail(err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"token": tok.AccessToken, "userId": tok.UserID, "expire": tok.Expire.UnixMilli()})
+	s.writeGS2Token(w, r, model, tok, err)
 }
 
 // gs2Key resolves a keyId to a key the broker holds: only the default key

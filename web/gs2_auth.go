@@ -62,38 +62,68 @@ func (s *Server) gs2ProjectLogin(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// gs2UserRequest reads what login and issueTimeOffsetTokenByUserId share: the
-// project token, userId (required, at most 128 characters) and timeOffset
-// (optional, 0..315360000 seconds, default 0). The broker checks these again; checking here names the field.
-func (s *Server) gs2UserRequest(w http.ResponseWriter, r *http.Request, model string) (c broker.Client, userID string, offset int, err error) {
+// gs2UserRequest reads what login, federation and
+// issueTimeOffsetTokenByUserId share: the project token, userId (required,
+// at most 128 characters) and timeOffset (optional, 0..315360000 seconds,
+// default 0), and returns the body for the rest. The broker checks these
+// again; checking here names the field.
+func (s *Server) gs2UserRequest(w http.ResponseWriter, r *http.Request, model string) (c broker.Client, body gs2Body, userID string, offset int, err error) {
 	if c, err = s.gs2Client(r); err != nil {
-		return c, "", 0, err
+		return c, body, "", 0, err
 	}
-	body, err := s.readGS2Body(w, r, model)
-	if err != nil {
-		return c, "", 0, err
+	if body, err = s.readGS2Body(w, r, model); err != nil {
+		return c, body, "", 0, err
 	}
-	userID, _, err = body.str("userId")
-	switch {
-	case err != nil:
-		return c, "", 0, err
-	case userID == "":
-		return c, "", 0, gs2Refuse(http.StatusBadRequest, model, "userId", "required")
-	case utf8.RuneCountInString(userID) > broker.MaxGS2UserIDLen:
-		return c, "", 0, gs2Refuse(http.StatusBadRequest, model, "userId", "tooLong")
-	case !broker.ValidIdentifier(userID, broker.MaxGS2UserIDLen):
-		return c, "", 0, gs2Refuse(http.StatusBadRequest, model, "userId", "invalid")
+	userID, offset, err = gs2UserFields(body, model)
+	return c, body, userID, offset, err
+}
+
+func gs2UserFields(body gs2Body, model string) (userID string, offset int, err error) {
+	if userID, err = gs2UserID(body, model, "userId"); err != nil {
+		return "", 0, err
 	}
 	offset, _, err = body.int("timeOffset")
 	switch {
 	case err != nil:
-		return c, "", 0, err
+		return "", 0, err
 	case offset < 0:
-		return c, "", 0, gs2Refuse(http.StatusBadRequest, model, "timeOffset", "tooSmall")
+		return "", 0, gs2Refuse(http.StatusBadRequest, model, "timeOffset", "tooSmall")
 	case offset > broker.MaxTimeOffset:
-		return c, "", 0, gs2Refuse(http.StatusBadRequest, model, "timeOffset", "tooLarge")
+		return "", 0, gs2Refuse(http.StatusBadRequest, model, "timeOffset", "tooLarge")
 	}
-	return c, userID, offset, nil
+	return userID, offset, nil
+}
+
+// gs2UserID reads a required user ID field.
+func gs2UserID(body gs2Body, model, field string) (string, error) {
+	userID, _, err := body.str(field)
+	switch {
+	case err != nil:
+		return "", err
+	case userID == "":
+		return "", gs2Refuse(http.StatusBadRequest, model, field, "required")
+	case utf8.RuneCountInString(userID) > broker.MaxGS2UserIDLen:
+		return "", gs2Refuse(http.StatusBadRequest, model, field, "tooLong")
+	case !broker.ValidIdentifier(userID, broker.MaxGS2UserIDLen):
+		return "", gs2Refuse(http.StatusBadRequest, model, field, "invalid")
+	}
+	return userID, nil
+}
+
+// gs2TimeOffset is the offset a login-like call uses: that of the
+// X-GS2-TIME-OFFSET-TOKEN when one is sent (it must be this user's and wins
+// over the body's), else the body's.
+func (s *Server) gs2TimeOffset(r *http.Request, model string, c broker.Client, userID string, offset int) (int, error) {
+	tok := r.Header.Get("X-GS2-TIME-OFFSET-TOKEN")
+	if tok == "" {
+		return offset, nil
+	}
+	offset, err := s.broker.TimeOffsetFor(c.NamespaceID, userID, tok)
+	if err != nil {
+		s.log.DebugContext(r.Context(), "time offset token refused", "err", err)
+		return 0, gs2Refuse(http.StatusBadRequest, model, "timeOffsetToken", "invalid")
+	}
+	return offset, nil
 }
 
 // gs2Login is GS2-Auth's login: the trusted server names the user, who is
@@ -103,35 +133,65 @@ func (s *Server) gs2UserRequest(w http.ResponseWriter, r *http.Request, model st
 func (s *Server) gs2Login(w http.ResponseWriter, r *http.Request) {
 	const model = "accessToken"
 	fail := func(err error) { s.writeGS2Error(w, r, model, err) }
-	c, userID, offset, err := s.gs2UserRequest(w, r, model)
+	c, _, userID, offset, err := s.gs2UserRequest(w, r, model)
+	if err == nil {
+		offset, err = s.gs2TimeOffset(r, model, c, userID, offset)
+	}
 	if err != nil {
 		fail(err)
 		return
-	}
-	if tok := r.Header.Get("X-GS2-TIME-OFFSET-TOKEN"); tok != "" {
-		if offset, err = s.broker.TimeOffsetFor(c.NamespaceID, userID, tok); err != nil {
-			s.log.DebugContext(r.Context(), "time offset token refused", "err", err)
-			fail(gs2Refuse(http.StatusBadRequest, model, "timeOffsetToken", "invalid"))
-			return
-		}
 	}
 	tok, err := s.broker.LoginUser(r.Context(), c, userID, offset)
+	s.writeGS2Token(w, r, model, tok, err)
+}
+
+// writeGS2Token answers login, loginBySignature and federation: the token,
+// its user and expiry in ms, or the refusal.
+func (s *Server) writeGS2Token(w http.ResponseWriter, r *http.Request, model string, tok broker.Token, err error) {
 	if isBrokerCode(err, broker.ErrUserElsewhere) {
-		fail(gs2Refuse(http.StatusConflict, model, "userId", "conflict"))
-		return
+		err = gs2Refuse(http.StatusConflict, model, "userId", "conflict")
 	}
 	if err != nil {
-		fail(err)
+		s.writeGS2Error(w, r, model, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"token": tok.AccessToken, "userId": tok.UserID, "expire": tok.Expire.UnixMilli()})
+}
+
+// gs2Federation is GS2-Auth's federation: originalUserId acts as userId,
+// restricted by policyDocument when one is given. A time-offset token, when
+// sent, must be userId's.
+func (s *Server) gs2Federation(w http.ResponseWriter, r *http.Request) {
+	const model = "accessToken"
+	c, body, userID, offset, err := s.gs2UserRequest(w, r, model)
+	var original, policy string
+	if err == nil {
+		original, err = gs2UserID(body, model, "originalUserId")
+	}
+	if err == nil {
+		policy, _, err = body.str("policyDocument")
+	}
+	if err == nil {
+		offset, err = s.gs2TimeOffset(r, model, c, userID, offset)
+	}
+	if err != nil {
+		s.writeGS2Error(w, r, model, err)
+		return
+	}
+	tok, err := s.broker.Federate(r.Context(), c, original, userID, policy, offset)
+	if errors.Is(err, broker.ErrInvalidPolicy) {
+		// The broker names every problem of the document; GS2 names the field.
+		s.log.DebugContext(r.Context(), "federation refused", "err", err)
+		err = gs2Refuse(http.StatusBadRequest, model, "policyDocument", "invalid")
+	}
+	s.writeGS2Token(w, r, model, tok, err)
 }
 
 // gs2IssueTimeOffsetToken is GS2-Auth's issueTimeOffsetTokenByUserId.
 func (s *Server) gs2IssueTimeOffsetToken(w http.ResponseWriter, r *http.Request) {
 	const model = "timeOffsetToken"
 	fail := func(err error) { s.writeGS2Error(w, r, model, err) }
-	c, userID, offset, err := s.gs2UserRequest(w, r, model)
+	c, _, userID, offset, err := s.gs2UserRequest(w, r, model)
 	if err != nil {
 		fail(err)
 		return

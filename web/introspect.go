@@ -26,6 +26,9 @@ type introspectionResponse struct {
 	UserID               string   `json:"userId,omitempty"`
 	TimeOffset           *int     `json:"timeOffset,omitempty"`
 	FederationFromUserID string   `json:"federationFromUserId,omitempty"`
+	// Allowed answers the request's action + resource against the token's
+	// policy (GS2 federation); absent when no action was asked about.
+	Allowed *bool `json:"allowed,omitempty"`
 }
 
 // authenticatedForm reads the form and authenticates the calling client, for
@@ -62,7 +65,9 @@ func (s *Server) tokenCaller(ctx context.Context, creds grants.Credentials, form
 	return c, nil
 }
 
-// introspect is RFC 7662.
+// introspect is RFC 7662, plus one question a resource server may ask with
+// the form fields action and resource: may this token do that? (GS2
+// federation policies; a token without one is not restricted.)
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	c, form, ok := s.authenticatedForm(w, r)
 	if !ok {
@@ -81,8 +86,17 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	if in.TokenUse == "access_token" {
 		tokenType = "Bearer"
 	}
+	var allowed *bool
+	if action := form.Get("action"); action != "" {
+		ok, err := s.broker.PolicyAllows(r.Context(), in.FederationPolicy, action, form.Get("resource"))
+		if err != nil {
+			s.writeOAuthError(w, r, err, false)
+			return
+		}
+		allowed = &ok
+	}
 	writeJSON(w, http.StatusOK, introspectionResponse{
-		Active: true, TokenType: tokenType, TokenUse: in.TokenUse, Scope: in.Scope, ClientID: in.ClientID, Subject: in.Subject,
+		Allowed: allowed, Active: true, TokenType: tokenType, TokenUse: in.TokenUse, Scope: in.Scope, ClientID: in.ClientID, Subject: in.Subject,
 		Audience: in.Audience, Issuer: in.Issuer, JTI: in.JTI, IssuedAt: in.IssuedAt.Unix(),
 		ExpiresAt: in.ExpiresAt.Unix(), Namespace: in.Namespace, UserID: in.UserID,
 		TimeOffset: in.TimeOffset, FederationFromUserID: in.FederationFromUserID,

@@ -111,6 +111,19 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/gs2/account/{ns}/account", s.gs2DescribeAccounts).Methods(http.MethodGet).Name("gs2")
 	r.HandleFunc("/gs2/account/{ns}/account/{userId}", s.gs2GetAccount).Methods(http.MethodGet).Name("gs2")
 	r.HandleFunc("/gs2/account/{ns}/account/{userId}", s.gs2Authenticate).Methods(http.MethodPut).Name("gs2")
+	r.HandleFunc("/gs2/auth/federation", s.gs2Federation).Methods(http.MethodPost).Name("gs2")
+	// Takeovers: {userId} "me" names the player of X-GS2-ACCESS-TOKEN.
+	const takeOver = "/gs2/account/{ns}/account/{userId}/takeover"
+	r.HandleFunc(takeOver, s.gs2CreateTakeOver).Methods(http.MethodPost).Name("gs2")
+	r.HandleFunc(takeOver, s.gs2DescribeTakeOvers).Methods(http.MethodGet).Name("gs2")
+	r.HandleFunc(takeOver+"/type/{type}", s.gs2GetTakeOver).Methods(http.MethodGet).Name("gs2")
+	r.HandleFunc(takeOver+"/type/{type}", s.gs2UpdateTakeOver).Methods(http.MethodPut).Name("gs2")
+	r.HandleFunc(takeOver+"/type/{type}", s.gs2DeleteTakeOver).Methods(http.MethodDelete).Name("gs2")
+	r.HandleFunc(takeOver+"/type/{type}/takeover", s.gs2DeleteTakeOver).Methods(http.MethodDelete).Name("gs2")
+	r.HandleFunc("/gs2/account/{ns}/takeover/type/{type}", s.gs2DoTakeOver).Methods(http.MethodPost).Name("gs2")
+	// Path segments arrive unescaped: an identifier may hold slashes.
+	r.HandleFunc("/gs2/account/{ns}/takeover/type/{type}/userIdentifier/{userIdentifier:.+}",
+		s.gs2DeleteTakeOverByIdentifier).Methods(http.MethodDelete).Name("gs2")
 	r.HandleFunc("/gs2/{service:auth|identifier|account}/system/version", s.gs2ServiceVersion).Methods(http.MethodGet).Name("gs2")
 	// Last: any other /gs2/ call (or method) gets a 404 the SDKs can read.
 	r.PathPrefix("/gs2/").HandlerFunc(s.gs2NotFound).Name("gs2")

@@ -62,3 +62,9 @@ func (s *Store) TouchAccount(ctx context.Context, userID string, at time.Time) e
 	tag, err := s.q.Exec(ctx, `UPDATE accounts SET last_authenticated_at = $2 WHERE user_id = $1`, userID, at)
 	return affectedOne("touch account", tag, err)
 }
+
+// SetAccountPassword implements broker.AccountStore.
+func (s *Store) SetAccountPassword(ctx context.Context, userID string, hash []byte) error {
+	tag, err := s.q.Exec(ctx, `UPDATE accounts SET password_hash = $2 WHERE user_id = $1`, userID, hash)
+	return affectedOne("set account password", tag, err)
+}

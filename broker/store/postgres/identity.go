@@ -148,16 +148,17 @@ func (s *Store) GetUser(ctx context.Context, id string) (broker.User, error) {
 // (user_id, slot) unique constraint give the two ErrAlreadyExists cases.
 func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO takeover_links
-		(namespace_id, slot, identifier, user_id, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		l.NamespaceID, l.Slot, l.Identifier, l.UserID, l.CreatedAt)
+		(namespace_id, slot, identifier, user_id, created_at, password_hash, revision)
+		VALUES ($1, $2, $3, $4, $5, $6, 1)`,
+		l.NamespaceID, l.Slot, l.Identifier, l.UserID, l.CreatedAt, l.PasswordHash)
 	return wrap("create link", err)
 }
 
-const linkColumns = `namespace_id, slot, identifier, user_id, created_at`
+const linkColumns = `namespace_id, slot, identifier, user_id, created_at, password_hash, revision`
 
 func scanLink(row pgx.Row) (broker.Link, error) {
 	var l broker.Link
-	if err := row.Scan(&l.NamespaceID, &l.Slot, &l.Identifier, &l.UserID, &l.CreatedAt); err != nil {
+	if err := row.Scan(&l.NamespaceID, &l.Slot, &l.Identifier, &l.UserID, &l.CreatedAt, &l.PasswordHash, &l.Revision); err != nil {
 		return broker.Link{}, err
 	}
 	l.CreatedAt = l.CreatedAt.UTC()
@@ -185,15 +186,40 @@ func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, er
 	return out, wrap("list links", err)
 }
 
-// deleteLinkSQL deletes the link in slot $2 unless it is the user's last,
-// and reports how many links the user had and whether one was in the slot.
+// GetUserLink implements broker.UserStore.
+func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broker.Link, error) {
+	l, err := scanLink(s.q.QueryRow(ctx, `SELECT `+linkColumns+` FROM takeover_links
+		WHERE user_id = $1 AND slot = $2`, userID, slot))
+	if err != nil {
+		return broker.Link{}, wrap("get user link", err)
+	}
+	return l, nil
+}
+
+// UpdateLinkPassword implements broker.UserStore: the revision in the WHERE
+// clause makes it a compare-and-swap.
+func (s *Store) UpdateLinkPassword(ctx context.Context, userID string, slot int, revision int64, hash []byte) (broker.Link, error) {
+	l, err := scanLink(s.q.QueryRow(ctx, `UPDATE takeover_links SET password_hash = $4, revision = revision + 1
+		WHERE user_id = $1 AND slot = $2 AND revision = $3 RETURNING `+linkColumns, userID, slot, revision, hash))
+	if err == nil {
+		return l, nil
+	}
+	if _, gerr := s.GetUserLink(ctx, userID, slot); gerr == nil {
+		return broker.Link{}, fmt.Errorf("postgres: update link password: revision %d is stale: %w", revision, broker.ErrConflict)
+	}
+	return broker.Link{}, wrap("update link password", err)
+}
+
+// deleteLinkSQL deletes the link in slot $2 unless it is the user's last way
+// in (a GS2 account is one), and reports how many links the user had and whether one was in the slot.
 // It must run after the user's row is locked, in a statement of its own: its
 // snapshot then includes every delete that held the lock before.
 const deleteLinkSQL = `WITH links AS (
 	SELECT slot FROM takeover_links WHERE user_id = $1
 ), gone AS (
 	DELETE FROM takeover_links
-	WHERE user_id = $1 AND slot = $2 AND (SELECT count(*) FROM links) > 1
+	WHERE user_id = $1 AND slot = $2
+	  AND ((SELECT count(*) FROM links) > 1 OR EXISTS (SELECT 1 FROM accounts WHERE user_id = $1))
 	RETURNING 1
 )
 SELECT (SELECT count(*) FROM links), EXISTS (SELECT 1 FROM links WHERE slot = $2),

@@ -25,6 +25,7 @@ func (s *Store) CreateRefreshTokenByLink(ctx context.Context, slot int, identifi
 		namespace_id, scope, time_offset, created_at, expires_at)
 		SELECT $1, $2, $3, l.user_id, l.namespace_id, $5, $6, $7, $8
 		FROM takeover_links l WHERE l.namespace_id = $4 AND l.slot = $9 AND l.identifier = $10
+		  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = l.user_id AND b.release_at > $7)
 		RETURNING user_id`,
 		t.Hash, t.FamilyID, t.ClientID, t.NamespaceID, t.Scope, t.TimeOffset, t.CreatedAt, t.ExpiresAt,
 		slot, identifier).Scan(&t.UserID)
@@ -44,6 +45,7 @@ const rotateSQL = `WITH spent AS (
 	UPDATE refresh_tokens SET spent_at = $3
 	WHERE hash = $1 AND spent_at IS NULL AND expires_at > $3 AND client_id = $4
 	  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = refresh_tokens.family_id)
+	  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = refresh_tokens.user_id AND b.release_at > $3)
 	RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset
 )
 INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, namespace_id, scope, time_offset,
@@ -167,9 +169,10 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 		f AS (DELETE FROM revoked_families WHERE expires_at < $1 RETURNING 1),
 		a AS (DELETE FROM revoked_access_tokens WHERE expires_at < $1 RETURNING 1),
 		q AS (DELETE FROM auth_requests WHERE expires_at < $1 RETURNING 1),
-		c AS (DELETE FROM auth_codes WHERE expires_at < $1 RETURNING 1)
+		c AS (DELETE FROM auth_codes WHERE expires_at < $1 RETURNING 1),
+		b AS (DELETE FROM bans WHERE release_at < $1 RETURNING 1)
 		SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM f) + (SELECT count(*) FROM a)
-			+ (SELECT count(*) FROM q) + (SELECT count(*) FROM c)`,
+			+ (SELECT count(*) FROM q) + (SELECT count(*) FROM c) + (SELECT count(*) FROM b)`,
 		now).Scan(&n)
 	return n, wrap("purge expired", err)
 }

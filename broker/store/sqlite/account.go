@@ -62,3 +62,9 @@ func (s *Store) TouchAccount(ctx context.Context, userID string, at time.Time) e
 	res, err := s.w.ExecContext(ctx, `UPDATE accounts SET last_authenticated_at = ? WHERE user_id = ?`, ms(at), userID)
 	return affectedOne("touch account", res, err)
 }
+
+// SetAccountPassword implements broker.AccountStore.
+func (s *Store) SetAccountPassword(ctx context.Context, userID string, hash []byte) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE accounts SET password_hash = ? WHERE user_id = ?`, hash, userID)
+	return affectedOne("set account password", res, err)
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -159,19 +160,20 @@ func (s *Store) GetUser(ctx context.Context, id string) (broker.User, error) {
 // (user_id, slot) unique constraint give the two ErrAlreadyExists cases.
 func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO takeover_links
-		(namespace_id, slot, identifier, user_id, created_at) VALUES (?, ?, ?, ?, ?)`,
-		l.NamespaceID, l.Slot, l.Identifier, l.UserID, ms(l.CreatedAt))
+		(namespace_id, slot, identifier, user_id, created_at, password_hash, revision)
+		VALUES (?, ?, ?, ?, ?, ?, 1)`,
+		l.NamespaceID, l.Slot, l.Identifier, l.UserID, ms(l.CreatedAt), nullBytes(l.PasswordHash))
 	return wrap("create link", err)
 }
 
-const linkColumns = `namespace_id, slot, identifier, user_id, created_at`
+const linkColumns = `namespace_id, slot, identifier, user_id, created_at, password_hash, revision`
 
 func scanLink(row scanner) (broker.Link, error) {
 	var (
 		l       broker.Link
 		created int64
 	)
-	if err := row.Scan(&l.NamespaceID, &l.Slot, &l.Identifier, &l.UserID, &created); err != nil {
+	if err := row.Scan(&l.NamespaceID, &l.Slot, &l.Identifier, &l.UserID, &created, &l.PasswordHash, &l.Revision); err != nil {
 		return broker.Link{}, err
 	}
 	l.CreatedAt = fromMS(created)
@@ -198,6 +200,36 @@ func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, er
 	return collect(rows, "list links", scanLink)
 }
 
+// GetUserLink implements broker.UserStore.
+func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broker.Link, error) {
+	l, err := scanLink(s.r.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM takeover_links
+		WHERE user_id = ? AND slot = ?`, userID, slot))
+	if err != nil {
+		return broker.Link{}, wrap("get user link", err)
+	}
+	return l, nil
+}
+
+// UpdateLinkPassword implements broker.UserStore: the revision in the WHERE
+// clause makes it a compare-and-swap.
+func (s *Store) UpdateLinkPassword(ctx context.Context, userID string, slot int, revision int64, hash []byte) (broker.Link, error) {
+	var l broker.Link
+	err := s.atomic(ctx, "update link password", func(q dbtx) error {
+		var err error
+		l, err = scanLink(q.QueryRowContext(ctx, `UPDATE takeover_links SET password_hash = ?, revision = revision + 1
+			WHERE user_id = ? AND slot = ? AND revision = ? RETURNING `+linkColumns, hash, userID, slot, revision))
+		if !errors.Is(err, sql.ErrNoRows) {
+			return wrap("update link password", err)
+		}
+		var one int
+		if q.QueryRowContext(ctx, `SELECT 1 FROM takeover_links WHERE user_id = ? AND slot = ?`, userID, slot).Scan(&one) == nil {
+			return fmt.Errorf("sqlite: update link password: revision %d is stale: %w", revision, broker.ErrConflict)
+		}
+		return wrap("update link password", err)
+	})
+	return l, err
+}
+
 // collect scans every row and closes rows.
 func collect[T any](rows *sql.Rows, op string, scan func(scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
@@ -215,14 +247,15 @@ func collect[T any](rows *sql.Rows, op string, scan func(scanner) (T, error)) ([
 	return out, nil
 }
 
-// DeleteLink implements broker.UserStore. The count and the delete run in
+// DeleteLink implements broker.UserStore; a GS2 account counts as a way in
+// as a link does. The count and the delete run in
 // one IMMEDIATE transaction (a savepoint inside InTx) on the single writer,
 // so no other delete can come between them.
 func (s *Store) DeleteLink(ctx context.Context, userID string, slot int) error {
 	return s.atomic(ctx, "delete link", func(q dbtx) error {
 		var links, inSlot int64
-		err := q.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE slot = ?)
-			FROM takeover_links WHERE user_id = ?`, slot, userID).Scan(&links, &inSlot)
+		err := q.QueryRowContext(ctx, `SELECT count(*) + EXISTS (SELECT 1 FROM accounts WHERE user_id = ?),
+			count(*) FILTER (WHERE slot = ?) FROM takeover_links WHERE user_id = ?`, userID, slot, userID).Scan(&links, &inSlot)
 		switch {
 		case err != nil:
 			return wrap("delete link: count", err)

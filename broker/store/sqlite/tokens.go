@@ -24,9 +24,10 @@ func (s *Store) CreateRefreshTokenByLink(ctx context.Context, slot int, identifi
 		namespace_id, scope, time_offset, created_at, expires_at)
 		SELECT ?, ?, ?, l.user_id, l.namespace_id, ?, ?, ?, ?
 		FROM takeover_links l WHERE l.namespace_id = ? AND l.slot = ? AND l.identifier = ?
+		  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = l.user_id AND b.release_at > ?)
 		RETURNING user_id`,
 		t.Hash, t.FamilyID, t.ClientID, t.Scope, t.TimeOffset, ms(t.CreatedAt), ms(t.ExpiresAt),
-		t.NamespaceID, slot, identifier).Scan(&t.UserID)
+		t.NamespaceID, slot, identifier, ms(t.CreatedAt)).Scan(&t.UserID)
 	if err != nil {
 		return broker.RefreshToken{}, wrap("create refresh token by link", err)
 	}
@@ -50,8 +51,9 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r broker.Rotation) (brok
 		err := q.QueryRowContext(ctx, `UPDATE refresh_tokens SET spent_at = ?
 			WHERE hash = ? AND spent_at IS NULL AND expires_at > ? AND client_id = ?
 			  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = refresh_tokens.family_id)
+			  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = refresh_tokens.user_id AND b.release_at > ?)
 			RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset`,
-			now, r.OldHash, now, r.ClientID).
+			now, r.OldHash, now, r.ClientID, now).
 			Scan(&next.FamilyID, &next.ClientID, &next.UserID, &next.NamespaceID, &next.Scope, &next.TimeOffset)
 		if err != nil {
 			return wrap("rotate refresh token: spend", err)
@@ -168,9 +170,13 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 	err := s.atomic(ctx, "purge expired", func(q dbtx) error {
 		total = 0
 		for _, table := range []string{
-			"refresh_tokens", "revoked_families", "revoked_access_tokens", "auth_requests", "auth_codes",
+			"refresh_tokens", "revoked_families", "revoked_access_tokens", "auth_requests", "auth_codes", "bans",
 		} {
-			res, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at < ?`, ms(now))
+			column := "expires_at"
+			if table == "bans" {
+				column = "release_at"
+			}
+			res, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+column+` < ?`, ms(now))
 			if err != nil {
 				return wrap("purge "+table, err)
 			}

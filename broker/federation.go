@@ -1,0 +1,144 @@
+package broker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
+	"github.com/google/uuid"
+)
+
+// ErrInvalidPolicy: a policy document that does not parse or validate; the
+// error's description names every problem.
+var ErrInvalidPolicy = errors.New("invalid policy document")
+
+// Federate is GS2-Auth's federation: a trusted server (client c) gets a
+// token with which originalUserID acts as userID, restricted by the policy
+// document when one is given. The document is stored once under its
+// SHA-256 and the token carries that hash (claim federationPolicy), so a
+// 512 KB policy never travels inside a token.
+func (b *Broker) Federate(ctx context.Context, c Client, originalUserID, userID, policyDocument string, timeOffset int) (Token, error) {
+	if !ValidIdentifier(originalUserID, MaxGS2UserIDLen) {
+		return Token{}, InvalidRequest(fmt.Sprintf("originalUserId must be 1..%d characters without control characters", MaxGS2UserIDLen))
+	}
+	policyHash := ""
+	if policyDocument != "" {
+		if _, err := ParsePolicy([]byte(policyDocument)); err != nil {
+			return Token{}, newError(oauth2errors.ErrInvalidRequest, err.Error(), ErrInvalidPolicy)
+		}
+		sum := sha256.Sum256([]byte(policyDocument))
+		if err := b.store.PutPolicy(ctx, sum[:], policyDocument, b.now()); err != nil {
+			return Token{}, fmt.Errorf("store policy: %w", err)
+		}
+		policyHash = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	// The one acting must not be a banned user either.
+	if err := b.checkBan(ctx, originalUserID); err != nil {
+		return Token{}, err
+	}
+	return b.gs2Token(ctx, c, userID, timeOffset, func(claims *AccessClaims) {
+		claims.FederationFromUserID, claims.FederationPolicy = originalUserID, policyHash
+	})
+}
+
+// gs2Token is what login and federation share: userId and timeOffset
+// checked, the user created in c's namespace on first sight and not banned,
+// and an access token without refresh token, as GS2's. with adds claims.
+func (b *Broker) gs2Token(ctx context.Context, c Client, userID string, timeOffset int, with func(*AccessClaims)) (Token, error) {
+	if !ValidIdentifier(userID, MaxGS2UserIDLen) {
+		return Token{}, InvalidRequest(fmt.Sprintf("userId must be 1..%d characters without control characters", MaxGS2UserIDLen))
+	}
+	if timeOffset < 0 || timeOffset > MaxTimeOffset {
+		return Token{}, InvalidRequest(fmt.Sprintf("timeOffset must be 0..%d", MaxTimeOffset))
+	}
+	if err := b.ensureUser(ctx, c.NamespaceID, userID); err != nil {
+		return Token{}, err
+	}
+	if err := b.checkBan(ctx, userID); err != nil {
+		return Token{}, err
+	}
+	now := b.now()
+	exp := now.Add(c.AccessTTL)
+	claims := AccessClaims{
+		Issuer: b.cfg.Issuer, Subject: userID, Audience: jwt.Audience{c.ID},
+		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp),
+		ID: uuid.NewString(), ClientID: c.ID, Scope: strings.Join(c.Scopes, " "), Namespace: c.NamespaceID,
+		UserID: userID, TimeOffset: &timeOffset,
+	}
+	if with != nil {
+		with(&claims)
+	}
+	at, err := b.keys.Sign(claims)
+	if err != nil {
+		return Token{}, fmt.Errorf("sign gs2 token: %w", err)
+	}
+	return Token{AccessToken: at, ExpiresIn: int64(c.AccessTTL / time.Second), UserID: userID, Expire: exp}, nil
+}
+
+// Allowed answers a resource server's question "may this access token
+// perform action on resource?": the token must verify (signature, issuer,
+// lifetime, not revoked), and a federated token's policy must allow it. A
+// token without a policy is its user's own and is not restricted by one.
+func (b *Broker) Allowed(ctx context.Context, token, action, resource string) (bool, error) {
+	claims, err := b.VerifyAccess(ctx, token)
+	if err != nil {
+		return false, err
+	}
+	return b.PolicyAllows(ctx, claims.FederationPolicy, action, resource)
+}
+
+// PolicyAllows evaluates the policy stored under policyHash (a token's
+// federationPolicy claim; "" for none, which allows).
+func (b *Broker) PolicyAllows(ctx context.Context, policyHash, action, resource string) (bool, error) {
+	if policyHash == "" {
+		return true, nil
+	}
+	p, err := b.policies.get(ctx, b.store, policyHash)
+	if err != nil {
+		return false, err
+	}
+	return p.Allows(action, resource), nil
+}
+
+// policyCache keeps parsed policies by hash. Entries never go stale (a hash
+// names one document), so the cache is only bounded, not expired.
+type policyCache struct {
+	mu sync.Mutex
+	m  map[string]Policy
+}
+
+const maxCachedPolicies = 1024
+
+func (pc *policyCache) get(ctx context.Context, store PolicyStore, hash string) (Policy, error) {
+	pc.mu.Lock()
+	p, ok := pc.m[hash]
+	pc.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	sum, err := base64.RawURLEncoding.DecodeString(hash)
+	if err != nil {
+		return Policy{}, fmt.Errorf("policy hash %q: %w", hash, ErrNotFound)
+	}
+	doc, err := store.GetPolicy(ctx, sum)
+	if err != nil {
+		return Policy{}, fmt.Errorf("get policy: %w", err)
+	}
+	if p, err = ParsePolicy([]byte(doc)); err != nil {
+		return Policy{}, fmt.Errorf("stored policy: %w", err)
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.m == nil || len(pc.m) >= maxCachedPolicies {
+		pc.m = make(map[string]Policy)
+	}
+	pc.m[hash] = p
+	return p, nil
+}

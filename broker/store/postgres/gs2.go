@@ -1,0 +1,67 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// PutBan implements broker.BanStore.
+func (s *Store) PutBan(ctx context.Context, b broker.Ban) error {
+	_, err := s.q.Exec(ctx, `INSERT INTO bans (user_id, name, reason, release_at, created_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (user_id, name) DO UPDATE SET reason = EXCLUDED.reason,
+			release_at = EXCLUDED.release_at, created_at = EXCLUDED.created_at`,
+		b.UserID, b.Name, b.Reason, b.ReleaseAt, b.CreatedAt)
+	return wrap("put ban", err)
+}
+
+// DeleteBans implements broker.BanStore.
+func (s *Store) DeleteBans(ctx context.Context, userID, name string) (int64, error) {
+	tag, err := s.q.Exec(ctx, `DELETE FROM bans WHERE user_id = $1 AND ($2 = '' OR name = $2)`, userID, name)
+	if err != nil {
+		return 0, wrap("delete bans", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// ListBans implements broker.BanStore.
+func (s *Store) ListBans(ctx context.Context, userID string) ([]broker.Ban, error) {
+	rows, err := s.q.Query(ctx, `SELECT user_id, name, reason, release_at, created_at FROM bans
+		WHERE user_id = $1 ORDER BY release_at, name`, userID)
+	if err != nil {
+		return nil, wrap("list bans", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Ban, error) {
+		var b broker.Ban
+		err := row.Scan(&b.UserID, &b.Name, &b.Reason, &b.ReleaseAt, &b.CreatedAt)
+		b.ReleaseAt, b.CreatedAt = b.ReleaseAt.UTC(), b.CreatedAt.UTC()
+		return b, err
+	})
+	return out, wrap("list bans", err)
+}
+
+// Banned implements broker.BanStore.
+func (s *Store) Banned(ctx context.Context, userID string, now time.Time) (bool, error) {
+	var banned bool
+	err := s.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM bans WHERE user_id = $1 AND release_at > $2)`,
+		userID, now).Scan(&banned)
+	return banned, wrap("banned", err)
+}
+
+// PutPolicy implements broker.PolicyStore.
+func (s *Store) PutPolicy(ctx context.Context, hash []byte, document string, now time.Time) error {
+	_, err := s.q.Exec(ctx, `INSERT INTO policies (hash, document, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (hash) DO NOTHING`, hash, document, now)
+	return wrap("put policy", err)
+}
+
+// GetPolicy implements broker.PolicyStore.
+func (s *Store) GetPolicy(ctx context.Context, hash []byte) (string, error) {
+	var doc string
+	err := s.q.QueryRow(ctx, `SELECT document FROM policies WHERE hash = $1`, hash).Scan(&doc)
+	return doc, wrap("get policy", err)
+}

@@ -1,0 +1,68 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// PutBan implements broker.BanStore.
+func (s *Store) PutBan(ctx context.Context, b broker.Ban) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO bans (user_id, name, reason, release_at, created_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (user_id, name) DO UPDATE SET reason = excluded.reason,
+			release_at = excluded.release_at, created_at = excluded.created_at`,
+		b.UserID, b.Name, b.Reason, ms(b.ReleaseAt), ms(b.CreatedAt))
+	return wrap("put ban", err)
+}
+
+// DeleteBans implements broker.BanStore.
+func (s *Store) DeleteBans(ctx context.Context, userID, name string) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM bans WHERE user_id = ? AND (? = '' OR name = ?)`, userID, name, name)
+	if err != nil {
+		return 0, wrap("delete bans", err)
+	}
+	n, err := res.RowsAffected()
+	return n, wrap("delete bans", err)
+}
+
+// ListBans implements broker.BanStore.
+func (s *Store) ListBans(ctx context.Context, userID string) ([]broker.Ban, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT user_id, name, reason, release_at, created_at FROM bans
+		WHERE user_id = ? ORDER BY release_at, name`, userID)
+	if err != nil {
+		return nil, wrap("list bans", err)
+	}
+	return collect(rows, "list bans", func(row scanner) (broker.Ban, error) {
+		var (
+			b                  broker.Ban
+			release, createdAt int64
+		)
+		err := row.Scan(&b.UserID, &b.Name, &b.Reason, &release, &createdAt)
+		b.ReleaseAt, b.CreatedAt = fromMS(release), fromMS(createdAt)
+		return b, err
+	})
+}
+
+// Banned implements broker.BanStore.
+func (s *Store) Banned(ctx context.Context, userID string, now time.Time) (bool, error) {
+	var banned bool
+	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM bans WHERE user_id = ? AND release_at > ?)`,
+		userID, ms(now)).Scan(&banned)
+	return banned, wrap("banned", err)
+}
+
+// PutPolicy implements broker.PolicyStore.
+func (s *Store) PutPolicy(ctx context.Context, hash []byte, document string, now time.Time) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO policies (hash, document, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (hash) DO NOTHING`, hash, document, ms(now))
+	return wrap("put policy", err)
+}
+
+// GetPolicy implements broker.PolicyStore.
+func (s *Store) GetPolicy(ctx context.Context, hash []byte) (string, error) {
+	var doc string
+	err := s.r.QueryRowContext(ctx, `SELECT document FROM policies WHERE hash = ?`, hash).Scan(&doc)
+	return doc, wrap("get policy", err)
+}

@@ -37,11 +37,11 @@ func (b *Broker) checkBan(ctx context.Context, userID string) error {
 	return nil
 }
 
-// Ban bans a user of the namespace until releaseAt, under name (a new UUID
-// when empty); a ban of the same name is replaced. The user cannot
+// BanUser bans a user of the namespace until releaseAt, under name (a new
+// UUID when empty); a ban of the same name is replaced. The user cannot
 // authenticate, log in through any grant or refresh until then; access
 // tokens already issued run out on their own (at most the access TTL).
-func (b *Broker) Ban(ctx context.Context, namespaceID, userID, name, reason string, releaseAt time.Time) (Ban, error) {
+func BanUser(ctx context.Context, s Store, now time.Time, namespaceID, userID, name, reason string, releaseAt time.Time) (Ban, error) {
 	if name == "" {
 		name = uuid.NewString()
 	}
@@ -50,26 +50,26 @@ func (b *Broker) Ban(ctx context.Context, namespaceID, userID, name, reason stri
 		return Ban{}, InvalidRequest(fmt.Sprintf("the ban name must be 1..%d characters", MaxBanNameLen))
 	case !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > MaxBanReasonLen:
 		return Ban{}, InvalidRequest(fmt.Sprintf("the ban reason must be at most %d characters", MaxBanReasonLen))
-	case !releaseAt.After(b.now()):
+	case !releaseAt.After(now):
 		return Ban{}, InvalidRequest("the release time must be in the future")
 	}
-	if err := b.userIn(ctx, namespaceID, userID); err != nil {
+	if err := userIn(ctx, s, namespaceID, userID); err != nil {
 		return Ban{}, err
 	}
-	ban := Ban{UserID: userID, Name: name, Reason: reason, ReleaseAt: releaseAt, CreatedAt: b.now()}
-	if err := b.store.PutBan(ctx, ban); err != nil {
+	ban := Ban{UserID: userID, Name: name, Reason: reason, ReleaseAt: releaseAt, CreatedAt: now}
+	if err := s.PutBan(ctx, ban); err != nil {
 		return Ban{}, fmt.Errorf("ban: %w", err)
 	}
 	return ban, nil
 }
 
-// Unban lifts the user's ban of that name, or all of them when name is "",
-// and reports how many were lifted.
-func (b *Broker) Unban(ctx context.Context, namespaceID, userID, name string) (int64, error) {
-	if err := b.userIn(ctx, namespaceID, userID); err != nil {
+// UnbanUser lifts the user's ban of that name, or all of them when name is
+// "", and reports how many were lifted.
+func UnbanUser(ctx context.Context, s Store, namespaceID, userID, name string) (int64, error) {
+	if err := userIn(ctx, s, namespaceID, userID); err != nil {
 		return 0, err
 	}
-	n, err := b.store.DeleteBans(ctx, userID, name)
+	n, err := s.DeleteBans(ctx, userID, name)
 	if err != nil {
 		return 0, fmt.Errorf("unban: %w", err)
 	}
@@ -92,8 +92,8 @@ func (b *Broker) ActiveBans(ctx context.Context, userID string) ([]Ban, error) {
 }
 
 // userIn is ErrNotFound unless the user exists in the namespace.
-func (b *Broker) userIn(ctx context.Context, namespaceID, userID string) error {
-	u, err := b.store.GetUser(ctx, userID)
+func userIn(ctx context.Context, s UserStore, namespaceID, userID string) error {
+	u, err := s.GetUser(ctx, userID)
 	if err == nil && u.NamespaceID != namespaceID {
 		err = ErrNotFound
 	}

@@ -44,7 +44,7 @@ func (b *Broker) CreateTakeOver(ctx context.Context, namespaceID, userID string,
 	if err := errors.Join(checkTakeOver(slot, identifier), checkPassword(password)); err != nil {
 		return Link{}, err
 	}
-	if err := b.userIn(ctx, namespaceID, userID); err != nil {
+	if err := userIn(ctx, b.store, namespaceID, userID); err != nil {
 		return Link{}, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
@@ -63,7 +63,7 @@ func (b *Broker) CreateTakeOver(ctx context.Context, namespaceID, userID string,
 // them in slots above afterSlot (-1 for the first page). A user holds at
 // most 1,025 links, so the store lists them all and the page is cut here.
 func (b *Broker) TakeOvers(ctx context.Context, namespaceID, userID string, afterSlot, limit int) ([]Link, error) {
-	if err := b.userIn(ctx, namespaceID, userID); err != nil {
+	if err := userIn(ctx, b.store, namespaceID, userID); err != nil {
 		return nil, err
 	}
 	all, err := b.store.ListLinks(ctx, userID)
@@ -81,7 +81,7 @@ func (b *Broker) TakeOvers(ctx context.Context, namespaceID, userID string, afte
 
 // TakeOver is the user's takeover in slot.
 func (b *Broker) TakeOver(ctx context.Context, namespaceID, userID string, slot int) (Link, error) {
-	if err := b.userIn(ctx, namespaceID, userID); err != nil {
+	if err := userIn(ctx, b.store, namespaceID, userID); err != nil {
 		return Link{}, err
 	}
 	l, err := b.store.GetUserLink(ctx, userID, slot)

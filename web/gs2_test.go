@@ -255,7 +255,7 @@ func TestGS2BodyLimit(t *testing.T) {
 func TestGS2UnknownCall(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		for _, c := range []gs2Call{
-			{path: "/gs2/account/game/takeover/type/0"},
+			{path: "/gs2/account/game/takeover/type/0/openIdConnect"},
 			{method: http.MethodGet, path: "/gs2/auth/login"},
 		} {
 			r := f.gs2Send(t, c)

@@ -21,6 +21,7 @@ commands:
   client create|list|update|delete
                               manage OAuth2 clients
   namespace create NAME       create a namespace (GS2 namespace, Xsolla project)
+  user ban|unban              ban a user until a time, or lift bans
   key rotate                  make a new active signing key
   bench                       run the load benchmark (see make bench)
 
@@ -80,6 +81,15 @@ func run(ctx context.Context, args []string, e env) error {
 			return namespaceCreate(ctx, rest, e)
 		default:
 			return fmt.Errorf("namespace: unknown subcommand %q (create)", name)
+		}
+	case "user":
+		switch name, rest := sub(); name {
+		case "ban":
+			return userBan(ctx, rest, e)
+		case "unban":
+			return userUnban(ctx, rest, e)
+		default:
+			return fmt.Errorf("user: unknown subcommand %q (ban, unban)", name)
 		}
 	case "key":
 		switch name, rest := sub(); name {

@@ -194,7 +194,7 @@ func testDeleteLinkRace(t *testing.T, s broker.Store) {
 		links := make([]broker.Link, 2)
 		for i := range links {
 			links[i] = broker.Link{
-				NamespaceID: "ns-1", Slot: i + 1, Identifier: fmt.Sprintf("%s-%d", u.ID, i), UserID: u.ID, CreatedAt: t0,
+				NamespaceID: "ns-1", Slot: i + 1, Identifier: fmt.Sprintf("%s-%d", u.ID, i), UserID: u.ID, CreatedAt: t0, Revision: 1,
 			}
 			ok(t, "CreateLink", s.CreateLink(ctx, links[i]))
 		}

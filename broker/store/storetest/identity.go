@@ -289,9 +289,9 @@ func testLinkRoundTrip(t *testing.T, s broker.Store) {
 	// Inserted in neither slot nor identifier order; the longest identifier
 	// is 1024 characters but 2048 bytes, which the schema must accept.
 	links := []broker.Link{
-		{NamespaceID: "ns-1", Slot: 3, Identifier: "player-1", UserID: u1.ID, CreatedAt: at(time.Hour).In(jst)},
-		{NamespaceID: "ns-1", Slot: broker.MaxSlot, Identifier: strings.Repeat("é", broker.MaxIdentifierLen), UserID: u1.ID, CreatedAt: at(2 * time.Hour)},
-		{NamespaceID: "ns-1", Slot: broker.MinSlot, Identifier: "zz-device", UserID: u1.ID, CreatedAt: at(3 * time.Hour)},
+		{NamespaceID: "ns-1", Slot: 3, Identifier: "player-1", UserID: u1.ID, CreatedAt: at(time.Hour).In(jst), Revision: 1},
+		{NamespaceID: "ns-1", Slot: broker.MaxSlot, Identifier: strings.Repeat("é", broker.MaxIdentifierLen), UserID: u1.ID, CreatedAt: at(2 * time.Hour), Revision: 1},
+		{NamespaceID: "ns-1", Slot: broker.MinSlot, Identifier: "zz-device", UserID: u1.ID, CreatedAt: at(3 * time.Hour), Revision: 1},
 	}
 	for _, l := range links {
 		ok(t, fmt.Sprintf("CreateLink slot %d", l.Slot), s.CreateLink(ctx, l))
@@ -333,7 +333,7 @@ func testLinkConflicts(t *testing.T, s broker.Store) {
 	u1 := newUser(t, s, "u-1", "ns-1")
 	u2 := newUser(t, s, "u-2", "ns-1")
 	u3 := newUser(t, s, "u-3", "ns-2")
-	taken := broker.Link{NamespaceID: "ns-1", Slot: 3, Identifier: "player-1", UserID: u1.ID, CreatedAt: t0}
+	taken := broker.Link{NamespaceID: "ns-1", Slot: 3, Identifier: "player-1", UserID: u1.ID, CreatedAt: t0, Revision: 1}
 	ok(t, "CreateLink", s.CreateLink(ctx, taken))
 
 	steal := taken
@@ -373,7 +373,7 @@ func testLinkDelete(t *testing.T, s broker.Store) {
 	u2 := newUser(t, s, "u-2", "ns-1")
 	u3 := newUser(t, s, "u-3", "ns-1")
 	mk := func(slot int, identifier, userID string) broker.Link {
-		l := broker.Link{NamespaceID: "ns-1", Slot: slot, Identifier: identifier, UserID: userID, CreatedAt: at(time.Hour)}
+		l := broker.Link{NamespaceID: "ns-1", Slot: slot, Identifier: identifier, UserID: userID, CreatedAt: at(time.Hour), Revision: 1}
 		ok(t, "CreateLink", s.CreateLink(ctx, l))
 		return l
 	}

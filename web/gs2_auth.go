@@ -57,8 +57,8 @@ func (s *Server) gs2ProjectLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok.AccessToken, "token_type": "Bearer", "expires_in": tok.ExpiresIn,
-		// GS2's owner ID is not configured yet; the namespace is the owner.
-		"owner_id": c.NamespaceID,
+		// The owner of GS2 resource names (gs2.owner_id), as in every GRN.
+		"owner_id": s.gs2Owner,
 	})
 }
 

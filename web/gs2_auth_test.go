@@ -56,7 +56,7 @@ func TestGS2ProjectLogin(t *testing.T) {
 					checkGS2Error(t, r, tc.status, "projectToken")
 					return
 				}
-				if r.Status != http.StatusOK || r.str("token_type") != "Bearer" || r.Body["expires_in"] != float64(3600) || r.str("owner_id") == "" {
+				if r.Status != http.StatusOK || r.str("token_type") != "Bearer" || r.Body["expires_in"] != float64(3600) || r.str("owner_id") != "bridgekeeper" {
 					t.Fatalf("%d %s", r.Status, r.Raw)
 				}
 				if c := jwtPayload(t, r.str("access_token")); c["client_id"] != id || c["userId"] != nil {

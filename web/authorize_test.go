@@ -499,3 +499,33 @@ func TestConcurrentCodeExchange(t *testing.T) {
 		}
 	})
 }
+
+// TestBannedUserCannotExchangeCode: a player banned between signing in
+// upstream and the code's exchange gets no tokens; after the release the
+// same player signs in again.
+func TestBannedUserCannotExchangeCode(t *testing.T) {
+	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
+		ctx := context.Background()
+		id, _ := f.client(t, nativeSpec("game"))
+		cfg := f.oauthConfig(id, "", nativeRedirect, "game")
+		userID := f.userID(t, f.login(t, cfg, "google", "carol").AccessToken)
+		ns, err := f.Store.GetNamespaceByName(ctx, "game")
+		if err != nil {
+			t.Fatal(err)
+		}
+		release := f.Clock.Now().Add(time.Hour)
+		if _, err := broker.BanUser(ctx, f.Store, f.Clock.Now(), ns.ID, userID, "", "griefing", release); err != nil {
+			t.Fatal(err)
+		}
+		a, code := f.signIn(t, cfg, "google", "carol")
+		_, err = cfg.Exchange(ctx, code, oauth2.VerifierOption(a.Verifier))
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" || !strings.Contains(re.ErrorDescription, "banned") {
+			t.Fatalf("exchange for a banned user: %v, want invalid_grant naming the ban", err)
+		}
+		f.Clock.Advance(time.Hour + time.Second)
+		if again := f.userID(t, f.login(t, cfg, "google", "carol").AccessToken); again != userID {
+			t.Fatalf("after the release signed in as %s, want %s", again, userID)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -76,6 +77,7 @@ type ClientSpec struct {
 	AccessTTL    time.Duration // 0: DefaultAccessTTL
 	RefreshTTL   time.Duration // 0: DefaultRefreshTTL
 	CustomIDSlot *int          // nil: DefaultCustomIDSlot
+	RateLimit    float64       // requests per second; 0: unlimited
 }
 
 // ConfidentialOnly are the grants a public client may not use.
@@ -98,7 +100,7 @@ func CreateClient(ctx context.Context, store Store, secrets *Secrets, spec Clien
 	c := Client{
 		ID: uuid.NewString(), Name: spec.Name, Public: spec.Public, Scopes: spec.Scopes,
 		RedirectURIs: spec.RedirectURIs, AccessTTL: spec.AccessTTL, RefreshTTL: spec.RefreshTTL,
-		CustomIDSlot: DefaultCustomIDSlot, CreatedAt: now, UpdatedAt: now,
+		CustomIDSlot: DefaultCustomIDSlot, RateLimit: spec.RateLimit, CreatedAt: now, UpdatedAt: now,
 	}
 	if c.AccessTTL == 0 {
 		c.AccessTTL = DefaultAccessTTL
@@ -154,6 +156,7 @@ type ClientChange struct {
 	Grants, Scopes, RedirectURIs *[]string
 	AccessTTL, RefreshTTL        *time.Duration
 	CustomIDSlot                 *int
+	RateLimit                    *float64
 	RotateSecret                 bool
 }
 
@@ -174,6 +177,7 @@ func UpdateClient(ctx context.Context, store Store, secrets *Secrets, id string,
 		set(&c.AccessTTL, ch.AccessTTL)
 		set(&c.RefreshTTL, ch.RefreshTTL)
 		set(&c.CustomIDSlot, ch.CustomIDSlot)
+		set(&c.RateLimit, ch.RateLimit)
 		if ch.Grants != nil {
 			c.Grants = fullGrants(*ch.Grants)
 		}
@@ -253,6 +257,9 @@ func validateClient(c Client, namespace string) error {
 	}
 	if c.CustomIDSlot < MinSlot || c.CustomIDSlot > MaxSlot {
 		errs = append(errs, fmt.Errorf("custom-id-slot: %d is not in %d..%d", c.CustomIDSlot, MinSlot, MaxSlot))
+	}
+	if c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
+		errs = append(errs, fmt.Errorf("rate-limit: %v is not a number of requests per second >= 0", c.RateLimit))
 	}
 	return errors.Join(errs...)
 }

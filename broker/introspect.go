@@ -68,10 +68,37 @@ func (b *Broker) accessRevoked(ctx context.Context, claims AccessClaims) (bool, 
 	if err != nil || revoked {
 		return revoked, err
 	}
-	if claims.SessionID == "" {
+	if claims.SessionID != "" {
+		if revoked, err = b.store.FamilyRevoked(ctx, claims.SessionID); err != nil || revoked {
+			return revoked, err
+		}
+	}
+	if claims.UserID == "" || claims.IssuedAt == nil {
 		return false, nil
 	}
-	return b.store.FamilyRevoked(ctx, claims.SessionID)
+	// A logout ends what was issued up to its second (iat has no finer
+	// grain), but the token the logout itself issued.
+	at, keep, err := b.store.UserLogout(ctx, claims.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return claims.ID != keep && claims.IssuedAt.Time().Unix() <= at.Unix(), nil
+}
+
+// loggedOut reports whether the user logged out at or after created: a
+// refresh token created then is ended.
+func (b *Broker) loggedOut(ctx context.Context, userID string, created time.Time) (bool, error) {
+	at, _, err := b.store.UserLogout(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("user logout: %w", err)
+	}
+	return !created.After(at), nil
 }
 
 func (b *Broker) introspectAccess(ctx context.Context, c Client, token string) (Introspection, error) {
@@ -108,6 +135,9 @@ func (b *Broker) introspectRefresh(ctx context.Context, c Client, token string) 
 	}
 	if rt.NamespaceID != c.NamespaceID || rt.FamilyRevoked || !rt.SpentAt.IsZero() || !b.now().Before(rt.ExpiresAt) {
 		return Introspection{}, nil
+	}
+	if out, err := b.loggedOut(ctx, rt.UserID, rt.CreatedAt); err != nil || out {
+		return Introspection{}, err
 	}
 	offset := rt.TimeOffset
 	return Introspection{

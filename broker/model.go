@@ -33,8 +33,11 @@ type Client struct {
 	AccessTTL    time.Duration
 	RefreshTTL   time.Duration
 	CustomIDSlot int // takeover slot of this client's server_custom_id identities
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// RateLimit is the requests per second the client may make to the
+	// rate-limited endpoints; 0 is unlimited.
+	RateLimit float64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // User is the broker's own identity of a player.
@@ -42,6 +45,7 @@ type User struct {
 	ID          string // UUID v4
 	NamespaceID string
 	CreatedAt   time.Time
+	Nickname    string // Xsolla user profile; "" when never given
 }
 
 // Link is a takeover link: (namespace, slot, identifier) is unique and points to
@@ -157,3 +161,13 @@ type Ban struct {
 
 // Active reports whether the ban still holds at now.
 func (b Ban) Active(now time.Time) bool { return now.Before(b.ReleaseAt) }
+
+// Attribute is an Xsolla-style user attribute.
+type Attribute struct {
+	Key        string // [A-Za-z0-9_]+, at most 256 characters
+	Value      string // JSON text
+	Type       string // client | server
+	Permission string // private | public
+	ReadOnly   bool   // a later login cannot change it
+	UpdatedAt  time.Time
+}

@@ -74,6 +74,12 @@ func (b *Broker) notRotated(ctx context.Context, c Client, presented, successor 
 	if err := b.checkBan(ctx, old.UserID); err != nil {
 		return RefreshToken{}, err
 	}
+	if out, err := b.loggedOut(ctx, old.UserID, old.CreatedAt); err != nil || out {
+		if err == nil {
+			err = InvalidGrant("the session ended with a logout", nil)
+		}
+		return RefreshToken{}, err
+	}
 	switch {
 	case old.FamilyRevoked:
 		return RefreshToken{}, InvalidGrant("refresh token has been revoked", nil)

@@ -30,6 +30,8 @@ type UserStore interface {
 	CreateLink(ctx context.Context, l Link) error
 	GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (Link, error)
 	ListLinks(ctx context.Context, userID string) ([]Link, error) // ordered by slot
+	// SetNickname records the user's nickname; ErrNotFound if no user.
+	SetNickname(ctx context.Context, userID, nickname string) error
 	// GetUserLink is the user's link in slot; ErrNotFound when none.
 	GetUserLink(ctx context.Context, userID string, slot int) (Link, error)
 	// UpdateLinkPassword sets the password hash of the user's link in slot
@@ -55,6 +57,15 @@ type BanStore interface {
 	Banned(ctx context.Context, userID string, now time.Time) (bool, error)
 }
 
+// AttributeStore keeps users' Xsolla-style attributes.
+type AttributeStore interface {
+	// PutAttributes creates or replaces the user's attributes by key,
+	// atomically, except that an existing read_only attribute is kept as
+	// it is.
+	PutAttributes(ctx context.Context, userID string, attrs []Attribute) error
+	ListAttributes(ctx context.Context, userID string) ([]Attribute, error) // ordered by key
+}
+
 // PolicyStore keeps GS2 federation policy documents by the SHA-256 of
 // their bytes.
 type PolicyStore interface {
@@ -72,7 +83,8 @@ type RefreshStore interface {
 	CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t RefreshToken) (RefreshToken, error)
 	// RotateRefreshToken atomically spends the token r.OldHash — only if it is
 	// unspent, unexpired at r.Now, issued to r.ClientID, its family is not
-	// revoked and its user is not banned at r.Now — and inserts its successor (same family, user, namespace, scope
+	// revoked, its user is not banned at r.Now and has not logged out since
+	// it was created — and inserts its successor (same family, user, namespace, scope
 	// and time offset). It returns the successor, or ErrNotFound when no token
 	// could be spent; of concurrent calls for one token exactly one succeeds.
 	RotateRefreshToken(ctx context.Context, r Rotation) (RefreshToken, error)
@@ -125,6 +137,13 @@ type KeyStore interface {
 type RevocationStore interface {
 	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error // idempotent
 	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
+	// LogoutUser ends every earlier session of the user: refresh tokens
+	// created at or before at no longer rotate, and access tokens issued at
+	// or before at (whole seconds, as JWT iat) but keepJTI are inactive. A
+	// later logout replaces an earlier one.
+	LogoutUser(ctx context.Context, userID string, at time.Time, keepJTI string) error
+	// UserLogout is the user's last logout; ErrNotFound when none.
+	UserLogout(ctx context.Context, userID string) (at time.Time, keepJTI string, err error)
 }
 
 // Store is everything the broker persists. Implementations live in
@@ -136,6 +155,7 @@ type Store interface {
 	AuthStore
 	AccountStore
 	BanStore
+	AttributeStore
 	PolicyStore
 	RefreshStore
 	KeyStore

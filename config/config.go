@@ -57,6 +57,16 @@ type Config struct {
 	// Providers are the upstream identity providers users sign in with.
 	// They can only be set in the configuration file.
 	Providers []Provider `yaml:"providers"`
+	// Xsolla configures the Xsolla-style custom-ID login; file only.
+	Xsolla Xsolla `yaml:"xsolla"`
+}
+
+// Xsolla maps Xsolla's identifiers onto the broker's.
+type Xsolla struct {
+	// PublisherProjects maps a publisher_project_id to a namespace name.
+	PublisherProjects map[int64]string `yaml:"publisher_projects"`
+	// SocialSlots maps a social_profile platform to its takeover slot.
+	SocialSlots map[string]int `yaml:"social_slots"`
 }
 
 // GS2 holds the settings used to build GS2 resource names (GRNs).

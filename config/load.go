@@ -129,6 +129,8 @@ func applyEnv(c *Config, environ []string) []error {
 		case k == EnvPrefix+"CONFIG" || strings.HasPrefix(k, EnvPrefix+"TEST_"):
 		case k == EnvPrefix+"PROVIDERS" || strings.HasPrefix(k, EnvPrefix+"PROVIDERS_"):
 			errs = append(errs, fmt.Errorf("%s: providers can only be set in the configuration file", k))
+		case k == EnvPrefix+"XSOLLA" || strings.HasPrefix(k, EnvPrefix+"XSOLLA_"):
+			errs = append(errs, fmt.Errorf("%s: xsolla can only be set in the configuration file", k))
 		default:
 			errs = append(errs, fmt.Errorf("%s: unknown environment variable%s", k, suggest(k, byEnv)))
 		}
@@ -263,6 +265,8 @@ func yamlErrors(file string, err error) []error {
 				m += " in a providers entry"
 			case "config.GS2":
 				m += " in gs2"
+			case "config.Xsolla":
+				m += " in xsolla"
 			}
 		}
 		errs = append(errs, fmt.Errorf("%s: %s", loc, m))

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -89,6 +90,24 @@ func (c Config) problems() []error {
 	}
 
 	errs = append(errs, providerProblems(c.Providers)...)
+	errs = append(errs, c.Xsolla.problems()...)
+	return errs
+}
+
+// problems checks the Xsolla mappings, in a stable order.
+func (x Xsolla) problems() []error {
+	var errs []error
+	ids := slices.Sorted(maps.Keys(x.PublisherProjects))
+	for _, id := range ids {
+		if ns := x.PublisherProjects[id]; strings.TrimSpace(ns) == "" {
+			errs = append(errs, fmt.Errorf("xsolla.publisher_projects[%d]: the namespace name must not be empty", id))
+		}
+	}
+	for _, platform := range slices.Sorted(maps.Keys(x.SocialSlots)) {
+		if slot := x.SocialSlots[platform]; platform == "" || slot < 0 || slot > maxSlot {
+			errs = append(errs, fmt.Errorf("xsolla.social_slots[%q]: slot %d is not between 0 and %d (and the platform needs a name)", platform, slot, maxSlot))
+		}
+	}
 	return errs
 }
 

@@ -7,9 +7,6 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker"
 )
 
-// MaxCustomIDLen is Xsolla's bound on server_custom_id.
-const MaxCustomIDLen = 256
-
 // LinkLogin signs in (or creates) the user behind a takeover link.
 type LinkLogin interface {
 	LoginByLink(ctx context.Context, c broker.Client, slot int, identifier string, scope []string) (broker.Token, error)
@@ -34,9 +31,9 @@ func (g ServerCustomID) Exchange(ctx context.Context, r Request) (broker.Token, 
 	if id == "" {
 		return broker.Token{}, broker.InvalidRequest("server_custom_id is required")
 	}
-	if !broker.ValidIdentifier(id, MaxCustomIDLen) {
+	if !broker.ValidIdentifier(id, broker.MaxCustomIDLen) {
 		return broker.Token{}, broker.InvalidRequest(fmt.Sprintf(
-			"server_custom_id must be at most %d characters of UTF-8 without control characters", MaxCustomIDLen))
+			"server_custom_id must be at most %d characters of UTF-8 without control characters", broker.MaxCustomIDLen))
 	}
 	scope := r.Scope
 	if scope == nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/grants"
+	"github.com/bridgekeeper/bridgekeeper/throttle"
 )
 
 // Server is the HTTP surface.
@@ -33,9 +34,14 @@ type Server struct {
 	now          func() time.Time
 	gs2Region    string
 	gs2Owner     string
-	registry     *prometheus.Registry
-	requests     *prometheus.CounterVec
-	latency      *prometheus.HistogramVec
+	// Xsolla surface: publisher_project_id -> namespace name, social
+	// platform -> takeover slot, and the per-client rate limits.
+	publisherProjects map[int64]string
+	socialSlots       map[string]int
+	limits            *throttle.Keyed
+	registry          *prometheus.Registry
+	requests          *prometheus.CounterVec
+	latency           *prometheus.HistogramVec
 }
 
 // Options configures the server.
@@ -45,7 +51,11 @@ type Options struct {
 	Upstreams      []Upstream // the identity providers players sign in with
 	GS2Region      string     // GS2 resource names: grn:gs2:{region}:{owner}:...
 	GS2Owner       string
-	Now            func() time.Time // nil: time.Now
+	// XsollaPublisherProjects maps publisher_project_id to a namespace name;
+	// SocialSlots maps a social_profile platform to its takeover slot.
+	XsollaPublisherProjects map[int64]string
+	SocialSlots             map[string]int
+	Now                     func() time.Time // nil: time.Now
 }
 
 // NewServer builds the HTTP surface over a broker and the token dispatcher.
@@ -66,6 +76,8 @@ func NewServer(b *broker.Broker, tokens *grants.Dispatcher, log *slog.Logger, op
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.publisherProjects, s.socialSlots = opts.XsollaPublisherProjects, opts.SocialSlots
+	s.limits = throttle.New(100_000, s.now)
 	s.upstreams, s.slotNames, s.upstreamList = map[string]Upstream{}, map[int]string{}, opts.Upstreams
 	for _, up := range opts.Upstreams {
 		s.upstreams[up.Name] = up
@@ -125,6 +137,8 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/gs2/account/{ns}/takeover/type/{type}/userIdentifier/{userIdentifier:.+}",
 		s.gs2DeleteTakeOverByIdentifier).Methods(http.MethodDelete).Name("gs2")
 	r.HandleFunc("/gs2/{service:auth|identifier|account}/system/version", s.gs2ServiceVersion).Methods(http.MethodGet).Name("gs2")
+	r.HandleFunc("/users/login/server_custom_id", s.xsollaLogin).Methods(http.MethodPost).Name("xsolla")
+	r.HandleFunc("/users/{userId}/attributes", s.xsollaAttributes).Methods(http.MethodGet).Name("xsolla")
 	// Last: any other /gs2/ call (or method) gets a 404 the SDKs can read.
 	r.PathPrefix("/gs2/").HandlerFunc(s.gs2NotFound).Name("gs2")
 	// mux runs r.Use middleware only on a match; these two are instrumented

@@ -47,6 +47,7 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	s.fs.DurationVar(&spec.AccessTTL, "access-ttl", broker.DefaultAccessTTL, "access token lifetime")
 	s.fs.DurationVar(&spec.RefreshTTL, "refresh-ttl", broker.DefaultRefreshTTL, "refresh token lifetime")
 	slot := s.fs.Int("custom-id-slot", broker.DefaultCustomIDSlot, "takeover slot of server_custom_id identities")
+	s.fs.Float64Var(&spec.RateLimit, "rate-limit", 0, "requests per second the client may make to rate-limited endpoints (0: unlimited)")
 	output := s.fs.String("output", "text", "text | json")
 	cfg, err := s.load(args, e)
 	if err != nil {
@@ -100,6 +101,7 @@ func clientUpdate(ctx context.Context, args []string, e env) error {
 	accessTTL := s.fs.Duration("access-ttl", 0, "access token lifetime")
 	refreshTTL := s.fs.Duration("refresh-ttl", 0, "refresh token lifetime")
 	slot := s.fs.Int("custom-id-slot", 0, "takeover slot of server_custom_id identities")
+	rateLimit := s.fs.Float64("rate-limit", 0, "requests per second to rate-limited endpoints (0: unlimited)")
 	rotate := s.fs.Bool("rotate-secret", false, "issue a new secret; the old one stops working")
 	output := s.fs.String("output", "text", "text | json")
 	cfg, err := s.load(args, e)
@@ -130,6 +132,8 @@ func clientUpdate(ctx context.Context, args []string, e env) error {
 			ch.RefreshTTL = refreshTTL
 		case "custom-id-slot":
 			ch.CustomIDSlot = slot
+		case "rate-limit":
+			ch.RateLimit = rateLimit
 		}
 	})
 	store, secrets, err := openSealed(ctx, cfg)

@@ -55,6 +55,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	srv := web.NewServer(b, tokens, log, web.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: time.Duration(cfg.RequestTimeout), Upstreams: ups,
 		GS2Region: cfg.GS2.Region, GS2Owner: cfg.GS2.OwnerID,
+		XsollaPublisherProjects: cfg.Xsolla.PublisherProjects, SocialSlots: cfg.Xsolla.SocialSlots,
 	})
 	if cfg.Demo {
 		if err := ensureDemo(ctx, store, secrets, cfg, e); err != nil {

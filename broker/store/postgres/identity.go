@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,7 +38,7 @@ func (s *Store) getNamespace(ctx context.Context, op, query string, arg any) (br
 }
 
 const clientColumns = `id, namespace_id, name, secret_hash, public, grants, scopes, redirect_uris,
-	access_ttl_ms, refresh_ttl_ms, custom_id_slot, created_at, updated_at`
+	access_ttl_ms, refresh_ttl_ms, custom_id_slot, rate_limit, created_at, updated_at`
 
 // clientLists encodes the three list columns.
 func clientLists(c broker.Client) (grants, scopes, uris string, err error) {
@@ -60,9 +61,9 @@ func (s *Store) CreateClient(ctx context.Context, c broker.Client) error {
 		return err
 	}
 	_, err = s.q.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		c.ID, c.NamespaceID, c.Name, c.SecretHash, c.Public, grants, scopes, uris,
-		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.CreatedAt, c.UpdatedAt)
+		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.RateLimit, c.CreatedAt, c.UpdatedAt)
 	return wrap("create client", err)
 }
 
@@ -73,7 +74,7 @@ func scanClient(row pgx.Row) (broker.Client, error) {
 		accessMS, refreshMS  int64
 	)
 	err := row.Scan(&c.ID, &c.NamespaceID, &c.Name, &c.SecretHash, &c.Public, &grants, &scopes, &uris,
-		&accessMS, &refreshMS, &c.CustomIDSlot, &c.CreatedAt, &c.UpdatedAt)
+		&accessMS, &refreshMS, &c.CustomIDSlot, &c.RateLimit, &c.CreatedAt, &c.UpdatedAt)
 	if err != nil {
 		return broker.Client{}, err
 	}
@@ -113,9 +114,9 @@ func (s *Store) UpdateClient(ctx context.Context, c broker.Client) error {
 	}
 	tag, err := s.q.Exec(ctx, `UPDATE clients SET name = $2, secret_hash = $3, public = $4,
 		grants = $5, scopes = $6, redirect_uris = $7, access_ttl_ms = $8, refresh_ttl_ms = $9,
-		custom_id_slot = $10, updated_at = $11 WHERE id = $1`,
+		custom_id_slot = $10, rate_limit = $11, updated_at = $12 WHERE id = $1`,
 		c.ID, c.Name, c.SecretHash, c.Public, grants, scopes, uris,
-		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.UpdatedAt)
+		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.RateLimit, c.UpdatedAt)
 	return affectedOne("update client", tag, err)
 }
 
@@ -134,14 +135,26 @@ func (s *Store) CreateUser(ctx context.Context, u broker.User) error {
 
 // GetUser implements broker.UserStore.
 func (s *Store) GetUser(ctx context.Context, id string) (broker.User, error) {
-	var u broker.User
-	err := s.q.QueryRow(ctx, `SELECT id, namespace_id, created_at FROM users WHERE id = $1`, id).
-		Scan(&u.ID, &u.NamespaceID, &u.CreatedAt)
+	var (
+		u        broker.User
+		nickname *string
+	)
+	err := s.q.QueryRow(ctx, `SELECT id, namespace_id, created_at, nickname FROM users WHERE id = $1`, id).
+		Scan(&u.ID, &u.NamespaceID, &u.CreatedAt, &nickname)
 	if err != nil {
 		return broker.User{}, wrap("get user", err)
 	}
 	u.CreatedAt = u.CreatedAt.UTC()
+	if nickname != nil {
+		u.Nickname = *nickname
+	}
 	return u, nil
+}
+
+// SetNickname implements broker.UserStore.
+func (s *Store) SetNickname(ctx context.Context, userID, nickname string) error {
+	tag, err := s.q.Exec(ctx, `UPDATE users SET nickname = $2 WHERE id = $1`, userID, nickname)
+	return affectedOne("set nickname", tag, err)
 }
 
 // CreateLink implements broker.UserStore; the primary key and the
@@ -201,8 +214,8 @@ func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broke
 func (s *Store) UpdateLinkPassword(ctx context.Context, userID string, slot int, revision int64, hash []byte) (broker.Link, error) {
 	l, err := scanLink(s.q.QueryRow(ctx, `UPDATE takeover_links SET password_hash = $4, revision = revision + 1
 		WHERE user_id = $1 AND slot = $2 AND revision = $3 RETURNING `+linkColumns, userID, slot, revision, hash))
-	if err == nil {
-		return l, nil
+	if err == nil || !errors.Is(err, pgx.ErrNoRows) {
+		return l, wrap("update link password", err)
 	}
 	if _, gerr := s.GetUserLink(ctx, userID, slot); gerr == nil {
 		return broker.Link{}, fmt.Errorf("postgres: update link password: revision %d is stale: %w", revision, broker.ErrConflict)

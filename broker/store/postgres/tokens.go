@@ -46,6 +46,8 @@ const rotateSQL = `WITH spent AS (
 	WHERE hash = $1 AND spent_at IS NULL AND expires_at > $3 AND client_id = $4
 	  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = refresh_tokens.family_id)
 	  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = refresh_tokens.user_id AND b.release_at > $3)
+	  AND NOT EXISTS (SELECT 1 FROM user_logouts o
+	                  WHERE o.user_id = refresh_tokens.user_id AND o.logged_out_at >= refresh_tokens.created_at)
 	RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset
 )
 INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, namespace_id, scope, time_offset,

@@ -43,7 +43,7 @@ func (s *Store) getNamespace(ctx context.Context, op, where string, arg any) (br
 }
 
 const clientColumns = `id, namespace_id, name, secret_hash, public, grants, scopes, redirect_uris,
-	access_ttl_ms, refresh_ttl_ms, custom_id_slot, created_at, updated_at`
+	access_ttl_ms, refresh_ttl_ms, custom_id_slot, rate_limit, created_at, updated_at`
 
 // clientLists encodes the three list columns.
 func clientLists(c broker.Client) (grants, scopes, uris string, err error) {
@@ -66,9 +66,9 @@ func (s *Store) CreateClient(ctx context.Context, c broker.Client) error {
 		return err
 	}
 	_, err = s.w.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.NamespaceID, c.Name, nullBytes(c.SecretHash), c.Public, grants, scopes, uris,
-		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot,
+		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.RateLimit,
 		ms(c.CreatedAt), ms(c.UpdatedAt))
 	return wrap("create client", err)
 }
@@ -83,7 +83,7 @@ func scanClient(row scanner) (broker.Client, error) {
 		createdMS, updatedMS int64
 	)
 	err := row.Scan(&c.ID, &c.NamespaceID, &c.Name, &c.SecretHash, &c.Public, &grants, &scopes, &uris,
-		&accessMS, &refreshMS, &c.CustomIDSlot, &createdMS, &updatedMS)
+		&accessMS, &refreshMS, &c.CustomIDSlot, &c.RateLimit, &createdMS, &updatedMS)
 	if err != nil {
 		return broker.Client{}, err
 	}
@@ -122,9 +122,9 @@ func (s *Store) UpdateClient(ctx context.Context, c broker.Client) error {
 	}
 	res, err := s.w.ExecContext(ctx, `UPDATE clients SET name = ?, secret_hash = ?, public = ?,
 		grants = ?, scopes = ?, redirect_uris = ?, access_ttl_ms = ?, refresh_ttl_ms = ?,
-		custom_id_slot = ?, updated_at = ? WHERE id = ?`,
+		custom_id_slot = ?, rate_limit = ?, updated_at = ? WHERE id = ?`,
 		c.Name, nullBytes(c.SecretHash), c.Public, grants, scopes, uris,
-		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, ms(c.UpdatedAt), c.ID)
+		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.RateLimit, ms(c.UpdatedAt), c.ID)
 	return affectedOne("update client", res, err)
 }
 
@@ -144,16 +144,23 @@ func (s *Store) CreateUser(ctx context.Context, u broker.User) error {
 // GetUser implements broker.UserStore.
 func (s *Store) GetUser(ctx context.Context, id string) (broker.User, error) {
 	var (
-		u       broker.User
-		created int64
+		u        broker.User
+		created  int64
+		nickname sql.NullString
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT id, namespace_id, created_at FROM users WHERE id = ?`, id).
-		Scan(&u.ID, &u.NamespaceID, &created)
+	err := s.r.QueryRowContext(ctx, `SELECT id, namespace_id, created_at, nickname FROM users WHERE id = ?`, id).
+		Scan(&u.ID, &u.NamespaceID, &created, &nickname)
 	if err != nil {
 		return broker.User{}, wrap("get user", err)
 	}
-	u.CreatedAt = fromMS(created)
+	u.CreatedAt, u.Nickname = fromMS(created), nickname.String
 	return u, nil
+}
+
+// SetNickname implements broker.UserStore.
+func (s *Store) SetNickname(ctx context.Context, userID, nickname string) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE users SET nickname = ? WHERE id = ?`, nickname, userID)
+	return affectedOne("set nickname", res, err)
 }
 
 // CreateLink implements broker.UserStore; the primary key and the

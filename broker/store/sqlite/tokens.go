@@ -52,6 +52,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r broker.Rotation) (brok
 			WHERE hash = ? AND spent_at IS NULL AND expires_at > ? AND client_id = ?
 			  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = refresh_tokens.family_id)
 			  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = refresh_tokens.user_id AND b.release_at > ?)
+			  AND NOT EXISTS (SELECT 1 FROM user_logouts o
+			                  WHERE o.user_id = refresh_tokens.user_id AND o.logged_out_at >= refresh_tokens.created_at)
 			RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset`,
 			now, r.OldHash, now, r.ClientID, now).
 			Scan(&next.FamilyID, &next.ClientID, &next.UserID, &next.NamespaceID, &next.Scope, &next.TimeOffset)

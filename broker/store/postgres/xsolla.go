@@ -1,0 +1,72 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// PutAttributes implements broker.AttributeStore in one statement: the
+// WHERE of the conflict update keeps read_only attributes as they are.
+func (s *Store) PutAttributes(ctx context.Context, userID string, attrs []broker.Attribute) error {
+	if len(attrs) == 0 {
+		return nil
+	}
+	keys := make([]string, len(attrs))
+	values := make([]string, len(attrs))
+	types := make([]string, len(attrs))
+	perms := make([]string, len(attrs))
+	readOnly := make([]bool, len(attrs))
+	updated := make([]time.Time, len(attrs))
+	for i, a := range attrs {
+		keys[i], values[i], types[i], perms[i], readOnly[i], updated[i] = a.Key, a.Value, a.Type, a.Permission, a.ReadOnly, a.UpdatedAt
+	}
+	_, err := s.q.Exec(ctx, `INSERT INTO user_attributes
+		(user_id, key, value, attr_type, permission, read_only, updated_at)
+		SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::timestamptz[])
+		ON CONFLICT (user_id, key) DO UPDATE SET value = EXCLUDED.value, attr_type = EXCLUDED.attr_type,
+			permission = EXCLUDED.permission, read_only = EXCLUDED.read_only, updated_at = EXCLUDED.updated_at
+		WHERE NOT user_attributes.read_only`,
+		userID, keys, values, types, perms, readOnly, updated)
+	return wrap("put attributes", err)
+}
+
+// ListAttributes implements broker.AttributeStore.
+func (s *Store) ListAttributes(ctx context.Context, userID string) ([]broker.Attribute, error) {
+	rows, err := s.q.Query(ctx, `SELECT key, value, attr_type, permission, read_only, updated_at
+		FROM user_attributes WHERE user_id = $1 ORDER BY key`, userID)
+	if err != nil {
+		return nil, wrap("list attributes", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Attribute, error) {
+		var a broker.Attribute
+		err := row.Scan(&a.Key, &a.Value, &a.Type, &a.Permission, &a.ReadOnly, &a.UpdatedAt)
+		a.UpdatedAt = a.UpdatedAt.UTC()
+		return a, err
+	})
+	return out, wrap("list attributes", err)
+}
+
+// LogoutUser implements broker.RevocationStore.
+func (s *Store) LogoutUser(ctx context.Context, userID string, at time.Time, keepJTI string) error {
+	_, err := s.q.Exec(ctx, `INSERT INTO user_logouts (user_id, logged_out_at, keep_jti) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id) DO UPDATE SET logged_out_at = EXCLUDED.logged_out_at, keep_jti = EXCLUDED.keep_jti`,
+		userID, at, keepJTI)
+	return wrap("logout user", err)
+}
+
+// UserLogout implements broker.RevocationStore.
+func (s *Store) UserLogout(ctx context.Context, userID string) (time.Time, string, error) {
+	var (
+		at   time.Time
+		keep string
+	)
+	err := s.q.QueryRow(ctx, `SELECT logged_out_at, keep_jti FROM user_logouts WHERE user_id = $1`, userID).Scan(&at, &keep)
+	if err != nil {
+		return time.Time{}, "", wrap("user logout", err)
+	}
+	return at.UTC(), keep, nil
+}

@@ -1,0 +1,66 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+)
+
+// PutAttributes implements broker.AttributeStore: one transaction of
+// upserts whose conflict WHERE keeps read_only attributes as they are.
+func (s *Store) PutAttributes(ctx context.Context, userID string, attrs []broker.Attribute) error {
+	return s.atomic(ctx, "put attributes", func(q dbtx) error {
+		for _, a := range attrs {
+			_, err := q.ExecContext(ctx, `INSERT INTO user_attributes
+				(user_id, key, value, attr_type, permission, read_only, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, attr_type = excluded.attr_type,
+					permission = excluded.permission, read_only = excluded.read_only, updated_at = excluded.updated_at
+				WHERE NOT user_attributes.read_only`,
+				userID, a.Key, a.Value, a.Type, a.Permission, a.ReadOnly, ms(a.UpdatedAt))
+			if err != nil {
+				return wrap("put attribute", err)
+			}
+		}
+		return nil
+	})
+}
+
+// ListAttributes implements broker.AttributeStore.
+func (s *Store) ListAttributes(ctx context.Context, userID string) ([]broker.Attribute, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT key, value, attr_type, permission, read_only, updated_at
+		FROM user_attributes WHERE user_id = ? ORDER BY key`, userID)
+	if err != nil {
+		return nil, wrap("list attributes", err)
+	}
+	return collect(rows, "list attributes", func(row scanner) (broker.Attribute, error) {
+		var (
+			a       broker.Attribute
+			updated int64
+		)
+		err := row.Scan(&a.Key, &a.Value, &a.Type, &a.Permission, &a.ReadOnly, &updated)
+		a.UpdatedAt = fromMS(updated)
+		return a, err
+	})
+}
+
+// LogoutUser implements broker.RevocationStore.
+func (s *Store) LogoutUser(ctx context.Context, userID string, at time.Time, keepJTI string) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO user_logouts (user_id, logged_out_at, keep_jti) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET logged_out_at = excluded.logged_out_at, keep_jti = excluded.keep_jti`,
+		userID, ms(at), keepJTI)
+	return wrap("logout user", err)
+}
+
+// UserLogout implements broker.RevocationStore.
+func (s *Store) UserLogout(ctx context.Context, userID string) (time.Time, string, error) {
+	var (
+		at   int64
+		keep string
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT logged_out_at, keep_jti FROM user_logouts WHERE user_id = ?`, userID).Scan(&at, &keep)
+	if err != nil {
+		return time.Time{}, "", wrap("user logout", err)
+	}
+	return fromMS(at), keep, nil
+}

@@ -1,0 +1,90 @@
+// Package throttle limits how often a caller, named by a key (a client ID,
+// an address, an identifier), may do something: one token bucket per key,
+// from golang.org/x/time/rate.
+package throttle
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Keyed is a set of token buckets by key. Idle keys are forgotten once the
+// set holds max of them, so memory stays bounded whatever the keys are.
+type Keyed struct {
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	max     int
+	now     func() time.Time
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+// New makes a Keyed of at most size keys (at least 1); now is the clock.
+func New(size int, now func() time.Time) *Keyed {
+	return &Keyed{buckets: make(map[string]*bucket), max: max(size, 1), now: now}
+}
+
+// Allow takes one token from key's bucket, which refills perSecond and
+// holds burst. When the bucket is empty it takes nothing and says how long
+// until a token is there. perSecond <= 0 is unlimited.
+func (k *Keyed) Allow(key string, perSecond float64, burst int) (bool, time.Duration) {
+	if perSecond <= 0 {
+		return true, 0
+	}
+	now := k.now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	b := k.buckets[key]
+	if b == nil {
+		if len(k.buckets) >= k.max {
+			k.evict(now)
+		}
+		b = &bucket{lim: rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))}
+		k.buckets[key] = b
+	} else if b.lim.Limit() != rate.Limit(perSecond) || b.lim.Burst() != max(burst, 1) {
+		// The client's configured rate changed.
+		b.lim.SetLimitAt(now, rate.Limit(perSecond))
+		b.lim.SetBurstAt(now, max(burst, 1))
+	}
+	b.seen = now
+	r := b.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// evict drops the keys idle longest: every key not seen in the last
+// minute, or, when all are recent, half of them (the older half).
+func (k *Keyed) evict(now time.Time) {
+	for key, b := range k.buckets {
+		if now.Sub(b.seen) > time.Minute {
+			delete(k.buckets, key)
+		}
+	}
+	if len(k.buckets) < k.max {
+		return
+	}
+	var total time.Duration
+	for _, b := range k.buckets {
+		total += now.Sub(b.seen)
+	}
+	mean := total / time.Duration(len(k.buckets))
+	for key, b := range k.buckets {
+		if now.Sub(b.seen) >= mean {
+			delete(k.buckets, key)
+		}
+	}
+}
+
+// RetryAfter is d as a Retry-After header value: whole seconds, at least 1.
+func RetryAfter(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}

@@ -127,8 +127,8 @@ func every(ctx context.Context, d time.Duration, fn func()) {
 // ensureDemo creates the demo namespace and client on first start and prints
 // how to use them: what `make run` promises a newcomer.
 func ensureDemo(ctx context.Context, store broker.Store, secrets *broker.Secrets, cfg config.Config, e env) error {
-	if _, err := store.GetNamespaceByName(ctx, "demo"); err == nil {
-		fmt.Fprintln(e.stdout, "demo: namespace \"demo\" exists; its client credentials were printed on first start")
+	if ns, err := store.GetNamespaceByName(ctx, "demo"); err == nil {
+		fmt.Fprintf(e.stdout, "demo: namespace \"demo\" (projectId %s) exists; its client credentials were printed on first start\n", ns.ID)
 		return nil
 	} else if !errors.Is(err, broker.ErrNotFound) {
 		return fmt.Errorf("demo: %w", err)
@@ -141,7 +141,7 @@ func ensureDemo(ctx context.Context, store broker.Store, secrets *broker.Secrets
 		return fmt.Errorf("demo: %w", err)
 	}
 	fmt.Fprintf(e.stdout, `
-demo client created in namespace "demo" (shown once):
+demo client created in namespace "demo" (projectId %s; shown once):
   client_id:     %s
   client_secret: %s
 
@@ -151,6 +151,6 @@ get a token:
 log a player in by your own player ID:
   curl -s -u '%s:%s' -d grant_type=server_custom_id -d server_custom_id=player-1 %s/oauth2/token
 
-`, c.ID, secret, c.ID, secret, cfg.Issuer, c.ID, secret, cfg.Issuer)
+`, c.NamespaceID, c.ID, secret, c.ID, secret, cfg.Issuer, c.ID, secret, cfg.Issuer)
 	return nil
 }

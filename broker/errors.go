@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -17,7 +18,17 @@ var (
 	// in. Its own sentinel, because the stores also report a busy database
 	// as ErrConflict.
 	ErrLastLink = errors.New("the last link of a user cannot be removed")
+	// ErrUnavailable: the database cannot be reached, or did not answer
+	// within the request's time. The request may be retried; every surface
+	// answers 503 with Retry-After.
+	ErrUnavailable = errors.New("storage unavailable")
 )
+
+// Unavailable reports whether err means "retry later": the store is
+// unreachable or the request ran out of time.
+func Unavailable(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
 
 // Error is a protocol error: an RFC 6749 §5.2 error code, a description that is
 // safe to show the client, and an internal cause that is only ever logged.

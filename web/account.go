@@ -26,6 +26,10 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (broker.AccessCl
 		return broker.AccessClaims{}, false
 	}
 	claims, err := s.broker.VerifyAccess(r.Context(), token)
+	if broker.Unavailable(err) {
+		s.writeOAuthError(w, r, err, false)
+		return broker.AccessClaims{}, false
+	}
 	desc := "The access token is invalid"
 	switch {
 	case errors.Is(err, broker.ErrTokenExpired):

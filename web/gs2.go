@@ -66,6 +66,9 @@ func (s *Server) writeGS2Error(w http.ResponseWriter, r *http.Request, model str
 	var be *broker.Error
 	switch {
 	case errors.As(err, &ge):
+	case broker.Unavailable(err):
+		s.log.WarnContext(r.Context(), "storage unavailable", "route", routeName(r), "err", err)
+		ge = gs2Refuse(http.StatusServiceUnavailable, model, model, "unavailable")
 	// GS2-Account's two named refusals, whichever call meets them.
 	case errors.Is(err, broker.ErrBanned):
 		ge = gs2Refuse(http.StatusUnauthorized, "account", "banned", "infinity")
@@ -249,6 +252,8 @@ func (s *Server) gs2Client(r *http.Request) (broker.Client, error) {
 	}
 	claims, err := s.broker.VerifyAccess(r.Context(), token)
 	switch {
+	case broker.Unavailable(err):
+		return broker.Client{}, err
 	case errors.Is(err, broker.ErrTokenExpired):
 		return refuse("accessToken", "expired")
 	case err != nil:

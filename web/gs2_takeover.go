@@ -69,6 +69,9 @@ func (s *Server) gs2TakeOverUser(r *http.Request, action string) (gs2TakeOverCal
 		return call, gs2Refuse(http.StatusUnauthorized, "accessToken", "accessToken", "required")
 	}
 	claims, err := s.broker.VerifyAccess(r.Context(), token)
+	if broker.Unavailable(err) {
+		return call, err
+	}
 	if err != nil || claims.UserID == "" || claims.Namespace != c.NamespaceID {
 		s.log.DebugContext(r.Context(), "gs2 player token refused", "err", err)
 		return call, refuse

@@ -28,6 +28,10 @@ type oauthErrorBody struct {
 // broker.Error is answered with its code and safe description; anything else
 // is logged once and answered as server_error without detail.
 func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err error, basicAuth bool) {
+	if broker.Unavailable(err) {
+		s.log.WarnContext(r.Context(), "storage unavailable", "route", routeName(r), "err", err)
+		err = broker.TemporarilyUnavailable("the service is briefly unavailable; retry", err)
+	}
 	var be *broker.Error
 	if !errors.As(err, &be) {
 		s.log.ErrorContext(r.Context(), "internal error", "route", routeName(r), "err", err)

@@ -54,6 +54,9 @@ func (s *Server) writeXsollaError(w http.ResponseWriter, r *http.Request, err er
 	)
 	switch {
 	case errors.As(err, &xe):
+	case broker.Unavailable(err):
+		s.log.WarnContext(r.Context(), "storage unavailable", "route", routeName(r), "err", err)
+		xe = xsollaRefuse(http.StatusServiceUnavailable, "temporarily_unavailable", "the service is briefly unavailable; retry")
 	case errors.As(err, &fe):
 		xe = &xsollaError{status: http.StatusUnprocessableEntity, code: "invalid_field", description: fe.Error(), field: fe.Field}
 	case errors.Is(err, broker.ErrSocialLinked):
@@ -95,6 +98,9 @@ func (s *Server) xsollaServer(w http.ResponseWriter, r *http.Request) (broker.Cl
 		return broker.Client{}, unauthorized
 	}
 	claims, err := s.broker.VerifyAccess(r.Context(), strings.TrimSpace(token))
+	if broker.Unavailable(err) {
+		return broker.Client{}, err
+	}
 	if err != nil || claims.UserID != "" {
 		s.log.DebugContext(r.Context(), "xsolla server token refused", "err", err)
 		return broker.Client{}, unauthorized

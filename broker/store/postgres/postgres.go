@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"time"
 	"unicode"
@@ -125,6 +127,7 @@ func (s *Store) Close() error {
 // SQLSTATE codes the broker has a sentinel for.
 const (
 	uniqueViolation      = "23505"
+	tooManyConnections   = "53300"
 	serializationFailure = "40001"
 	deadlockDetected     = "40P01"
 )
@@ -140,12 +143,24 @@ func wrap(op string, err error) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case uniqueViolation:
+		switch {
+		case pgErr.Code == uniqueViolation:
 			return fmt.Errorf("postgres: %s: %w: %w", op, broker.ErrAlreadyExists, err)
-		case serializationFailure, deadlockDetected:
+		case pgErr.Code == serializationFailure, pgErr.Code == deadlockDetected:
 			return fmt.Errorf("postgres: %s: %w: %w", op, broker.ErrConflict, err)
+		case strings.HasPrefix(pgErr.Code, "08"), strings.HasPrefix(pgErr.Code, "57P"), pgErr.Code == tooManyConnections:
+			// Connection exceptions, the server shutting down or starting.
+			return fmt.Errorf("postgres: %s: %w: %w", op, broker.ErrUnavailable, err)
 		}
+		return fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	// No answer from the server at all: it is down, unreachable, or the
+	// request's deadline (which bounds pool waits too) passed first.
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		isNetError(err) || strings.Contains(err.Error(), "conn closed") {
+		return fmt.Errorf("postgres: %s: %w: %w", op, broker.ErrUnavailable, err)
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }
@@ -191,4 +206,10 @@ func splitList(s string) []string {
 		return nil
 	}
 	return strings.Fields(s)
+}
+
+// isNetError reports a network-level failure under err.
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 	"unicode"
@@ -28,6 +29,26 @@ type Config struct {
 	// RefreshGrace is how long a spent refresh token may be presented again
 	// (a client retrying a lost response) and get the same successor back.
 	RefreshGrace time.Duration
+	// Limiter holds clients to their RateLimit; nil: no client is limited.
+	Limiter Limiter
+}
+
+// Limiter is a keyed rate limiter (throttle.Keyed is one): Allow takes a
+// token from key's bucket, or says how long until one is there.
+type Limiter interface {
+	Allow(key string, perSecond float64, burst int) (bool, time.Duration)
+}
+
+// Throttle refuses a client over its configured rate (RateLimit requests
+// per second, bursts of as many) with a *RateLimited error.
+func (b *Broker) Throttle(c Client) error {
+	if b.cfg.Limiter == nil || c.RateLimit <= 0 {
+		return nil
+	}
+	if ok, wait := b.cfg.Limiter.Allow("client:"+c.ID, c.RateLimit, int(math.Ceil(c.RateLimit))); !ok {
+		return &RateLimited{RetryAfter: wait}
+	}
+	return nil
 }
 
 // Broker applies the rules: it authenticates clients, finds or creates users,
@@ -91,10 +112,15 @@ func (b *Broker) AuthenticateClient(ctx context.Context, id, secret string) (Cli
 		if secret != "" {
 			return Client{}, InvalidClient("public client must not present a secret", nil)
 		}
-		return c, nil
+		return c, b.Throttle(c)
 	}
 	if secret == "" || !b.secrets.CheckClientSecret(secret, c.SecretHash) {
 		return Client{}, InvalidClient("client authentication failed", nil)
+	}
+	// Only an authenticated client spends its own budget: anyone may know
+	// a client ID.
+	if err := b.Throttle(c); err != nil {
+		return Client{}, err
 	}
 	return c, nil
 }

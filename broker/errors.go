@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
 )
@@ -89,4 +90,14 @@ func InvalidScope(desc string) *Error {
 // serialization failure or an unreachable database.
 func TemporarilyUnavailable(desc string, err error) *Error {
 	return newError(oauth2errors.ErrTemporarilyUnavailable, desc, err)
+}
+
+// RateLimited refuses a caller over its rate; RetryAfter says when a
+// request would be let through again.
+type RateLimited struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimited) Error() string {
+	return fmt.Sprintf("rate limit exceeded; retry after %v", e.RetryAfter)
 }

@@ -16,6 +16,10 @@ const (
 	DefaultMaxBodyBytes   = 1 << 20
 	DefaultRefreshGrace   = Duration(5 * time.Second)
 	DefaultRequestTimeout = Duration(10 * time.Second)
+	// Failed secret/password/signature checks allowed per caller address,
+	// and failed passwords per account or takeover, per minute.
+	DefaultAuthFailuresPerMinute     = 60
+	DefaultPasswordFailuresPerMinute = 10
 )
 
 // redacted replaces secrets in [Config.Redacted].
@@ -50,6 +54,11 @@ type Config struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// RequestTimeout bounds the handling of one request.
 	RequestTimeout Duration `yaml:"request_timeout"`
+	// AuthFailuresPerMinute bounds failed secret, password and signature
+	// checks per caller address; PasswordFailuresPerMinute failed passwords
+	// per account or takeover. 0 is the default; -1 turns the bound off.
+	AuthFailuresPerMinute     int `yaml:"auth_failures_per_minute"`
+	PasswordFailuresPerMinute int `yaml:"password_failures_per_minute"`
 	// Demo creates a demo namespace and client on first start.
 	Demo bool `yaml:"demo"`
 	// GS2 holds the settings used to build GS2 resource names (GRNs).
@@ -123,6 +132,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.AuthFailuresPerMinute == 0 {
+		c.AuthFailuresPerMinute = DefaultAuthFailuresPerMinute
+	}
+	if c.PasswordFailuresPerMinute == 0 {
+		c.PasswordFailuresPerMinute = DefaultPasswordFailuresPerMinute
 	}
 	return c
 }

@@ -58,6 +58,9 @@ func TestLoadDefaults(t *testing.T) {
 		LogLevel:       "info",
 		MaxBodyBytes:   1 << 20,
 		RequestTimeout: Duration(10 * time.Second),
+
+		AuthFailuresPerMinute:     60,
+		PasswordFailuresPerMinute: 10,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load defaults =\n%+v\nwant\n%+v", got, want)

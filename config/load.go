@@ -78,6 +78,8 @@ var settings = []setting{
 		return nil
 	}},
 	{key: "request_timeout", set: dur(func(c *Config) *Duration { return &c.RequestTimeout })},
+	{key: "auth_failures_per_minute", set: integer(func(c *Config) *int { return &c.AuthFailuresPerMinute })},
+	{key: "password_failures_per_minute", set: integer(func(c *Config) *int { return &c.PasswordFailuresPerMinute })},
 	{key: "demo", set: func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -92,6 +94,17 @@ var settings = []setting{
 
 func str(field func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error { *field(c) = v; return nil }
+}
+
+func integer(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*field(c) = n
+		return nil
+	}
 }
 
 func dur(field func(*Config) *Duration) func(*Config, string) error {

@@ -74,6 +74,13 @@ func (c Config) problems() []error {
 	if c.RefreshGrace <= 0 {
 		bad("refresh_grace: %s is not greater than 0", c.RefreshGrace)
 	}
+	for key, n := range map[string]int{
+		"auth_failures_per_minute": c.AuthFailuresPerMinute, "password_failures_per_minute": c.PasswordFailuresPerMinute,
+	} {
+		if n < -1 {
+			bad("%s: %d is not a count per minute (-1 turns the bound off)", key, n)
+		}
+	}
 	if c.RequestTimeout <= 0 {
 		bad("request_timeout: %s is not greater than 0", c.RequestTimeout)
 	}

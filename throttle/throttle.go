@@ -40,25 +40,62 @@ func (k *Keyed) Allow(key string, perSecond float64, burst int) (bool, time.Dura
 	now := k.now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	b := k.buckets[key]
-	if b == nil {
-		if len(k.buckets) >= k.max {
-			k.evict(now)
-		}
-		b = &bucket{lim: rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))}
-		k.buckets[key] = b
-	} else if b.lim.Limit() != rate.Limit(perSecond) || b.lim.Burst() != max(burst, 1) {
-		// The client's configured rate changed.
-		b.lim.SetLimitAt(now, rate.Limit(perSecond))
-		b.lim.SetBurstAt(now, max(burst, 1))
-	}
-	b.seen = now
-	r := b.lim.ReserveN(now, 1)
+	lim := k.bucket(key, perSecond, burst, now)
+	r := lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return false, d
 	}
 	return true, 0
+}
+
+// Wait says how long until key's bucket holds a token (0: it holds one
+// now), without taking one: a guard that only failures pay into.
+func (k *Keyed) Wait(key string, perSecond float64, burst int) time.Duration {
+	if perSecond <= 0 {
+		return 0
+	}
+	now := k.now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := k.buckets[key]; !ok {
+		return 0
+	}
+	tokens := k.bucket(key, perSecond, burst, now).TokensAt(now)
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) / perSecond * float64(time.Second))
+}
+
+// Take takes a token from key's bucket if it holds one: a failure paid.
+func (k *Keyed) Take(key string, perSecond float64, burst int) {
+	if perSecond <= 0 {
+		return
+	}
+	now := k.now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.bucket(key, perSecond, burst, now).AllowN(now, 1)
+}
+
+// bucket is key's limiter, made or re-rated as asked; k.mu is held.
+func (k *Keyed) bucket(key string, perSecond float64, burst int, now time.Time) *rate.Limiter {
+	burst = max(burst, 1)
+	b := k.buckets[key]
+	if b == nil {
+		if len(k.buckets) >= k.max {
+			k.evict(now)
+		}
+		b = &bucket{lim: rate.NewLimiter(rate.Limit(perSecond), burst)}
+		k.buckets[key] = b
+	} else if b.lim.Limit() != rate.Limit(perSecond) || b.lim.Burst() != burst {
+		// The configured rate changed.
+		b.lim.SetLimitAt(now, rate.Limit(perSecond))
+		b.lim.SetBurstAt(now, burst)
+	}
+	b.seen = now
+	return b.lim
 }
 
 // evict drops the keys idle longest: every key not seen in the last

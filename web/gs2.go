@@ -62,10 +62,17 @@ type gs2ErrorItem struct {
 // call is about); anything else is logged once and answered as a 500
 // without detail.
 func (s *Server) writeGS2Error(w http.ResponseWriter, r *http.Request, model string, err error) {
-	var ge *gs2Error
-	var be *broker.Error
+	var (
+		ge *gs2Error
+		be *broker.Error
+		rl *broker.RateLimited
+	)
 	switch {
 	case errors.As(err, &ge):
+	case errors.As(err, &rl):
+		// No GS2 SDK knows 429; 503 is retried as "come back later".
+		setRetryAfter(w, rl)
+		ge = gs2Refuse(http.StatusServiceUnavailable, model, "request", "tooManyRequests")
 	case broker.Unavailable(err):
 		s.log.WarnContext(r.Context(), "storage unavailable", "route", routeName(r), "err", err)
 		ge = gs2Refuse(http.StatusServiceUnavailable, model, model, "unavailable")
@@ -89,7 +96,7 @@ func (s *Server) writeGS2Error(w http.ResponseWriter, r *http.Request, model str
 	if ge.status < 500 {
 		s.log.DebugContext(r.Context(), "gs2 request refused", "path", r.URL.Path, "err", err)
 	}
-	if ge.status == http.StatusServiceUnavailable {
+	if ge.status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	item := gs2ErrorItem{
@@ -276,5 +283,5 @@ func (s *Server) gs2Client(r *http.Request) (broker.Client, error) {
 	if c.Public || c.NamespaceID != claims.Namespace {
 		return refuse("accessToken", "invalid")
 	}
-	return c, nil
+	return c, s.broker.Throttle(c)
 }

@@ -198,7 +198,16 @@ func (s *Server) gs2Authenticate(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	a, signed, signature, err := s.broker.Authenticate(r.Context(), c.NamespaceID, mux.Vars(r)["userId"], password, keyID)
+	userID := mux.Vars(r)["userId"]
+	g := s.guess(r, "account:"+c.NamespaceID+":"+userID)
+	if err := s.allowed(g); err != nil {
+		fail(err)
+		return
+	}
+	a, signed, signature, err := s.broker.Authenticate(r.Context(), c.NamespaceID, userID, password, keyID)
+	if errors.Is(err, broker.ErrPasswordIncorrect) || errors.Is(err, broker.ErrNotFound) {
+		s.failed(g)
+	}
 	if err != nil {
 		fail(gs2NotFoundAs(err, model, "userId"))
 		return
@@ -237,8 +246,14 @@ func (s *Server) gs2LoginBySignature(w http.ResponseWriter, r *http.Request) {
 		fail(gs2Refuse(http.StatusBadRequest, model, "signature", "tooLong"))
 		return
 	}
+	g := s.guess(r, "")
+	if err := s.allowed(g); err != nil {
+		fail(err)
+		return
+	}
 	tok, err := s.broker.LoginBySignature(r.Context(), c, keyID, signed, signature)
 	if errors.Is(err, broker.ErrSignature) || errors.Is(err, broker.ErrNotFound) {
+		s.failed(g)
 		err = gs2Refuse(http.StatusUnauthorized, model, "signature", "invalid")
 	}
 	s.writeGS2Token(w, r, model, tok, err)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
+
 	"github.com/bridgekeeper/bridgekeeper/broker"
 )
 
@@ -39,7 +41,15 @@ func (s *Server) gs2ProjectLogin(w http.ResponseWriter, r *http.Request) {
 		fail(gs2Refuse(http.StatusBadRequest, model, "clientId", "required"))
 		return
 	}
+	g := s.guess(r, "")
+	if err := s.allowed(g); err != nil {
+		fail(err)
+		return
+	}
 	c, err := s.broker.AuthenticateClient(r.Context(), id, secret)
+	if isBrokerCode(err, oauth2errors.ErrInvalidClient) {
+		s.failed(g)
+	}
 	if err != nil {
 		fail(err)
 		return

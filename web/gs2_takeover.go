@@ -218,7 +218,15 @@ func (s *Server) gs2UpdateTakeOver(w http.ResponseWriter, r *http.Request) {
 		if err := errors.Join(err1, err2); err != nil {
 			return broker.Link{}, err
 		}
-		return s.broker.UpdateTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot, oldPassword, password)
+		g := s.guess(r, "takeover:"+call.userID+":"+strconv.Itoa(slot))
+		if err := s.allowed(g); err != nil {
+			return broker.Link{}, err
+		}
+		l, err := s.broker.UpdateTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot, oldPassword, password)
+		if errors.Is(err, broker.ErrPasswordIncorrect) {
+			s.failed(g)
+		}
+		return l, err
 	})
 }
 
@@ -294,7 +302,16 @@ func (s *Server) gs2DoTakeOver(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
+	// Keyed by what was asked for, whether or not it exists.
+	g := s.guess(r, "takeover:"+c.NamespaceID+":"+strconv.Itoa(slot)+":"+identifier)
+	if err := s.allowed(g); err != nil {
+		fail(err)
+		return
+	}
 	a, newPassword, err := s.broker.DoTakeOver(r.Context(), c.NamespaceID, slot, identifier, password)
+	if errors.Is(err, broker.ErrPasswordIncorrect) {
+		s.failed(g)
+	}
 	if err != nil {
 		fail(err)
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
 	"github.com/bridgekeeper/bridgekeeper/grants"
 	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
+	"github.com/bridgekeeper/bridgekeeper/throttle"
 	"github.com/bridgekeeper/bridgekeeper/web"
 )
 
@@ -122,7 +123,8 @@ func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string
 
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
-	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second}, store, secrets, keys, clk.Now, log)
+	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second, Limiter: throttle.New(1000, clk.Now)},
+		store, secrets, keys, clk.Now, log)
 	d := grants.NewDispatcher(b, grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b}, grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
 	opts := web.Options{MaxBodyBytes: 64 << 10}
 	if upstreams != nil {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 
+	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
+
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/grants"
 )
@@ -39,7 +41,14 @@ func (s *Server) authenticatedForm(w http.ResponseWriter, r *http.Request) (brok
 	if !ok {
 		return broker.Client{}, nil, false
 	}
-	c, err := s.tokenCaller(r.Context(), creds, form)
+	g := s.guess(r, "")
+	err := s.allowed(g)
+	var c broker.Client
+	if err == nil {
+		if c, err = s.tokenCaller(r.Context(), creds, form); isBrokerCode(err, oauth2errors.ErrInvalidClient) {
+			s.failed(g)
+		}
+	}
 	if err != nil {
 		s.writeOAuthError(w, r, err, basic)
 		return broker.Client{}, nil, false

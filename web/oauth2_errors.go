@@ -28,6 +28,13 @@ type oauthErrorBody struct {
 // broker.Error is answered with its code and safe description; anything else
 // is logged once and answered as server_error without detail.
 func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err error, basicAuth bool) {
+	var rl *broker.RateLimited
+	if errors.As(err, &rl) {
+		// RFC 6749 has no code for this; RFC 8628's slow_down says it.
+		setRetryAfter(w, rl)
+		writeJSON(w, http.StatusTooManyRequests, oauthErrorBody{Error: "slow_down", Description: "too many requests; retry after Retry-After seconds"})
+		return
+	}
 	if broker.Unavailable(err) {
 		s.log.WarnContext(r.Context(), "storage unavailable", "route", routeName(r), "err", err)
 		err = broker.TemporarilyUnavailable("the service is briefly unavailable; retry", err)

@@ -35,13 +35,16 @@ type Server struct {
 	gs2Region    string
 	gs2Owner     string
 	// Xsolla surface: publisher_project_id -> namespace name, social
-	// platform -> takeover slot, and the per-client rate limits.
+	// platform -> takeover slot.
 	publisherProjects map[int64]string
 	socialSlots       map[string]int
-	limits            *throttle.Keyed
-	registry          *prometheus.Registry
-	requests          *prometheus.CounterVec
-	latency           *prometheus.HistogramVec
+	// Guessing guards (abuse.go): failures per minute per address and per
+	// password identifier; 0 is off.
+	limits                         *throttle.Keyed
+	authFailures, passwordFailures int
+	registry                       *prometheus.Registry
+	requests                       *prometheus.CounterVec
+	latency                        *prometheus.HistogramVec
 }
 
 // Options configures the server.
@@ -55,7 +58,12 @@ type Options struct {
 	// SocialSlots maps a social_profile platform to its takeover slot.
 	XsollaPublisherProjects map[int64]string
 	SocialSlots             map[string]int
-	Now                     func() time.Time // nil: time.Now
+	// AuthFailuresPerMinute bounds failed secret, password and signature
+	// checks per caller address; PasswordFailuresPerMinute failed
+	// passwords per account or takeover. 0 is no bound.
+	AuthFailuresPerMinute     int
+	PasswordFailuresPerMinute int
+	Now                       func() time.Time // nil: time.Now
 }
 
 // NewServer builds the HTTP surface over a broker and the token dispatcher.
@@ -78,6 +86,7 @@ func NewServer(b *broker.Broker, tokens *grants.Dispatcher, log *slog.Logger, op
 	}
 	s.publisherProjects, s.socialSlots = opts.XsollaPublisherProjects, opts.SocialSlots
 	s.limits = throttle.New(100_000, s.now)
+	s.authFailures, s.passwordFailures = opts.AuthFailuresPerMinute, opts.PasswordFailuresPerMinute
 	s.upstreams, s.slotNames, s.upstreamList = map[string]Upstream{}, map[int]string{}, opts.Upstreams
 	for _, up := range opts.Upstreams {
 		s.upstreams[up.Name] = up

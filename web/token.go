@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+
+	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
 )
 
 // tokenResponse is RFC 6749 §5.1 plus GS2's userId and expire (Unix ms).
@@ -23,8 +25,16 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	g := s.guess(r, "")
+	if err := s.allowed(g); err != nil {
+		s.writeOAuthError(w, r, err, basic)
+		return
+	}
 	tok, err := s.tokens.Exchange(r.Context(), creds, form)
 	if err != nil {
+		if isBrokerCode(err, oauth2errors.ErrInvalidClient) {
+			s.failed(g)
+		}
 		s.writeOAuthError(w, r, err, basic)
 		return
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
-	"github.com/bridgekeeper/bridgekeeper/throttle"
 )
 
 // The Xsolla-style surface: POST /users/login/server_custom_id (Xsolla
@@ -51,9 +50,13 @@ func (s *Server) writeXsollaError(w http.ResponseWriter, r *http.Request, err er
 		xe *xsollaError
 		fe *broker.FieldError
 		be *broker.Error
+		rl *broker.RateLimited
 	)
 	switch {
 	case errors.As(err, &xe):
+	case errors.As(err, &rl):
+		setRetryAfter(w, rl)
+		xe = xsollaRefuse(http.StatusTooManyRequests, "rate_limited", "too many requests; retry after the Retry-After seconds")
 	case broker.Unavailable(err):
 		s.log.WarnContext(r.Context(), "storage unavailable", "route", routeName(r), "err", err)
 		xe = xsollaRefuse(http.StatusServiceUnavailable, "temporarily_unavailable", "the service is briefly unavailable; retry")
@@ -90,7 +93,7 @@ func (s *Server) writeXsollaError(w http.ResponseWriter, r *http.Request, err er
 // xsollaServer authenticates the game server: a client_credentials access
 // token of a confidential client allowed the server_custom_id grant, held
 // to the client's rate.
-func (s *Server) xsollaServer(w http.ResponseWriter, r *http.Request) (broker.Client, error) {
+func (s *Server) xsollaServer(r *http.Request) (broker.Client, error) {
 	unauthorized := xsollaRefuse(http.StatusUnauthorized, "unauthorized",
 		"a Bearer client_credentials token of a client allowed the server_custom_id grant is required")
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -115,11 +118,7 @@ func (s *Server) xsollaServer(w http.ResponseWriter, r *http.Request) (broker.Cl
 	if c.Public || c.NamespaceID != claims.Namespace || !slices.Contains(c.Grants, broker.GrantServerCustomID) {
 		return broker.Client{}, unauthorized
 	}
-	if ok, wait := s.limits.Allow("client:"+c.ID, c.RateLimit, max(1, int(c.RateLimit))); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(throttle.RetryAfter(wait)))
-		return broker.Client{}, xsollaRefuse(http.StatusTooManyRequests, "rate_limited", "too many requests; retry after the Retry-After seconds")
-	}
-	return c, nil
+	return c, s.broker.Throttle(c)
 }
 
 // xsollaProject resolves projectId (the namespace's UUID) or, without it,
@@ -132,10 +131,13 @@ func (s *Server) xsollaProject(r *http.Request, c broker.Client) error {
 	var err error
 	switch id, pub := q.Get("projectId"), q.Get("publisher_project_id"); {
 	case id != "":
-		if uuid.Validate(id) != nil {
+		// Any spelling of the UUID ({...}, urn:uuid:, no dashes, upper
+		// case) names the project; the stored form is the canonical one.
+		u, perr := uuid.Parse(id)
+		if perr != nil {
 			return &xsollaError{status: http.StatusBadRequest, code: "invalid_request", description: "projectId must be a UUID", field: "projectId"}
 		}
-		ns, err = s.broker.Namespace(r.Context(), strings.ToLower(id))
+		ns, err = s.broker.Namespace(r.Context(), u.String())
 	case pub != "":
 		n, perr := strconv.ParseInt(pub, 10, 64)
 		if perr != nil {
@@ -272,7 +274,7 @@ func (s *Server) readCustomIDLogin(w http.ResponseWriter, r *http.Request) (brok
 // xsollaLogin is POST /users/login/server_custom_id.
 func (s *Server) xsollaLogin(w http.ResponseWriter, r *http.Request) {
 	fail := func(err error) { s.writeXsollaError(w, r, err) }
-	c, err := s.xsollaServer(w, r)
+	c, err := s.xsollaServer(r)
 	if err == nil {
 		err = s.xsollaProject(r, c)
 	}
@@ -306,7 +308,7 @@ type xsollaAttributeJSON struct {
 // xsollaAttributes is GET /users/{userId}/attributes: every attribute,
 // public and private, for a server of the user's project.
 func (s *Server) xsollaAttributes(w http.ResponseWriter, r *http.Request) {
-	c, err := s.xsollaServer(w, r)
+	c, err := s.xsollaServer(r)
 	if err != nil {
 		s.writeXsollaError(w, r, err)
 		return

@@ -12,6 +12,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/config"
 	"github.com/bridgekeeper/bridgekeeper/grants"
+	"github.com/bridgekeeper/bridgekeeper/throttle"
 	"github.com/bridgekeeper/bridgekeeper/web"
 )
 
@@ -39,7 +40,9 @@ func serve(ctx context.Context, args []string, e env) error {
 	if generated {
 		log.Info("generated the first signing key", "alg", cfg.SigningAlg)
 	}
-	b := broker.New(broker.Config{Issuer: cfg.Issuer, RefreshGrace: time.Duration(cfg.RefreshGrace)},
+	b := broker.New(broker.Config{
+		Issuer: cfg.Issuer, RefreshGrace: time.Duration(cfg.RefreshGrace), Limiter: throttle.New(100_000, time.Now),
+	},
 		store, secrets, keys, time.Now, log)
 	// The grants the token endpoint serves, in one explicit list.
 	tokens := grants.NewDispatcher(b,
@@ -56,6 +59,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: time.Duration(cfg.RequestTimeout), Upstreams: ups,
 		GS2Region: cfg.GS2.Region, GS2Owner: cfg.GS2.OwnerID,
 		XsollaPublisherProjects: cfg.Xsolla.PublisherProjects, SocialSlots: cfg.Xsolla.SocialSlots,
+		AuthFailuresPerMinute: max(cfg.AuthFailuresPerMinute, 0), PasswordFailuresPerMinute: max(cfg.PasswordFailuresPerMinute, 0),
 	})
 	if cfg.Demo {
 		if err := ensureDemo(ctx, store, secrets, cfg, e); err != nil {

@@ -18,6 +18,7 @@ const (
 	DefaultRequestTimeout = Duration(10 * time.Second)
 	// Failed secret/password/signature checks allowed per caller address,
 	// and failed passwords per account or takeover, per minute.
+	DefaultJanitorInterval           = Duration(5 * time.Minute)
 	DefaultAuthFailuresPerMinute     = 60
 	DefaultPasswordFailuresPerMinute = 10
 )
@@ -59,6 +60,9 @@ type Config struct {
 	// per account or takeover. 0 is the default; -1 turns the bound off.
 	AuthFailuresPerMinute     int `yaml:"auth_failures_per_minute"`
 	PasswordFailuresPerMinute int `yaml:"password_failures_per_minute"`
+	// JanitorInterval is how often expired codes, refresh tokens, bans
+	// and revocation records are purged.
+	JanitorInterval Duration `yaml:"janitor_interval"`
 	// Demo creates a demo namespace and client on first start.
 	Demo bool `yaml:"demo"`
 	// GS2 holds the settings used to build GS2 resource names (GRNs).
@@ -132,6 +136,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.JanitorInterval == 0 {
+		c.JanitorInterval = DefaultJanitorInterval
 	}
 	if c.AuthFailuresPerMinute == 0 {
 		c.AuthFailuresPerMinute = DefaultAuthFailuresPerMinute

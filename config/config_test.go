@@ -59,6 +59,7 @@ func TestLoadDefaults(t *testing.T) {
 		MaxBodyBytes:   1 << 20,
 		RequestTimeout: Duration(10 * time.Second),
 
+		JanitorInterval:           Duration(5 * time.Minute),
 		AuthFailuresPerMinute:     60,
 		PasswordFailuresPerMinute: 10,
 	}
@@ -327,6 +328,13 @@ func TestValidate(t *testing.T) {
 		{name: "signing_alg is case sensitive", mutate: func(c *Config) { c.SigningAlg = "es256" }, want: []string{`signing_alg: "es256"`}},
 		{name: "log_level", mutate: func(c *Config) { c.LogLevel = "trace" }, want: []string{`log_level: "trace" is not one of debug, info, warn, error`}},
 		{name: "refresh_grace", mutate: func(c *Config) { c.RefreshGrace = 0 }, want: []string{"refresh_grace: 0s is not greater than 0"}},
+		{name: "janitor_interval", mutate: func(c *Config) { c.JanitorInterval = Duration(time.Millisecond) }, want: []string{"janitor_interval: 1ms is shorter than 1s"}},
+		{name: "failures per minute", mutate: func(c *Config) { c.AuthFailuresPerMinute, c.PasswordFailuresPerMinute = -2, -1 }, want: []string{"auth_failures_per_minute: -2 is not a count per minute"}},
+		{
+			name:   "xsolla mappings",
+			mutate: func(c *Config) { c.Xsolla = Xsolla{PublisherProjects: map[int64]string{7: " "}, SocialSlots: map[string]int{"steam": 1025}} },
+			want:   []string{"xsolla.publisher_projects[7]: the namespace name must not be empty", `xsolla.social_slots["steam"]: slot 1025`},
+		},
 		{name: "request_timeout", mutate: func(c *Config) { c.RequestTimeout = Duration(-time.Second) }, want: []string{"request_timeout: -1s is not greater than 0"}},
 		{name: "max_body_bytes low", mutate: func(c *Config) { c.MaxBodyBytes = 1023 }, want: []string{"max_body_bytes: 1023 is not between 1024 (1 KiB) and 67108864 (64 MiB)"}},
 		{name: "max_body_bytes high", mutate: func(c *Config) { c.MaxBodyBytes = 64<<20 + 1 }, want: []string{"max_body_bytes: 67108865 is not between"}},
@@ -350,7 +358,7 @@ func TestValidate(t *testing.T) {
 			want: []string{
 				`addr: "" is not host:port`, `issuer: "" is not an absolute URL`, "data_dir: must not be empty",
 				`database: "" does not start with`, `signing_alg: "HS256"`, `log_level: ""`, "refresh_grace:",
-				"request_timeout:", "max_body_bytes: 0", "both set", "providers[0]: name must not be empty",
+				"janitor_interval:", "request_timeout:", "max_body_bytes: 0", "both set", "providers[0]: name must not be empty",
 				`providers[0]: type ""`,
 			},
 		},

@@ -80,6 +80,7 @@ var settings = []setting{
 	{key: "request_timeout", set: dur(func(c *Config) *Duration { return &c.RequestTimeout })},
 	{key: "auth_failures_per_minute", set: integer(func(c *Config) *int { return &c.AuthFailuresPerMinute })},
 	{key: "password_failures_per_minute", set: integer(func(c *Config) *int { return &c.PasswordFailuresPerMinute })},
+	{key: "janitor_interval", set: dur(func(c *Config) *Duration { return &c.JanitorInterval })},
 	{key: "demo", set: func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // kekSize is the length of the decoded key-encryption key (AES-256).
@@ -80,6 +81,9 @@ func (c Config) problems() []error {
 		if n < -1 {
 			bad("%s: %d is not a count per minute (-1 turns the bound off)", key, n)
 		}
+	}
+	if c.JanitorInterval < Duration(time.Second) {
+		bad("janitor_interval: %s is shorter than 1s", c.JanitorInterval)
 	}
 	if c.RequestTimeout <= 0 {
 		bad("request_timeout: %s is not greater than 0", c.RequestTimeout)

@@ -87,7 +87,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		}
 	})
 	// The janitor keeps the tables the size of the live sessions.
-	go every(ctx, 5*time.Minute, func() {
+	go every(ctx, time.Duration(cfg.JanitorInterval), func() {
 		n, err := store.PurgeExpired(ctx, time.Now())
 		if err != nil && ctx.Err() == nil {
 			log.Warn("janitor", "err", err)

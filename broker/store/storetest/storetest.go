@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) broker.Store) {
 	cases = append(cases, txCases()...)
 	cases = append(cases, concurrencyCases()...)
 	cases = append(cases, gs2Cases()...)
+	cases = append(cases, xsollaCases()...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := newStore(t)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // GS2 policy documents (GS2-Auth federation): which actions on which
@@ -38,7 +39,7 @@ type Statement struct {
 // problem at once.
 func ParsePolicy(doc []byte) (Policy, error) {
 	var p Policy
-	if len(doc) > MaxPolicyLen {
+	if utf8.RuneCount(doc) > MaxPolicyLen {
 		return p, fmt.Errorf("policy document is longer than %d characters", MaxPolicyLen)
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc))

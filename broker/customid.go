@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -117,6 +119,10 @@ func (b *Broker) LoginCustomID(ctx context.Context, c Client, r CustomIDLogin) (
 			a.UpdatedAt = now
 			attrs[i] = a
 		}
+		// One key order for every login, so that concurrent upserts of one
+		// player's attributes take their row locks in the same order and
+		// cannot deadlock.
+		slices.SortFunc(attrs, func(a, b Attribute) int { return strings.Compare(a.Key, b.Key) })
 		if err := b.store.PutAttributes(ctx, userID, attrs); err != nil {
 			return Token{}, fmt.Errorf("store attributes: %w", err)
 		}

@@ -37,7 +37,7 @@ func (s *Store) PutAttributes(ctx context.Context, userID string, attrs []broker
 // ListAttributes implements broker.AttributeStore.
 func (s *Store) ListAttributes(ctx context.Context, userID string) ([]broker.Attribute, error) {
 	rows, err := s.q.Query(ctx, `SELECT key, value, attr_type, permission, read_only, updated_at
-		FROM user_attributes WHERE user_id = $1 ORDER BY key`, userID)
+		FROM user_attributes WHERE user_id = $1 ORDER BY key COLLATE "C"`, userID)
 	if err != nil {
 		return nil, wrap("list attributes", err)
 	}

@@ -77,7 +77,7 @@ func TestRefreshConcurrentRotatesOnce(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		rt := f.mustToken(t, id, secret, customID("p1")).str("refresh_token")
-		got := parallel(t, 50, func() response { return f.token(t, id, secret, refresh(rt)) })
+		got := parallel(t, 100, func() response { return f.token(t, id, secret, refresh(rt)) })
 		successors := map[string]int{}
 		for _, r := range got {
 			if r.Status != http.StatusOK {
@@ -86,7 +86,7 @@ func TestRefreshConcurrentRotatesOnce(t *testing.T) {
 			successors[r.str("refresh_token")]++
 		}
 		if len(successors) != 1 {
-			t.Fatalf("50 concurrent refreshes made %d different successors", len(successors))
+			t.Fatalf("100 concurrent refreshes made %d different successors", len(successors))
 		}
 		// Exactly one rotation: the family has the original and one successor.
 		for s := range successors {

@@ -157,7 +157,7 @@ func TestServerCustomID(t *testing.T) {
 func TestServerCustomIDConcurrentFirstLogin(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
-		users := parallel(t, 20, func() response { return f.token(t, id, secret, customID("new-player")) })
+		users := parallel(t, 100, func() response { return f.token(t, id, secret, customID("new-player")) })
 		for _, r := range users {
 			if r.Status != http.StatusOK || r.str("userId") != users[0].str("userId") {
 				t.Fatalf("concurrent first logins: %d %s vs %s", r.Status, r.Raw, users[0].Raw)

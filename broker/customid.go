@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
@@ -73,8 +72,8 @@ func (r CustomIDLogin) Validate() error {
 	if r.Social != nil && !ValidIdentifier(r.Social.Identifier, MaxIdentifierLen) {
 		return &FieldError{"social_profile.user_id", fmt.Sprintf("must be 1..%d characters without control characters", MaxIdentifierLen)}
 	}
-	if r.Nickname != nil && (!utf8.ValidString(*r.Nickname) || utf8.RuneCountInString(*r.Nickname) > MaxNicknameLen) {
-		return &FieldError{"user_profile.nickname", fmt.Sprintf("must be at most %d characters", MaxNicknameLen)}
+	if r.Nickname != nil && *r.Nickname != "" && !ValidIdentifier(*r.Nickname, MaxNicknameLen) {
+		return &FieldError{"user_profile.nickname", fmt.Sprintf("must be at most %d characters without control characters", MaxNicknameLen)}
 	}
 	return nil
 }

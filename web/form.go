@@ -32,7 +32,7 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request) (url.Values, e
 	if r.ContentLength > s.maxBody {
 		return nil, errTooLarge
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	body, err := io.ReadAll(limitBody(w, r, s.maxBody))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return nil, errTooLarge

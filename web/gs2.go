@@ -142,7 +142,7 @@ func (s *Server) readGS2Body(w http.ResponseWriter, r *http.Request, model strin
 	if r.ContentLength > s.maxBody {
 		return b, tooLarge
 	}
-	var src io.Reader = http.MaxBytesReader(w, r.Body, s.maxBody)
+	var src io.Reader = limitBody(w, r, s.maxBody)
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":

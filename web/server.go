@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -171,6 +172,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 		defer cancel()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		ctx = context.WithValue(ctx, rawWriterKey{}, w)
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		route := routeName(r)
 		elapsed := time.Since(start)
@@ -218,6 +220,21 @@ func routeName(r *http.Request) string {
 		return rt.GetName()
 	}
 	return "other"
+}
+
+// rawWriterKey holds the server's own ResponseWriter in the request's
+// context, for limitBody.
+type rawWriterKey struct{}
+
+// limitBody is http.MaxBytesReader on the server's own ResponseWriter: only
+// that one can tell the server the limit was hit, so that it closes the
+// connection after the answer instead of first reading on (up to 256 KiB)
+// of a body it is refusing.
+func limitBody(w http.ResponseWriter, r *http.Request, n int64) io.ReadCloser {
+	if raw, ok := r.Context().Value(rawWriterKey{}).(http.ResponseWriter); ok {
+		w = raw
+	}
+	return http.MaxBytesReader(w, r.Body, n)
 }
 
 type statusWriter struct {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
 	"github.com/google/uuid"
@@ -204,7 +205,7 @@ func (s *Server) readCustomIDLogin(w http.ResponseWriter, r *http.Request) (brok
 	if r.ContentLength > limit {
 		return req, tooLarge
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	raw, err := io.ReadAll(limitBody(w, r, limit))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return req, tooLarge
@@ -212,6 +213,9 @@ func (s *Server) readCustomIDLogin(w http.ResponseWriter, r *http.Request) (brok
 	malformed := func(desc string) error { return xsollaRefuse(http.StatusBadRequest, "invalid_json", desc) }
 	if err != nil {
 		return req, malformed("the body could not be read")
+	}
+	if !utf8.Valid(raw) {
+		return req, malformed("the body must be UTF-8")
 	}
 	var body customIDBody
 	dec := json.NewDecoder(bytes.NewReader(raw))

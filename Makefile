@@ -3,7 +3,7 @@ GO  ?= go
 BIN := bin/bridgekeeper
 KEK := data/dev.kek
 
-.PHONY: build run test bench vet clean
+.PHONY: build run test test-fault bench vet clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/bridgekeeper
@@ -22,6 +22,19 @@ run: build
 # every test with the race detector, and stops the cluster.
 test:
 	scripts/test.sh
+
+# Crash safety and database faults (package fault): kill -9 of the broker
+# mid-load, PostgreSQL stopped, frozen and locked under load. The tests start
+# private PostgreSQL clusters of their own (internal/testdb.NewCluster), so
+# only the binaries are needed; they are installed here, as make test does,
+# when missing. make test runs these tests too (go test ./...).
+test-fault:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		if [ "$$(id -u)" -ne 0 ]; then echo "test-fault: PostgreSQL is not installed and installing it needs root" >&2; exit 1; fi; \
+		echo "test-fault: installing PostgreSQL from Debian packages" >&2; \
+		apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2; \
+	fi
+	$(GO) test -race -count=1 -v ./fault/
 
 # Load benchmark on loopback against PostgreSQL; see BENCHMARKS.md. Longer,
 # steadier runs: make bench BENCH_FLAGS="--duration 60s --rounds 6"

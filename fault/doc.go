@@ -1,0 +1,23 @@
+// Package fault holds the broker's crash-safety and database-fault tests
+// (`make test-fault`; `make test` runs them too). They run the real
+// bridgekeeper binary, built by TestMain, on PostgreSQL clusters of their
+// own (internal/testdb.NewCluster), because they stop, start and lock the
+// database, which the shared test cluster must never see:
+//
+//   - TestKill9MidLoad drives refresh rotations, server_custom_id logins and
+//     client_credentials concurrently, kills the broker with SIGKILL mid-load,
+//     restarts it and checks that every token a client received before the
+//     kill still works: no token is returned before it is committed.
+//   - TestPostgresOutage stops PostgreSQL under load: every answer is a 503
+//     with Retry-After within the request timeout, /readyz is 503, the
+//     process neither panics nor exits, and service resumes on its own once
+//     PostgreSQL is back.
+//   - TestSlowDatabase blocks rotations on a table lock and exhausts a
+//     two-connection pool: the requests come back 503 within the request
+//     timeout, and succeed once the lock is released.
+//   - TestFrozenDatabase SIGSTOPs PostgreSQL (a hung database host): every
+//     request, client authentication included, is answered 503 within the
+//     request timeout, and service resumes when it continues.
+//
+// The package has no non-test code; this file only documents it.
+package fault

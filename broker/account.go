@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -20,10 +21,11 @@ const (
 	AccountPasswordLen = 32
 	// SignedBodyTTL is the life of an authentication's body/signature pair.
 	SignedBodyTTL = time.Hour
-	// bcryptCost: passwords are random (190 bits), so the cost guards only
-	// against a stolen database being cheap to search; 10 keeps an
-	// authentication around 50 ms.
-	bcryptCost = 10
+	// DefaultPasswordCost is the bcrypt cost of account and takeover
+	// passwords: account passwords are random (190 bits), so the cost
+	// guards only against a stolen database being cheap to search; 10
+	// keeps an authentication around 50 ms.
+	DefaultPasswordCost = 10
 )
 
 // Errors of GS2-Account authentication.
@@ -37,7 +39,7 @@ const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 // CreateAccount is GS2-Account's create: a new user with a random password,
 // returned once (only its bcrypt hash is stored).
 func (b *Broker) CreateAccount(ctx context.Context, namespaceID string) (Account, string, error) {
-	password, hash, err := newAccountPassword()
+	password, hash, err := b.newAccountPassword()
 	if err != nil {
 		return Account{}, "", err
 	}
@@ -55,17 +57,38 @@ func (b *Broker) CreateAccount(ctx context.Context, namespaceID string) (Account
 	return a, password, nil
 }
 
-// newAccountPassword makes a random account password and its bcrypt hash.
-func newAccountPassword() (string, []byte, error) {
+// newAccountPassword makes a random account password and its hash.
+func (b *Broker) newAccountPassword() (string, []byte, error) {
 	pw := make([]byte, AccountPasswordLen)
 	for i := range pw {
 		pw[i] = passwordAlphabet[randIndex(len(passwordAlphabet))]
 	}
-	hash, err := bcrypt.GenerateFromPassword(pw, bcryptCost)
+	hash, err := b.hashPassword(string(pw))
+	return string(pw), hash, err
+}
+
+// hashPassword is the slow hash of an account or takeover password.
+func (b *Broker) hashPassword(password string) ([]byte, error) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), b.passwordCost())
 	if err != nil {
-		return "", nil, fmt.Errorf("hash password: %w", err)
+		return nil, fmt.Errorf("hash password: %w", err)
 	}
-	return string(pw), hash, nil
+	return hash, nil
+}
+
+func (b *Broker) passwordCost() int { return cmp.Or(b.cfg.PasswordCost, DefaultPasswordCost) }
+
+// passwordMatches checks password against a hash; a nil hash (no password
+// set) matches nothing but takes as long, against a hash of the same cost.
+func (b *Broker) passwordMatches(hash []byte, password string) bool {
+	if hash == nil {
+		b.dummyOnce.Do(func() {
+			b.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no password is this"), b.passwordCost())
+		})
+		bcrypt.CompareHashAndPassword(b.dummyHash, []byte(password))
+		return false
+	}
+	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
 }
 
 // randIndex is a uniform random index below n (n <= 256), by rejection.
@@ -107,7 +130,7 @@ func (b *Broker) Authenticate(ctx context.Context, namespaceID, userID, password
 	if err != nil {
 		return Account{}, "", "", err
 	}
-	if !passwordMatches(a.PasswordHash, password) {
+	if !b.passwordMatches(a.PasswordHash, password) {
 		return Account{}, "", "", ErrPasswordIncorrect
 	}
 	if err := b.checkBan(ctx, userID); err != nil {

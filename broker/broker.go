@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -31,6 +32,9 @@ type Config struct {
 	RefreshGrace time.Duration
 	// Limiter holds clients to their RateLimit; nil: no client is limited.
 	Limiter Limiter
+	// PasswordCost is the bcrypt cost of account and takeover passwords;
+	// 0: DefaultPasswordCost. (Tests lower it; production should not.)
+	PasswordCost int
 }
 
 // Limiter is a keyed rate limiter (throttle.Keyed is one): Allow takes a
@@ -60,8 +64,12 @@ type Broker struct {
 	keys     *Keyring
 	clients  *clientCache
 	policies *policyCache
-	now      func() time.Time
-	log      *slog.Logger
+	// dummyHash is what passwordMatches compares against when there is no
+	// password, made once at the configured cost.
+	dummyOnce sync.Once
+	dummyHash []byte
+	now       func() time.Time
+	log       *slog.Logger
 }
 
 // New wires a broker; now is the clock (time.Now outside tests).

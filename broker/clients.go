@@ -48,7 +48,7 @@ func (cc *clientCache) get(ctx context.Context, id string) (Client, error) {
 		return e.client, nil
 	}
 	// Unknown IDs are not cached: a flood of made-up IDs must not grow memory.
-	v, err, _ := cc.group.Do(id, func() (any, error) {
+	ch := cc.group.DoChan(id, func() (any, error) {
 		// The lookup is shared by every waiting request, so the first
 		// caller's cancellation must not fail the others.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -63,7 +63,13 @@ func (cc *clientCache) get(ctx context.Context, id string) (Client, error) {
 		cc.entries[id] = cachedClient{client: c, fetched: cc.now()}
 		return c, nil
 	})
-	return v.(Client), err
+	// Each waiter still keeps to its own deadline.
+	select {
+	case r := <-ch:
+		return r.Val.(Client), r.Err
+	case <-ctx.Done():
+		return Client{}, fmt.Errorf("look up client: %w: %w", ErrUnavailable, ctx.Err())
+	}
 }
 
 // ClientSpec is what an operator asks for when registering a client.

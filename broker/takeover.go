@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"unicode/utf8"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 // GS2-Account takeovers are takeover links with a password: a player sets
@@ -47,9 +44,9 @@ func (b *Broker) CreateTakeOver(ctx context.Context, namespaceID, userID string,
 	if err := userIn(ctx, b.store, namespaceID, userID); err != nil {
 		return Link{}, err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+	hash, err := b.hashPassword(password)
 	if err != nil {
-		return Link{}, fmt.Errorf("hash password: %w", err)
+		return Link{}, err
 	}
 	l := Link{NamespaceID: namespaceID, Slot: slot, Identifier: identifier, UserID: userID,
 		CreatedAt: b.now(), PasswordHash: hash, Revision: 1}
@@ -103,12 +100,12 @@ func (b *Broker) UpdateTakeOver(ctx context.Context, namespaceID, userID string,
 	if err != nil {
 		return Link{}, err
 	}
-	if !passwordMatches(l.PasswordHash, oldPassword) {
+	if !b.passwordMatches(l.PasswordHash, oldPassword) {
 		return Link{}, ErrPasswordIncorrect
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+	hash, err := b.hashPassword(password)
 	if err != nil {
-		return Link{}, fmt.Errorf("hash password: %w", err)
+		return Link{}, err
 	}
 	if l, err = b.store.UpdateLinkPassword(ctx, userID, slot, l.Revision, hash); err != nil {
 		return Link{}, fmt.Errorf("update takeover: %w", err)
@@ -158,13 +155,13 @@ func (b *Broker) DoTakeOver(ctx context.Context, namespaceID string, slot int, i
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Account{}, "", fmt.Errorf("get takeover: %w", err)
 	}
-	if !passwordMatches(l.PasswordHash, password) {
+	if !b.passwordMatches(l.PasswordHash, password) {
 		return Account{}, "", ErrPasswordIncorrect
 	}
 	if err := b.checkBan(ctx, l.UserID); err != nil {
 		return Account{}, "", err
 	}
-	newPassword, hash, err := newAccountPassword()
+	newPassword, hash, err := b.newAccountPassword()
 	if err != nil {
 		return Account{}, "", err
 	}
@@ -186,21 +183,4 @@ func (b *Broker) DoTakeOver(ctx context.Context, namespaceID string, slot int, i
 		return Account{}, "", fmt.Errorf("take over: %w", err)
 	}
 	return a, newPassword, nil
-}
-
-// dummyHash is compared against when there is no password to check, so that
-// "no such takeover" costs what "wrong password" does.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("no takeover has this password"), bcryptCost)
-	return h
-})
-
-// passwordMatches checks password against a bcrypt hash; a nil hash (no
-// password set) matches nothing but takes as long.
-func passwordMatches(hash []byte, password string) bool {
-	if hash == nil {
-		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
-		return false
-	}
-	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
 }

@@ -37,10 +37,7 @@ func TestGS2LoginConcurrentFirstSight(t *testing.T) {
 // clear refusal (409, or 401 for an update that came after the winner and
 // so holds an old password), never a 5xx and never a second winner.
 func TestTakeOverConcurrentWrites(t *testing.T) {
-	// Each create is a bcrypt hash, each update two; under the race
-	// detector one takes most of a second of a core, so few writers keep
-	// every request inside the request timeout.
-	const writers = 6
+	const writers = 10
 	eachStore(t, func(t *testing.T, f *fixture) {
 		ctx := context.Background()
 		clientID, project := f.gs2Project(t, "game")

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
@@ -123,7 +125,10 @@ func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string
 
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
-	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second, Limiter: throttle.New(1000, clk.Now)},
+	b := broker.New(broker.Config{
+		Issuer: issuer, RefreshGrace: 5 * time.Second, Limiter: throttle.New(1000, clk.Now),
+		PasswordCost: bcrypt.MinCost, // the default cost is tested in broker; here it would only be slow
+	},
 		store, secrets, keys, clk.Now, log)
 	d := grants.NewDispatcher(b, grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b}, grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
 	opts := web.Options{MaxBodyBytes: 64 << 10}

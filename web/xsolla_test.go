@@ -22,6 +22,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/grants"
 	"github.com/bridgekeeper/bridgekeeper/throttle"
@@ -65,7 +67,10 @@ func newXsollaFixture(t *testing.T, store broker.Store) *fixture {
 
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
-	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second, Limiter: throttle.New(1000, clk.Now)},
+	b := broker.New(broker.Config{
+		Issuer: issuer, RefreshGrace: 5 * time.Second, Limiter: throttle.New(1000, clk.Now),
+		PasswordCost: bcrypt.MinCost, // the default cost is tested in broker; here it would only be slow
+	},
 		store, secrets, keys, clk.Now, log)
 	d := grants.NewDispatcher(b, grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b},
 		grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})

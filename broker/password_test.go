@@ -1,0 +1,32 @@
+package broker
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// TestPasswordCost: passwords are hashed with bcrypt at cost 10 unless the
+// configuration says otherwise, and a missing hash matches nothing.
+func TestPasswordCost(t *testing.T) {
+	for _, tc := range []struct {
+		configured, want int
+	}{{0, DefaultPasswordCost}, {bcrypt.MinCost, bcrypt.MinCost}, {11, 11}} {
+		b := New(Config{PasswordCost: tc.configured}, nil, nil, nil, time.Now, slog.Default())
+		hash, err := b.hashPassword("correct horse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cost, err := bcrypt.Cost(hash); err != nil || cost != tc.want {
+			t.Errorf("configured %d: cost %d (%v), want %d", tc.configured, cost, err, tc.want)
+		}
+		if !b.passwordMatches(hash, "correct horse") || b.passwordMatches(hash, "wrong horse") || b.passwordMatches(nil, "") {
+			t.Errorf("configured %d: passwordMatches disagrees with the hash", tc.configured)
+		}
+	}
+	if DefaultPasswordCost < 10 {
+		t.Errorf("DefaultPasswordCost %d: below 10 a stolen hash is cheap to search", DefaultPasswordCost)
+	}
+}

@@ -60,6 +60,10 @@ type Config struct {
 	// per account or takeover. 0 is the default; -1 turns the bound off.
 	AuthFailuresPerMinute     int `yaml:"auth_failures_per_minute"`
 	PasswordFailuresPerMinute int `yaml:"password_failures_per_minute"`
+	// AddressRateLimit bounds, per caller address, the requests per second
+	// to the token endpoint and every secret- or password-checking call; 0
+	// is no bound (game servers send many players' logins from one address).
+	AddressRateLimit float64 `yaml:"address_rate_limit"`
 	// JanitorInterval is how often expired codes, refresh tokens, bans
 	// and revocation records are purged.
 	JanitorInterval Duration `yaml:"janitor_interval"`

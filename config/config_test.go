@@ -331,9 +331,11 @@ func TestValidate(t *testing.T) {
 		{name: "janitor_interval", mutate: func(c *Config) { c.JanitorInterval = Duration(time.Millisecond) }, want: []string{"janitor_interval: 1ms is shorter than 1s"}},
 		{name: "failures per minute", mutate: func(c *Config) { c.AuthFailuresPerMinute, c.PasswordFailuresPerMinute = -2, -1 }, want: []string{"auth_failures_per_minute: -2 is not a count per minute"}},
 		{
-			name:   "xsolla mappings",
-			mutate: func(c *Config) { c.Xsolla = Xsolla{PublisherProjects: map[int64]string{7: " "}, SocialSlots: map[string]int{"steam": 1025}} },
-			want:   []string{"xsolla.publisher_projects[7]: the namespace name must not be empty", `xsolla.social_slots["steam"]: slot 1025`},
+			name: "xsolla mappings",
+			mutate: func(c *Config) {
+				c.Xsolla = Xsolla{PublisherProjects: map[int64]string{7: " "}, SocialSlots: map[string]int{"steam": 1025}}
+			},
+			want: []string{"xsolla.publisher_projects[7]: the namespace name must not be empty", `xsolla.social_slots["steam"]: slot 1025`},
 		},
 		{name: "request_timeout", mutate: func(c *Config) { c.RequestTimeout = Duration(-time.Second) }, want: []string{"request_timeout: -1s is not greater than 0"}},
 		{name: "max_body_bytes low", mutate: func(c *Config) { c.MaxBodyBytes = 1023 }, want: []string{"max_body_bytes: 1023 is not between 1024 (1 KiB) and 67108864 (64 MiB)"}},

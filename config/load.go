@@ -80,6 +80,14 @@ var settings = []setting{
 	{key: "request_timeout", set: dur(func(c *Config) *Duration { return &c.RequestTimeout })},
 	{key: "auth_failures_per_minute", set: integer(func(c *Config) *int { return &c.AuthFailuresPerMinute })},
 	{key: "password_failures_per_minute", set: integer(func(c *Config) *int { return &c.PasswordFailuresPerMinute })},
+	{key: "address_rate_limit", set: func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number of requests per second", v)
+		}
+		c.AddressRateLimit = f
+		return nil
+	}},
 	{key: "janitor_interval", set: dur(func(c *Config) *Duration { return &c.JanitorInterval })},
 	{key: "demo", set: func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)

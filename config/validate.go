@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -81,6 +82,9 @@ func (c Config) problems() []error {
 		if n < -1 {
 			bad("%s: %d is not a count per minute (-1 turns the bound off)", key, n)
 		}
+	}
+	if c.AddressRateLimit < 0 || math.IsNaN(c.AddressRateLimit) || math.IsInf(c.AddressRateLimit, 0) {
+		bad("address_rate_limit: %v is not a number of requests per second >= 0", c.AddressRateLimit)
 	}
 	if c.JanitorInterval < Duration(time.Second) {
 		bad("janitor_interval: %s is shorter than 1s", c.JanitorInterval)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -9,7 +10,9 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/throttle"
 )
 
-// Guessing is slowed down: every failed secret, password or signature
+// Callers of the token endpoint and of every secret-checking call may be
+// held to AddressRateLimit requests per second per address. Guessing is
+// slowed down: every failed secret, password or signature
 // check costs its caller's address a token of a bucket that holds
 // AuthFailuresPerMinute, and a failed password also costs the identifier
 // (account, takeover) one of PasswordFailuresPerMinute. A caller whose
@@ -34,8 +37,12 @@ func (s *Server) guess(r *http.Request, identifier string) guessCheck {
 func perMinute(n int) (float64, int) { return float64(n) / 60, n }
 
 // allowed refuses, with a *broker.RateLimited, a check whose caller or
-// identifier has no failures left.
+// identifier has no failures left, or whose caller is over the address
+// rate (each check counts against that).
 func (s *Server) allowed(g guessCheck) error {
+	if ok, wait := s.limits.Allow("rate:"+g.addr, s.addressRate, int(math.Ceil(s.addressRate))); !ok {
+		return &broker.RateLimited{RetryAfter: wait}
+	}
 	rate, burst := perMinute(s.authFailures)
 	wait := s.limits.Wait(g.addr, rate, burst)
 	if g.identifier != "" {

@@ -57,11 +57,17 @@ type fixture struct {
 
 // eachStore runs fn against SQLite and PostgreSQL.
 func eachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
+	eachStoreWith(t, nil, fn)
+}
+
+// eachStoreWith is eachStore with the server's options changed by
+// configure (nil: as they are).
+func eachStoreWith(t *testing.T, configure func(*web.Options), fn func(t *testing.T, f *fixture)) {
 	t.Run("sqlite", func(t *testing.T) {
-		fn(t, newFixture(t, openSQLite(t)))
+		fn(t, buildFixture(t, openSQLite(t), nil, configure))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		fn(t, newFixture(t, openPostgres(t)))
+		fn(t, buildFixture(t, openPostgres(t), nil, configure))
 	})
 }
 
@@ -105,8 +111,9 @@ func newFixture(t *testing.T, store broker.Store) *fixture {
 
 // buildFixture is newFixture with upstream identity providers: upstreams,
 // when not nil, makes them from the broker's issuer URL (their callbacks are
-// under it), which is known only once the listener is.
-func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string) []web.Upstream) *fixture {
+// under it), which is known only once the listener is. configure, when
+// given, changes the server's options (the fixture's clock is their Now).
+func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string) []web.Upstream, configure ...func(*web.Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	kek := make([]byte, broker.KEKSize)
@@ -131,9 +138,14 @@ func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string
 	},
 		store, secrets, keys, clk.Now, log)
 	d := grants.NewDispatcher(b, grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b}, grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
-	opts := web.Options{MaxBodyBytes: 64 << 10}
+	opts := web.Options{MaxBodyBytes: 64 << 10, Now: clk.Now}
 	if upstreams != nil {
-		opts.Upstreams, opts.Now = upstreams(issuer), clk.Now
+		opts.Upstreams = upstreams(issuer)
+	}
+	for _, c := range configure {
+		if c != nil {
+			c(&opts)
+		}
 	}
 	h := web.NewServer(b, d, log, opts).Handler()
 	srv.Config.Handler = h

@@ -43,6 +43,7 @@ type Server struct {
 	// password identifier; 0 is off.
 	limits                         *throttle.Keyed
 	authFailures, passwordFailures int
+	addressRate                    float64
 	registry                       *prometheus.Registry
 	requests                       *prometheus.CounterVec
 	latency                        *prometheus.HistogramVec
@@ -64,7 +65,10 @@ type Options struct {
 	// passwords per account or takeover. 0 is no bound.
 	AuthFailuresPerMinute     int
 	PasswordFailuresPerMinute int
-	Now                       func() time.Time // nil: time.Now
+	// AddressRateLimit bounds the requests per second per caller address
+	// to the token endpoint and every secret-checking call; 0 is none.
+	AddressRateLimit float64
+	Now              func() time.Time // nil: time.Now
 }
 
 // NewServer builds the HTTP surface over a broker and the token dispatcher.
@@ -88,6 +92,7 @@ func NewServer(b *broker.Broker, tokens *grants.Dispatcher, log *slog.Logger, op
 	s.publisherProjects, s.socialSlots = opts.XsollaPublisherProjects, opts.SocialSlots
 	s.limits = throttle.New(100_000, s.now)
 	s.authFailures, s.passwordFailures = opts.AuthFailuresPerMinute, opts.PasswordFailuresPerMinute
+	s.addressRate = opts.AddressRateLimit
 	s.upstreams, s.slotNames, s.upstreamList = map[string]Upstream{}, map[int]string{}, opts.Upstreams
 	for _, up := range opts.Upstreams {
 		s.upstreams[up.Name] = up

@@ -2,15 +2,12 @@ package web_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -22,11 +19,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/bridgekeeper/bridgekeeper/broker"
-	"github.com/bridgekeeper/bridgekeeper/grants"
-	"github.com/bridgekeeper/bridgekeeper/throttle"
 	"github.com/bridgekeeper/bridgekeeper/web"
 )
 
@@ -45,53 +38,16 @@ const (
 	xsPubMissing = 4444 // -> a namespace that does not exist
 )
 
-// newXsollaFixture is buildFixture (harness_test.go) with the Xsolla
-// options: publisher projects, social slots, and the fixture's clock as the
-// server's and the clients' rate limiter's.
-func newXsollaFixture(t *testing.T, store broker.Store) *fixture {
-	t.Helper()
-	ctx := context.Background()
-	kek := make([]byte, broker.KEKSize)
-	rand.Read(kek)
-	secrets, err := broker.NewSecrets(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{}
-	keys := broker.NewKeyring(store, secrets, clk.Now)
-	if _, err := keys.EnsureActive(ctx, "ES256"); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuilder{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-
-	srv := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + srv.Listener.Addr().String()
-	b := broker.New(broker.Config{
-		Issuer: issuer, RefreshGrace: 5 * time.Second, Limiter: throttle.New(1000, clk.Now),
-		PasswordCost: bcrypt.MinCost, // the default cost is tested in broker; here it would only be slow
-	},
-		store, secrets, keys, clk.Now, log)
-	d := grants.NewDispatcher(b, grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b},
-		grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
-	h := web.NewServer(b, d, log, web.Options{
-		MaxBodyBytes: 64 << 10,
-		Now:          clk.Now,
-		XsollaPublisherProjects: map[int64]string{
-			xsPubGame: "game", xsPubOther: "other", xsPubMissing: "no-such-namespace",
-		},
-		SocialSlots: map[string]int{"steam": xsSteamSlot, "discord": xsDiscordSlot},
-	}).Handler()
-	srv.Config.Handler = h
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &fixture{URL: issuer, Handler: h, Store: store, Broker: b, Secrets: secrets, Clock: clk, Logs: &logs.Builder}
+// xsollaOptions are the Xsolla options of the tests: publisher projects
+// and social slots.
+func xsollaOptions(o *web.Options) {
+	o.XsollaPublisherProjects = map[int64]string{xsPubGame: "game", xsPubOther: "other", xsPubMissing: "no-such-namespace"}
+	o.SocialSlots = map[string]int{"steam": xsSteamSlot, "discord": xsDiscordSlot}
 }
 
-// xsollaEachStore is eachStore with newXsollaFixture.
+// xsollaEachStore is eachStore with the Xsolla options.
 func xsollaEachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, newXsollaFixture(t, openSQLite(t))) })
-	t.Run("postgres", func(t *testing.T) { fn(t, newXsollaFixture(t, openPostgres(t))) })
+	eachStoreWith(t, xsollaOptions, fn)
 }
 
 // xsServer is a game server: a client and its client_credentials token.

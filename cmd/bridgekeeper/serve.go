@@ -60,6 +60,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		GS2Region: cfg.GS2.Region, GS2Owner: cfg.GS2.OwnerID,
 		XsollaPublisherProjects: cfg.Xsolla.PublisherProjects, SocialSlots: cfg.Xsolla.SocialSlots,
 		AuthFailuresPerMinute: max(cfg.AuthFailuresPerMinute, 0), PasswordFailuresPerMinute: max(cfg.PasswordFailuresPerMinute, 0),
+		AddressRateLimit: cfg.AddressRateLimit,
 	})
 	if cfg.Demo {
 		if err := ensureDemo(ctx, store, secrets, cfg, e); err != nil {

@@ -18,3 +18,7 @@ export BRIDGEKEEPER_TEST_POSTGRES_URL="$url"
 
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
+
+# Each fuzz target briefly (make fuzz runs them longer); go test above already
+# ran their seed corpora.
+FUZZTIME=5s scripts/fuzz.sh

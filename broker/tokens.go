@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"time"
 
@@ -35,6 +36,9 @@ type AccessClaims struct {
 	// policy document (stored by the broker); see Broker.Allowed.
 	FederationPolicy string `json:"federationPolicy,omitempty"`
 }
+
+// compactJWS is the shape of a compact JWS: three base64url parts.
+var compactJWS = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
 
 // MaxTokenLen bounds a token accepted for verification; GS2 allows 1024
 // characters, RS256 tokens are somewhat longer.
@@ -77,9 +81,18 @@ func (k *Keyring) VerifyAccessToken(ctx context.Context, token, issuer string, n
 	if len(token) > MaxTokenLen {
 		return c, errors.New("token too long")
 	}
-	jws, err := jose.ParseSigned(token, joseAlgs)
+	// Only the canonical compact form: go-jose alone would also read the
+	// JSON serialization, skip white space and decode base64url leniently,
+	// giving one token many spellings.
+	if !compactJWS.MatchString(token) {
+		return c, errors.New("not a compact JWS")
+	}
+	jws, err := jose.ParseSignedCompact(token, joseAlgs)
 	if err != nil {
 		return c, fmt.Errorf("parse: %w", err)
+	}
+	if again, err := jws.CompactSerialize(); err != nil || again != token {
+		return c, errors.New("not the canonical encoding of its JWS")
 	}
 	if len(jws.Signatures) != 1 {
 		return c, errors.New("want exactly one signature")

@@ -74,6 +74,9 @@ type Config struct {
 	// Providers are the upstream identity providers users sign in with.
 	// They can only be set in the configuration file.
 	Providers []Provider `yaml:"providers"`
+	// Namespaces are created at serve start when absent (besides
+	// `bridgekeeper namespace create`); file only.
+	Namespaces []string `yaml:"namespaces"`
 	// Xsolla configures the Xsolla-style custom-ID login; file only.
 	Xsolla Xsolla `yaml:"xsolla"`
 }

@@ -337,6 +337,11 @@ func TestValidate(t *testing.T) {
 			},
 			want: []string{"xsolla.publisher_projects[7]: the namespace name must not be empty", `xsolla.social_slots["steam"]: slot 1025`},
 		},
+		{
+			name:   "namespaces",
+			mutate: func(c *Config) { c.Namespaces = []string{"game", "a b", "game", ""} },
+			want:   []string{`namespaces[1]: "a b" is not a namespace name`, `namespaces[2]: "game" is listed twice`, `namespaces[3]: "" is not a namespace name`},
+		},
 		{name: "request_timeout", mutate: func(c *Config) { c.RequestTimeout = Duration(-time.Second) }, want: []string{"request_timeout: -1s is not greater than 0"}},
 		{name: "max_body_bytes low", mutate: func(c *Config) { c.MaxBodyBytes = 1023 }, want: []string{"max_body_bytes: 1023 is not between 1024 (1 KiB) and 67108864 (64 MiB)"}},
 		{name: "max_body_bytes high", mutate: func(c *Config) { c.MaxBodyBytes = 64<<20 + 1 }, want: []string{"max_body_bytes: 67108865 is not between"}},

@@ -151,8 +151,9 @@ func applyEnv(c *Config, environ []string) []error {
 		case k == EnvPrefix+"CONFIG" || strings.HasPrefix(k, EnvPrefix+"TEST_"):
 		case k == EnvPrefix+"PROVIDERS" || strings.HasPrefix(k, EnvPrefix+"PROVIDERS_"):
 			errs = append(errs, fmt.Errorf("%s: providers can only be set in the configuration file", k))
-		case k == EnvPrefix+"XSOLLA" || strings.HasPrefix(k, EnvPrefix+"XSOLLA_"):
-			errs = append(errs, fmt.Errorf("%s: xsolla can only be set in the configuration file", k))
+		case k == EnvPrefix+"XSOLLA" || strings.HasPrefix(k, EnvPrefix+"XSOLLA_"),
+			k == EnvPrefix+"NAMESPACES":
+			errs = append(errs, fmt.Errorf("%s: can only be set in the configuration file", k))
 		default:
 			errs = append(errs, fmt.Errorf("%s: unknown environment variable%s", k, suggest(k, byEnv)))
 		}

@@ -106,6 +106,16 @@ func (c Config) problems() []error {
 
 	errs = append(errs, providerProblems(c.Providers)...)
 	errs = append(errs, c.Xsolla.problems()...)
+	seen := map[string]bool{}
+	for i, ns := range c.Namespaces {
+		switch {
+		case strings.TrimSpace(ns) == "" || strings.ContainsAny(ns, "/ \t\r\n"):
+			bad("namespaces[%d]: %q is not a namespace name (no spaces or '/')", i, ns)
+		case seen[ns]:
+			bad("namespaces[%d]: %q is listed twice", i, ns)
+		}
+		seen[ns] = true
+	}
 	return errs
 }
 

@@ -62,6 +62,16 @@ func serve(ctx context.Context, args []string, e env) error {
 		AuthFailuresPerMinute: max(cfg.AuthFailuresPerMinute, 0), PasswordFailuresPerMinute: max(cfg.PasswordFailuresPerMinute, 0),
 		AddressRateLimit: cfg.AddressRateLimit,
 	})
+	for _, name := range cfg.Namespaces {
+		if _, err := store.GetNamespaceByName(ctx, name); errors.Is(err, broker.ErrNotFound) {
+			if _, err := broker.CreateNamespace(ctx, store, name, time.Now()); err != nil && !errors.Is(err, broker.ErrAlreadyExists) {
+				return fmt.Errorf("namespaces: %s: %w", name, err)
+			}
+			log.Info("namespace created from the configuration", "namespace", name)
+		} else if err != nil {
+			return fmt.Errorf("namespaces: %s: %w", name, err)
+		}
+	}
 	if cfg.Demo {
 		if err := ensureDemo(ctx, store, secrets, cfg, e); err != nil {
 			return err

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 )
 
 // TestUserBanUnban: ban and unban through the real binary land in the
@@ -96,4 +100,34 @@ func TestUserBanUnban(t *testing.T) {
 	if r := bk(t, nil, "user", "suspend"); r.code == 0 || !strings.Contains(r.stderr, "ban, unban") {
 		t.Errorf("unknown subcommand: %v", r)
 	}
+}
+
+// TestNamespacesFromConfig: serve creates the namespaces its configuration
+// lists, once, beside those made by `namespace create`.
+func TestNamespacesFromConfig(t *testing.T) {
+	eachStore(t, func(t *testing.T, s store) {
+		db := s.newURL(t)
+		mustBK(t, nil, "namespace", "create", "existing", "--database", db)
+		cfg := filepath.Join(t.TempDir(), "bk.yaml")
+		if err := os.WriteFile(cfg, []byte("namespaces: [existing, from-config]\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
+		for range 2 { // a restart finds them there
+			srv := startServe(t, db, env, "--config", cfg)
+			if code, _ := srv.stop(t, syscall.SIGTERM, 10*time.Second); code != 0 {
+				t.Fatalf("serve exited %d", code)
+			}
+		}
+		st, err := openStore(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		for _, name := range []string{"existing", "from-config"} {
+			if _, err := st.GetNamespaceByName(context.Background(), name); err != nil {
+				t.Errorf("namespace %s: %v", name, err)
+			}
+		}
+	})
 }

@@ -80,7 +80,12 @@ func (s *Server) writeXsollaError(w http.ResponseWriter, r *http.Request, err er
 	}
 	switch xe.status {
 	case http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		// RFC 6750 §3.1: no error code when no credentials were sent.
+		challenge := `Bearer realm="bridgekeeper"`
+		if r.Header.Get("Authorization") != "" {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
 	}

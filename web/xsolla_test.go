@@ -1175,3 +1175,29 @@ func TestXsollaBannedUser(t *testing.T) {
 		}
 	})
 }
+
+// TestXsollaChallenge: a 401 names invalid_token only when a token was
+// sent (RFC 6750 §3.1).
+func TestXsollaChallenge(t *testing.T) {
+	f := buildFixture(t, openSQLite(t), nil, xsollaOptions)
+	for _, tc := range []struct {
+		auth string
+		want string
+	}{
+		{"", `Bearer realm="bridgekeeper"`},
+		{"Bearer not-a-token", `Bearer realm="bridgekeeper", error="invalid_token"`},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, f.URL+"/users/someone/attributes", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if got := res.Header.Get("WWW-Authenticate"); res.StatusCode != http.StatusUnauthorized || got != tc.want {
+			t.Errorf("Authorization %q: %d %q, want 401 %q", tc.auth, res.StatusCode, got, tc.want)
+		}
+	}
+}

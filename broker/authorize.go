@@ -286,5 +286,5 @@ func (b *Broker) Links(ctx context.Context, userID string) ([]Link, error) {
 
 // Unlink removes the user's link in slot, never the last one (ErrLastLink).
 func (b *Broker) Unlink(ctx context.Context, userID string, slot int) error {
-	return b.store.DeleteLink(ctx, userID, slot)
+	return b.store.DeleteLink(ctx, userID, slot, "")
 }

@@ -38,11 +38,12 @@ type UserStore interface {
 	// and increments its revision, only if the revision is still revision:
 	// ErrConflict when another write came first, ErrNotFound when no link.
 	UpdateLinkPassword(ctx context.Context, userID string, slot int, revision int64, hash []byte) (Link, error)
-	// DeleteLink removes the user's link in slot, but never the user's last
-	// way in: the last link of a user without a GS2 account is ErrLastLink,
+	// DeleteLink removes the user's link in slot — only if it links
+	// identifier, unless identifier is "" — but never the user's last way
+	// in: the last link of a user without a GS2 account is ErrLastLink,
 	// decided atomically against concurrent deletes. ErrNotFound when the
-	// user has no link in the slot.
-	DeleteLink(ctx context.Context, userID string, slot int) error
+	// user has no such link.
+	DeleteLink(ctx context.Context, userID string, slot int, identifier string) error
 }
 
 // BanStore keeps GS2-Account ban statuses.

@@ -120,7 +120,9 @@ func (b *Broker) DeleteTakeOver(ctx context.Context, namespaceID, userID string,
 	if err != nil {
 		return Link{}, err
 	}
-	if err := b.store.DeleteLink(ctx, userID, slot); err != nil {
+	// Only the link just read: a slot emptied and refilled meanwhile keeps
+	// its new link.
+	if err := b.store.DeleteLink(ctx, userID, slot, l.Identifier); err != nil {
 		return Link{}, fmt.Errorf("delete takeover: %w", err)
 	}
 	return l, nil
@@ -133,7 +135,7 @@ func (b *Broker) DeleteTakeOverByIdentifier(ctx context.Context, namespaceID str
 	if err != nil {
 		return Link{}, fmt.Errorf("get takeover: %w", err)
 	}
-	if err := b.store.DeleteLink(ctx, l.UserID, slot); err != nil {
+	if err := b.store.DeleteLink(ctx, l.UserID, slot, identifier); err != nil {
 		return Link{}, fmt.Errorf("delete takeover: %w", err)
 	}
 	return l, nil

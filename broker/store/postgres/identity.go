@@ -228,21 +228,21 @@ func (s *Store) UpdateLinkPassword(ctx context.Context, userID string, slot int,
 // It must run after the user's row is locked, in a statement of its own: its
 // snapshot then includes every delete that held the lock before.
 const deleteLinkSQL = `WITH links AS (
-	SELECT slot FROM takeover_links WHERE user_id = $1
+	SELECT slot, identifier FROM takeover_links WHERE user_id = $1
 ), gone AS (
 	DELETE FROM takeover_links
-	WHERE user_id = $1 AND slot = $2
+	WHERE user_id = $1 AND slot = $2 AND ($3 = '' OR identifier = $3)
 	  AND ((SELECT count(*) FROM links) > 1 OR EXISTS (SELECT 1 FROM accounts WHERE user_id = $1))
 	RETURNING 1
 )
-SELECT (SELECT count(*) FROM links), EXISTS (SELECT 1 FROM links WHERE slot = $2),
+SELECT (SELECT count(*) FROM links), EXISTS (SELECT 1 FROM links WHERE slot = $2 AND ($3 = '' OR identifier = $3)),
 	EXISTS (SELECT 1 FROM gone)`
 
 // DeleteLink implements broker.UserStore. Under READ COMMITTED, two deletes
 // of a user's last two links could each count two and each delete one; so
 // the user's row is locked first (FOR UPDATE), which queues deletes for one
 // user, and the count is taken only once the lock is held.
-func (s *Store) DeleteLink(ctx context.Context, userID string, slot int) error {
+func (s *Store) DeleteLink(ctx context.Context, userID string, slot int, identifier string) error {
 	return s.InTx(ctx, func(tx broker.Store) error {
 		q := tx.(*Store).q
 		var one int
@@ -254,7 +254,7 @@ func (s *Store) DeleteLink(ctx context.Context, userID string, slot int) error {
 			links           int64
 			inSlot, deleted bool
 		)
-		if err := q.QueryRow(ctx, deleteLinkSQL, userID, slot).Scan(&links, &inSlot, &deleted); err != nil {
+		if err := q.QueryRow(ctx, deleteLinkSQL, userID, slot, identifier).Scan(&links, &inSlot, &deleted); err != nil {
 			return wrap("delete link", err)
 		}
 		switch {

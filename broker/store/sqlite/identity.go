@@ -258,11 +258,12 @@ func collect[T any](rows *sql.Rows, op string, scan func(scanner) (T, error)) ([
 // as a link does. The count and the delete run in
 // one IMMEDIATE transaction (a savepoint inside InTx) on the single writer,
 // so no other delete can come between them.
-func (s *Store) DeleteLink(ctx context.Context, userID string, slot int) error {
+func (s *Store) DeleteLink(ctx context.Context, userID string, slot int, identifier string) error {
 	return s.atomic(ctx, "delete link", func(q dbtx) error {
 		var links, inSlot int64
 		err := q.QueryRowContext(ctx, `SELECT count(*) + EXISTS (SELECT 1 FROM accounts WHERE user_id = ?),
-			count(*) FILTER (WHERE slot = ?) FROM takeover_links WHERE user_id = ?`, userID, slot, userID).Scan(&links, &inSlot)
+			count(*) FILTER (WHERE slot = ? AND (? = '' OR identifier = ?)) FROM takeover_links WHERE user_id = ?`,
+			userID, slot, identifier, identifier, userID).Scan(&links, &inSlot)
 		switch {
 		case err != nil:
 			return wrap("delete link: count", err)

@@ -198,7 +198,7 @@ func testDeleteLinkRace(t *testing.T, s broker.Store) {
 			}
 			ok(t, "CreateLink", s.CreateLink(ctx, links[i]))
 		}
-		errs := race(len(links), func(i int) error { return s.DeleteLink(ctx, u.ID, links[i].Slot) })
+		errs := race(len(links), func(i int) error { return s.DeleteLink(ctx, u.ID, links[i].Slot, "") })
 		what := fmt.Sprintf("round %d: DeleteLink", round)
 		win := winner(t, what, errs, broker.ErrLastLink)
 		left, err := s.ListLinks(ctx, u.ID)

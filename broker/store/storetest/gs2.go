@@ -19,6 +19,7 @@ func gs2Cases() []testCase {
 		{name: "Link/Password", run: testLinkPassword},
 		{name: "Link/UpdatePassword", run: testUpdateLinkPassword},
 		{name: "Link/DeleteWithAccount", run: testDeleteLinkWithAccount},
+		{name: "Link/DeleteByIdentifier", run: testDeleteLinkByIdentifier},
 		{name: "Ban/PutListDelete", run: testBans},
 		{name: "Ban/Banned", run: testBanned},
 		{name: "Ban/BlocksCreateByLink", run: testBanBlocksCreateByLink},
@@ -211,7 +212,7 @@ func testDeleteLinkWithAccount(t *testing.T, s broker.Store) {
 	// A GS2 account is a way in of its own: its user's last link may go.
 	acct := newAccount(t, s, account("u-acct", "ns-1"))
 	newLink(t, s, broker.Link{NamespaceID: "ns-1", Slot: 3, Identifier: "acct-takeover", UserID: acct.UserID, CreatedAt: at(time.Hour)})
-	ok(t, "DeleteLink(last link of a user with an account)", s.DeleteLink(ctx, acct.UserID, 3))
+	ok(t, "DeleteLink(last link of a user with an account)", s.DeleteLink(ctx, acct.UserID, 3, ""))
 	if got := links(acct.UserID); len(got) != 0 {
 		t.Errorf("links after deleting the last link of a user with an account: got %+v, want none", got)
 	}
@@ -219,15 +220,15 @@ func testDeleteLinkWithAccount(t *testing.T, s broker.Store) {
 	isErr(t, "GetLink(deleted)", err, broker.ErrNotFound)
 	_, err = s.GetUserLink(ctx, acct.UserID, 3)
 	isErr(t, "GetUserLink(deleted)", err, broker.ErrNotFound)
-	isErr(t, "DeleteLink(again)", s.DeleteLink(ctx, acct.UserID, 3), broker.ErrNotFound)
+	isErr(t, "DeleteLink(again)", s.DeleteLink(ctx, acct.UserID, 3, ""), broker.ErrNotFound)
 	equal(t, "account after its links went", getAccount(t, s, "ns-1", acct.UserID), acct)
 
 	// Two links and an account: both links may go.
 	two := newAccount(t, s, account("u-acct-2", "ns-1"))
 	newLink(t, s, broker.Link{NamespaceID: "ns-1", Slot: 1, Identifier: "two-1", UserID: two.UserID, CreatedAt: at(time.Hour)})
 	newLink(t, s, broker.Link{NamespaceID: "ns-1", Slot: 2, Identifier: "two-2", UserID: two.UserID, CreatedAt: at(time.Hour)})
-	ok(t, "DeleteLink(first of two, account)", s.DeleteLink(ctx, two.UserID, 1))
-	ok(t, "DeleteLink(second of two, account)", s.DeleteLink(ctx, two.UserID, 2))
+	ok(t, "DeleteLink(first of two, account)", s.DeleteLink(ctx, two.UserID, 1, ""))
+	ok(t, "DeleteLink(second of two, account)", s.DeleteLink(ctx, two.UserID, 2, ""))
 	if got := links(two.UserID); len(got) != 0 {
 		t.Errorf("links after deleting both links of a user with an account: got %+v, want none", got)
 	}
@@ -236,7 +237,7 @@ func testDeleteLinkWithAccount(t *testing.T, s broker.Store) {
 	// user of the namespace has one.
 	plain := newUser(t, s, "u-plain", "ns-1")
 	last := newLink(t, s, broker.Link{NamespaceID: "ns-1", Slot: 3, Identifier: "plain-1", UserID: plain.ID, CreatedAt: at(time.Hour)})
-	isErr(t, "DeleteLink(last link, no account)", s.DeleteLink(ctx, plain.ID, 3), broker.ErrLastLink)
+	isErr(t, "DeleteLink(last link, no account)", s.DeleteLink(ctx, plain.ID, 3, ""), broker.ErrLastLink)
 	equal(t, "links after refusing to delete the last", links(plain.ID), []broker.Link{last})
 }
 
@@ -621,4 +622,21 @@ func testSetAccountPassword(t *testing.T, s broker.Store) {
 	_, err := s.GetAccount(ctx, "ns-1", "u-plain")
 	isErr(t, "GetAccount(user without account) after SetAccountPassword", err, broker.ErrNotFound)
 	equal(t, "other account after the refused sets", getAccount(t, s, "ns-1", other.UserID), other)
+}
+
+// testDeleteLinkByIdentifier: a delete naming an identifier removes the
+// link only if the slot still holds that identifier.
+func testDeleteLinkByIdentifier(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	newNamespace(t, s, "ns-1", "alpha")
+	u := newUser(t, s, "u-1", "ns-1")
+	newLink(t, s, broker.Link{NamespaceID: "ns-1", Slot: 1, Identifier: "keep", UserID: u.ID, CreatedAt: t0})
+	newLink(t, s, broker.Link{NamespaceID: "ns-1", Slot: 2, Identifier: "new-device", UserID: u.ID, CreatedAt: t0})
+	isErr(t, "DeleteLink(slot 2, an identifier it no longer holds)", s.DeleteLink(ctx, u.ID, 2, "old-device"), broker.ErrNotFound)
+	if _, err := s.GetLink(ctx, "ns-1", 2, "new-device"); err != nil {
+		t.Fatalf("the slot's link went with a delete naming another identifier: %v", err)
+	}
+	ok(t, "DeleteLink(slot 2, its identifier)", s.DeleteLink(ctx, u.ID, 2, "new-device"))
+	isErr(t, "GetLink after the delete", func() error { _, err := s.GetLink(ctx, "ns-1", 2, "new-device"); return err }(), broker.ErrNotFound)
+	isErr(t, "DeleteLink(last link, its identifier)", s.DeleteLink(ctx, u.ID, 1, "keep"), broker.ErrLastLink)
 }

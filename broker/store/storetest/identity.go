@@ -387,26 +387,26 @@ func testLinkDelete(t *testing.T, s broker.Store) {
 		return got
 	}
 
-	ok(t, "DeleteLink(slot 3)", s.DeleteLink(ctx, u1.ID, 3))
+	ok(t, "DeleteLink(slot 3)", s.DeleteLink(ctx, u1.ID, 3, ""))
 	equal(t, "links after DeleteLink(slot 3)", links(u1.ID), []broker.Link{low, high})
 	_, err := s.GetLink(ctx, "ns-1", 3, mid.Identifier)
 	isErr(t, "GetLink(deleted)", err, broker.ErrNotFound)
 	equal(t, "other user's links", links(u2.ID), []broker.Link{other})
 
-	isErr(t, "DeleteLink(slot 3 again)", s.DeleteLink(ctx, u1.ID, 3), broker.ErrNotFound)
-	isErr(t, "DeleteLink(slot never linked)", s.DeleteLink(ctx, u1.ID, 5), broker.ErrNotFound)
-	isErr(t, "DeleteLink(unknown user)", s.DeleteLink(ctx, "nobody", 3), broker.ErrNotFound)
-	isErr(t, "DeleteLink(user without links)", s.DeleteLink(ctx, u3.ID, 3), broker.ErrNotFound)
+	isErr(t, "DeleteLink(slot 3 again)", s.DeleteLink(ctx, u1.ID, 3, ""), broker.ErrNotFound)
+	isErr(t, "DeleteLink(slot never linked)", s.DeleteLink(ctx, u1.ID, 5, ""), broker.ErrNotFound)
+	isErr(t, "DeleteLink(unknown user)", s.DeleteLink(ctx, "nobody", 3, ""), broker.ErrNotFound)
+	isErr(t, "DeleteLink(user without links)", s.DeleteLink(ctx, u3.ID, 3, ""), broker.ErrNotFound)
 	// An empty slot is ErrNotFound even for a user down to one link.
-	isErr(t, "DeleteLink(empty slot, one link left)", s.DeleteLink(ctx, u2.ID, 4), broker.ErrNotFound)
+	isErr(t, "DeleteLink(empty slot, one link left)", s.DeleteLink(ctx, u2.ID, 4, ""), broker.ErrNotFound)
 
-	ok(t, "DeleteLink(slot 0)", s.DeleteLink(ctx, u1.ID, broker.MinSlot))
-	isErr(t, "DeleteLink(last link)", s.DeleteLink(ctx, u1.ID, broker.MaxSlot), broker.ErrLastLink)
+	ok(t, "DeleteLink(slot 0)", s.DeleteLink(ctx, u1.ID, broker.MinSlot, ""))
+	isErr(t, "DeleteLink(last link)", s.DeleteLink(ctx, u1.ID, broker.MaxSlot, ""), broker.ErrLastLink)
 	equal(t, "links after refusing to delete the last", links(u1.ID), []broker.Link{high})
 	got, err := s.GetLink(ctx, "ns-1", broker.MaxSlot, high.Identifier)
 	ok(t, "GetLink(last link)", err)
 	equal(t, "last link", got, high)
-	isErr(t, "DeleteLink(other user's last link)", s.DeleteLink(ctx, u2.ID, 3), broker.ErrLastLink)
+	isErr(t, "DeleteLink(other user's last link)", s.DeleteLink(ctx, u2.ID, 3, ""), broker.ErrLastLink)
 	equal(t, "other user's links", links(u2.ID), []broker.Link{other})
 
 	// The deleted link's identifier and the user's slot are free again.

@@ -155,7 +155,7 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 			{"CreateAccount", tx.CreateAccount(ctx, account("u-2", "ns-1"))},
 			{"TouchAccount", tx.TouchAccount(ctx, "u-1", at(time.Hour))},
 			{"CreateLink", tx.CreateLink(ctx, broker.Link{NamespaceID: "ns-1", Slot: 1, Identifier: "p", UserID: "u-1", CreatedAt: t0})},
-			{"DeleteLink", tx.DeleteLink(ctx, "u-1", 2)},
+			{"DeleteLink", tx.DeleteLink(ctx, "u-1", 2, "")},
 			{"CreateAuthRequest", tx.CreateAuthRequest(ctx, doomedReq)},
 			{"CreateCode", tx.CreateCode(ctx, doomedCode)},
 			{"CreateRefreshToken", tx.CreateRefreshToken(ctx, fresh)},

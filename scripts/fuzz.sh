@@ -59,8 +59,20 @@ for t in "${targets[@]}"; do
 	read -r pkg name <<<"$t"
 	selected "$name" || continue
 	echo "fuzz: $name ($pkg) for $FUZZTIME" >&2
+	corpus="$pkg/testdata/fuzz/$name"
+	before=$(ls "$corpus" 2>/dev/null | sort)
 	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZETIME" -timeout "$timeout" "$pkg" >"$log" 2>&1
 	rc=$?
+	after=$(ls "$corpus" 2>/dev/null | sort)
+	# go1.26's fuzz coordinator can report a bare "context deadline
+	# exceeded" when -fuzztime runs out while a worker is mid-input
+	# (go.dev/issue/75804, fixed in go1.27): no input failed and none was
+	# written. Only a failure that wrote a reproducer counts.
+	flaked=""
+	if [ $rc -ne 0 ] && [ "$before" = "$after" ] && grep -q '^    context deadline exceeded$' "$log" &&
+		! grep -qE 'Failing input written|panic:' "$log"; then
+		flaked=1
+	fi
 	# The last progress line holds the totals: "execs: N (R/sec)".
 	last=$(grep -E '^fuzz: elapsed: .*execs: ' "$log" | tail -n 1)
 	execs=$(sed -nE 's/.*execs: ([0-9]+) .*/\1/p' <<<"$last")
@@ -75,6 +87,8 @@ for t in "${targets[@]}"; do
 		line="ok    $name: no new inputs, only the corpus replayed (${base:-?})"
 	elif [ $rc -eq 0 ]; then
 		line="ok    $name: ${execs:-?} execs in ${secs:-?}s (${rate:-?}/sec on average)"
+	elif [ -n "$flaked" ]; then
+		line="ok    $name: ${execs:-?} execs; go's end-of-fuzztime deadline race reported, no failing input (go.dev/issue/75804)"
 	else
 		line="FAIL  $name (exit $rc)"
 		failed+=("$name")

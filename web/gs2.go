@@ -109,6 +109,16 @@ func (s *Server) writeGS2Error(w http.ResponseWriter, r *http.Request, model str
 	writeJSON(w, ge.status, map[string]string{"message": string(arr)})
 }
 
+// gs2Handler serves a GS2 call that returns its refusal: the error is
+// written by writeGS2Error, as about model, and by nothing else.
+func (s *Server) gs2Handler(model string, call func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := call(w, r); err != nil {
+			s.writeGS2Error(w, r, model, err)
+		}
+	}
+}
+
 // gs2Service is the {service} of a /gs2/{service}/... path.
 func gs2Service(r *http.Request) string {
 	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/gs2/"), "/", 2)

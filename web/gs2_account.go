@@ -86,64 +86,60 @@ func (s *Server) gs2Namespace(r *http.Request) (broker.Client, string, error) {
 }
 
 // gs2CreateAccount is GS2-Account's createAccount.
-func (s *Server) gs2CreateAccount(w http.ResponseWriter, r *http.Request) {
+func (s *Server) gs2CreateAccount(w http.ResponseWriter, r *http.Request) error {
 	const model = "account"
 	c, ns, err := s.gs2Namespace(r)
 	if err != nil {
-		s.writeGS2Error(w, r, model, err)
-		return
+		return err
 	}
 	a, password, err := s.broker.CreateAccount(r.Context(), c.NamespaceID)
 	if err != nil {
-		s.writeGS2Error(w, r, model, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"item": s.gs2Account(ns, a, nil, password)})
+	return nil
 }
 
 // gs2GetAccount is GS2-Account's getAccount.
-func (s *Server) gs2GetAccount(w http.ResponseWriter, r *http.Request) {
-	const model = "account"
+func (s *Server) gs2GetAccount(w http.ResponseWriter, r *http.Request) error {
 	c, ns, err := s.gs2Namespace(r)
-	if err == nil {
-		var a broker.Account
-		if a, err = s.broker.Account(r.Context(), c.NamespaceID, mux.Vars(r)["userId"]); err == nil {
-			var item gs2AccountJSON
-			if item, err = s.gs2AccountWithBans(r, ns, a); err == nil {
-				writeJSON(w, http.StatusOK, map[string]any{"item": item})
-				return
-			}
-		}
+	if err != nil {
+		return err
 	}
-	s.writeGS2Error(w, r, model, gs2NotFoundAs(err, model, "userId"))
+	a, err := s.broker.Account(r.Context(), c.NamespaceID, mux.Vars(r)["userId"])
+	if err != nil {
+		return gs2NotFoundAs(err, "account", "userId")
+	}
+	item, err := s.gs2AccountWithBans(r, ns, a)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"item": item})
+	return nil
 }
 
 // gs2DescribeAccounts is GS2-Account's describeAccounts: keyset pages by
 // user ID; the page token is the last user ID of the page, base64url.
-func (s *Server) gs2DescribeAccounts(w http.ResponseWriter, r *http.Request) {
+func (s *Server) gs2DescribeAccounts(w http.ResponseWriter, r *http.Request) error {
 	const model = "account"
 	c, ns, err := s.gs2Namespace(r)
 	if err != nil {
-		s.writeGS2Error(w, r, model, err)
-		return
+		return err
 	}
 	after, limit, err := gs2Page(r, model)
 	if err != nil {
-		s.writeGS2Error(w, r, model, err)
-		return
+		return err
 	}
 	// One more than asked tells whether a next page exists.
 	as, err := s.broker.Accounts(r.Context(), c.NamespaceID, after, limit+1)
 	if err != nil {
-		s.writeGS2Error(w, r, model, err)
-		return
+		return err
 	}
 	items := make([]gs2AccountJSON, 0, min(len(as), limit))
 	for _, a := range as[:min(len(as), limit)] {
 		item, err := s.gs2AccountWithBans(r, ns, a)
 		if err != nil {
-			s.writeGS2Error(w, r, model, err)
-			return
+			return err
 		}
 		items = append(items, item)
 	}
@@ -152,6 +148,7 @@ func (s *Server) gs2DescribeAccounts(w http.ResponseWriter, r *http.Request) {
 		resp["nextPageToken"] = base64.RawURLEncoding.EncodeToString([]byte(as[limit-1].UserID))
 	}
 	writeJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 // gs2Page reads pageToken and limit (1..1000, default 30). A literal "null"
@@ -175,88 +172,75 @@ func gs2Page(r *http.Request, model string) (after string, limit int, err error)
 }
 
 // gs2Authenticate is GS2-Account's authentication.
-func (s *Server) gs2Authenticate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) gs2Authenticate(w http.ResponseWriter, r *http.Request) error {
 	const model = "account"
-	fail := func(err error) { s.writeGS2Error(w, r, model, err) }
 	c, ns, err := s.gs2Namespace(r)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	body, err := s.readGS2Body(w, r, model)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	keyID, _, err1 := body.str("keyId")
 	password, _, err2 := body.str("password")
 	if err := errors.Join(err1, err2); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	if keyID, err = s.gs2Key(keyID); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	userID := mux.Vars(r)["userId"]
 	g := s.guess(r, "account:"+c.NamespaceID+":"+userID)
 	if err := s.allowed(g); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	a, signed, signature, err := s.broker.Authenticate(r.Context(), c.NamespaceID, userID, password, keyID)
 	if errors.Is(err, broker.ErrPasswordIncorrect) || errors.Is(err, broker.ErrNotFound) {
 		s.failed(g)
 	}
 	if err != nil {
-		fail(gs2NotFoundAs(err, model, "userId"))
-		return
+		return gs2NotFoundAs(err, model, "userId")
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"item": s.gs2Account(ns, a, nil, ""), "banStatuses": []any{}, "body": signed, "signature": signature,
 	})
+	return nil
 }
 
 // gs2LoginBySignature is GS2-Auth's loginBySignature.
-func (s *Server) gs2LoginBySignature(w http.ResponseWriter, r *http.Request) {
+func (s *Server) gs2LoginBySignature(w http.ResponseWriter, r *http.Request) error {
 	const model = "accessToken"
-	fail := func(err error) { s.writeGS2Error(w, r, model, err) }
 	c, err := s.gs2Client(r)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	body, err := s.readGS2Body(w, r, model)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	keyID, _, err1 := body.str("keyId")
 	signed, _, err2 := body.str("body")
 	signature, _, err3 := body.str("signature")
 	if err := errors.Join(err1, err2, err3); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	if keyID, err = s.gs2Key(keyID); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	if len(signed) > 524288 || len(signature) > 1024 {
-		fail(gs2Refuse(http.StatusBadRequest, model, "signature", "tooLong"))
-		return
+		return gs2Refuse(http.StatusBadRequest, model, "signature", "tooLong")
 	}
 	g := s.guess(r, "")
 	if err := s.allowed(g); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	tok, err := s.broker.LoginBySignature(r.Context(), c, keyID, signed, signature)
 	if errors.Is(err, broker.ErrSignature) || errors.Is(err, broker.ErrNotFound) {
 		s.failed(g)
 		err = gs2Refuse(http.StatusUnauthorized, model, "signature", "invalid")
 	}
-	s.writeGS2Token(w, r, model, tok, err)
+	return gs2TokenAnswer(w, tok, err)
 }
 
 // gs2Key resolves a keyId to a key the broker holds: only the default key

@@ -23,53 +23,46 @@ func (s *Server) gs2ServiceVersion(w http.ResponseWriter, _ *http.Request) {
 // gs2ProjectLogin is GS2-Identifier's projectToken/login: a client_credentials
 // login of a confidential broker client, whose token later calls send as
 // their project token.
-func (s *Server) gs2ProjectLogin(w http.ResponseWriter, r *http.Request) {
+func (s *Server) gs2ProjectLogin(w http.ResponseWriter, r *http.Request) error {
 	const model = "projectToken"
-	fail := func(err error) { s.writeGS2Error(w, r, model, err) }
 	body, err := s.readGS2Body(w, r, model)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	id, _, err1 := body.str("client_id")
 	secret, _, err2 := body.str("client_secret")
 	if err := errors.Join(err1, err2); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	if id == "" {
-		fail(gs2Refuse(http.StatusBadRequest, model, "clientId", "required"))
-		return
+		return gs2Refuse(http.StatusBadRequest, model, "clientId", "required")
 	}
 	g := s.guess(r, "")
 	if err := s.allowed(g); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	c, err := s.broker.AuthenticateClient(r.Context(), id, secret)
 	if isBrokerCode(err, oauth2errors.ErrInvalidClient) {
 		s.failed(g)
 	}
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	// The same policy as the token endpoint's client_credentials grant: a
 	// public client has no secret to prove it is the trusted server.
 	if c.Public || !slices.Contains(c.Grants, broker.GrantClientCredentials) {
-		fail(gs2Refuse(http.StatusUnauthorized, model, "clientId", "unauthorized"))
-		return
+		return gs2Refuse(http.StatusUnauthorized, model, "clientId", "unauthorized")
 	}
 	tok, err := s.broker.IssueClientToken(r.Context(), c, c.Scopes)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok.AccessToken, "token_type": "Bearer", "expires_in": tok.ExpiresIn,
 		// The owner of GS2 resource names (gs2.owner_id), as in every GRN.
 		"owner_id": s.gs2Owner,
 	})
+	return nil
 }
 
 // gs2UserRequest reads what login, federation and
@@ -140,38 +133,36 @@ func (s *Server) gs2TimeOffset(r *http.Request, model string, c broker.Client, u
 // created in its client's namespace on first sight. A time-offset token in
 // X-GS2-TIME-OFFSET-TOKEN must be this user's, and its offset wins over the
 // body's.
-func (s *Server) gs2Login(w http.ResponseWriter, r *http.Request) {
+func (s *Server) gs2Login(w http.ResponseWriter, r *http.Request) error {
 	const model = "accessToken"
-	fail := func(err error) { s.writeGS2Error(w, r, model, err) }
 	c, _, userID, offset, err := s.gs2UserRequest(w, r, model)
 	if err == nil {
 		offset, err = s.gs2TimeOffset(r, model, c, userID, offset)
 	}
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	tok, err := s.broker.LoginUser(r.Context(), c, userID, offset)
-	s.writeGS2Token(w, r, model, tok, err)
+	return gs2TokenAnswer(w, tok, err)
 }
 
-// writeGS2Token answers login, loginBySignature and federation: the token,
-// its user and expiry in ms, or the refusal.
-func (s *Server) writeGS2Token(w http.ResponseWriter, r *http.Request, model string, tok broker.Token, err error) {
+// gs2TokenAnswer answers login, loginBySignature and federation: the
+// token, its user and expiry in ms, or the refusal to write.
+func gs2TokenAnswer(w http.ResponseWriter, tok broker.Token, err error) error {
 	if isBrokerCode(err, broker.ErrUserElsewhere) {
-		err = gs2Refuse(http.StatusConflict, model, "userId", "conflict")
+		return gs2Refuse(http.StatusConflict, "accessToken", "userId", "conflict")
 	}
 	if err != nil {
-		s.writeGS2Error(w, r, model, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"token": tok.AccessToken, "userId": tok.UserID, "expire": tok.Expire.UnixMilli()})
+	return nil
 }
 
 // gs2Federation is GS2-Auth's federation: originalUserId acts as userId,
 // restricted by policyDocument when one is given. A time-offset token, when
 // sent, must be userId's.
-func (s *Server) gs2Federation(w http.ResponseWriter, r *http.Request) {
+func (s *Server) gs2Federation(w http.ResponseWriter, r *http.Request) error {
 	const model = "accessToken"
 	c, body, userID, offset, err := s.gs2UserRequest(w, r, model)
 	var original, policy string
@@ -185,8 +176,7 @@ func (s *Server) gs2Federation(w http.ResponseWriter, r *http.Request) {
 		offset, err = s.gs2TimeOffset(r, model, c, userID, offset)
 	}
 	if err != nil {
-		s.writeGS2Error(w, r, model, err)
-		return
+		return err
 	}
 	tok, err := s.broker.Federate(r.Context(), c, original, userID, policy, offset)
 	if errors.Is(err, broker.ErrInvalidPolicy) {
@@ -194,24 +184,22 @@ func (s *Server) gs2Federation(w http.ResponseWriter, r *http.Request) {
 		s.log.DebugContext(r.Context(), "federation refused", "err", err)
 		err = gs2Refuse(http.StatusBadRequest, model, "policyDocument", "invalid")
 	}
-	s.writeGS2Token(w, r, model, tok, err)
+	return gs2TokenAnswer(w, tok, err)
 }
 
 // gs2IssueTimeOffsetToken is GS2-Auth's issueTimeOffsetTokenByUserId.
-func (s *Server) gs2IssueTimeOffsetToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) gs2IssueTimeOffsetToken(w http.ResponseWriter, r *http.Request) error {
 	const model = "timeOffsetToken"
-	fail := func(err error) { s.writeGS2Error(w, r, model, err) }
 	c, _, userID, offset, err := s.gs2UserRequest(w, r, model)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	tok, exp, err := s.broker.IssueTimeOffsetToken(c, userID, offset)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "userId": userID, "expire": exp.UnixMilli()})
+	return nil
 }
 
 // isBrokerCode reports whether err is a broker.Error with that code.

@@ -113,71 +113,63 @@ func gs2TakeOverError(err error) error {
 	return err
 }
 
+// gs2TakeOverHandler serves a takeover call: its error is named in
+// takeover terms (gs2TakeOverError), then written by the one GS2 writer.
+func (s *Server) gs2TakeOverHandler(call func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return s.gs2Handler("takeOver", func(w http.ResponseWriter, r *http.Request) error {
+		return gs2TakeOverError(call(w, r))
+	})
+}
+
 // gs2CreateTakeOver is createTakeOver and createTakeOverByUserId.
-func (s *Server) gs2CreateTakeOver(w http.ResponseWriter, r *http.Request) {
+func (s *Server) gs2CreateTakeOver(w http.ResponseWriter, r *http.Request) error {
 	const model = "takeOver"
-	fail := func(err error) { s.writeGS2Error(w, r, model, gs2TakeOverError(err)) }
 	call, err := s.gs2TakeOverUser(r, actionCreateTakeOver)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	body, err := s.readGS2Body(w, r, model)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	slot, hasSlot, err1 := body.int("type")
 	identifier, _, err2 := body.str("userIdentifier")
 	password, _, err3 := body.str("password")
 	if err := errors.Join(err1, err2, err3); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	if !hasSlot {
-		fail(gs2Refuse(http.StatusBadRequest, model, "type", "required"))
-		return
+		return gs2Refuse(http.StatusBadRequest, model, "type", "required")
 	}
 	l, err := s.broker.CreateTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot, identifier, password)
-	if errors.Is(err, broker.ErrNotFound) {
-		err = gs2Refuse(http.StatusNotFound, "account", "userId", "notFound")
-	}
 	if err != nil {
-		fail(err)
-		return
+		return gs2NotFoundAs(err, "account", "userId")
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"item": s.gs2TakeOver(call.ns, l)})
+	return nil
 }
 
 // gs2DescribeTakeOvers is describeTakeOvers and describeTakeOversByUserId:
 // pages by slot; the page token is the last slot of the page, base64url.
-func (s *Server) gs2DescribeTakeOvers(w http.ResponseWriter, r *http.Request) {
+func (s *Server) gs2DescribeTakeOvers(w http.ResponseWriter, r *http.Request) error {
 	const model = "takeOver"
-	fail := func(err error) { s.writeGS2Error(w, r, model, gs2TakeOverError(err)) }
 	call, err := s.gs2TakeOverUser(r, actionDescribeTakeOvers)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	after, limit, err := gs2Page(r, model)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	afterSlot := -1
 	if after != "" {
 		if afterSlot, err = strconv.Atoi(after); err != nil {
-			fail(gs2Refuse(http.StatusBadRequest, model, "pageToken", "invalid"))
-			return
+			return gs2Refuse(http.StatusBadRequest, model, "pageToken", "invalid")
 		}
 	}
 	links, err := s.broker.TakeOvers(r.Context(), call.client.NamespaceID, call.userID, afterSlot, limit+1)
-	if errors.Is(err, broker.ErrNotFound) {
-		err = gs2Refuse(http.StatusNotFound, "account", "userId", "notFound")
-	}
 	if err != nil {
-		fail(err)
-		return
+		return gs2NotFoundAs(err, "account", "userId")
 	}
 	items := make([]gs2TakeOverJSON, 0, min(len(links), limit))
 	for _, l := range links[:min(len(links), limit)] {
@@ -188,27 +180,28 @@ func (s *Server) gs2DescribeTakeOvers(w http.ResponseWriter, r *http.Request) {
 		resp["nextPageToken"] = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(links[limit-1].Slot)))
 	}
 	writeJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 // gs2GetTakeOver is getTakeOver and getTakeOverByUserId.
-func (s *Server) gs2GetTakeOver(w http.ResponseWriter, r *http.Request) {
-	s.gs2OneTakeOver(w, r, actionGetTakeOver, func(call gs2TakeOverCall, slot int) (broker.Link, error) {
+func (s *Server) gs2GetTakeOver(w http.ResponseWriter, r *http.Request) error {
+	return s.gs2OneTakeOver(w, r, actionGetTakeOver, func(call gs2TakeOverCall, slot int) (broker.Link, error) {
 		return s.broker.TakeOver(r.Context(), call.client.NamespaceID, call.userID, slot)
 	})
 }
 
 // gs2DeleteTakeOver is deleteTakeOver and deleteTakeOverByUserId; the
 // answer is the deleted takeover.
-func (s *Server) gs2DeleteTakeOver(w http.ResponseWriter, r *http.Request) {
-	s.gs2OneTakeOver(w, r, actionDeleteTakeOver, func(call gs2TakeOverCall, slot int) (broker.Link, error) {
+func (s *Server) gs2DeleteTakeOver(w http.ResponseWriter, r *http.Request) error {
+	return s.gs2OneTakeOver(w, r, actionDeleteTakeOver, func(call gs2TakeOverCall, slot int) (broker.Link, error) {
 		return s.broker.DeleteTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot)
 	})
 }
 
 // gs2UpdateTakeOver is updateTakeOver and updateTakeOverByUserId: the old
 // password must match (PasswordIncorrect otherwise).
-func (s *Server) gs2UpdateTakeOver(w http.ResponseWriter, r *http.Request) {
-	s.gs2OneTakeOver(w, r, actionUpdateTakeOver, func(call gs2TakeOverCall, slot int) (broker.Link, error) {
+func (s *Server) gs2UpdateTakeOver(w http.ResponseWriter, r *http.Request) error {
+	return s.gs2OneTakeOver(w, r, actionUpdateTakeOver, func(call gs2TakeOverCall, slot int) (broker.Link, error) {
 		body, err := s.readGS2Body(w, r, "takeOver")
 		if err != nil {
 			return broker.Link{}, err
@@ -233,88 +226,73 @@ func (s *Server) gs2UpdateTakeOver(w http.ResponseWriter, r *http.Request) {
 // gs2OneTakeOver runs a call about one takeover of a user, named by {type}.
 func (s *Server) gs2OneTakeOver(w http.ResponseWriter, r *http.Request, action string,
 	do func(call gs2TakeOverCall, slot int) (broker.Link, error),
-) {
-	const model = "takeOver"
-	fail := func(err error) { s.writeGS2Error(w, r, model, gs2TakeOverError(err)) }
+) error {
 	call, err := s.gs2TakeOverUser(r, action)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	slot, err := gs2Slot(r)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	l, err := do(call, slot)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"item": s.gs2TakeOver(call.ns, l)})
+	return nil
 }
 
 // gs2DeleteTakeOverByIdentifier is deleteTakeOverByUserIdentifier.
-func (s *Server) gs2DeleteTakeOverByIdentifier(w http.ResponseWriter, r *http.Request) {
-	const model = "takeOver"
-	fail := func(err error) { s.writeGS2Error(w, r, model, gs2TakeOverError(err)) }
+func (s *Server) gs2DeleteTakeOverByIdentifier(w http.ResponseWriter, r *http.Request) error {
 	c, ns, err := s.gs2Namespace(r)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	slot, err := gs2Slot(r)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	l, err := s.broker.DeleteTakeOverByIdentifier(r.Context(), c.NamespaceID, slot, mux.Vars(r)["userIdentifier"])
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"item": s.gs2TakeOver(ns, l)})
+	return nil
 }
 
 // gs2DoTakeOver is doTakeOver: slot + userIdentifier + password give the
 // account, with a new password (see broker.DoTakeOver).
-func (s *Server) gs2DoTakeOver(w http.ResponseWriter, r *http.Request) {
-	const model = "takeOver"
-	fail := func(err error) { s.writeGS2Error(w, r, model, gs2TakeOverError(err)) }
+func (s *Server) gs2DoTakeOver(w http.ResponseWriter, r *http.Request) error {
 	c, ns, err := s.gs2Namespace(r)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	slot, err := gs2Slot(r)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
-	body, err := s.readGS2Body(w, r, model)
+	body, err := s.readGS2Body(w, r, "takeOver")
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	identifier, _, err1 := body.str("userIdentifier")
 	password, _, err2 := body.str("password")
 	if err := errors.Join(err1, err2); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	// Keyed by what was asked for, whether or not it exists.
 	g := s.guess(r, "takeover:"+c.NamespaceID+":"+strconv.Itoa(slot)+":"+identifier)
 	if err := s.allowed(g); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	a, newPassword, err := s.broker.DoTakeOver(r.Context(), c.NamespaceID, slot, identifier, password)
 	if errors.Is(err, broker.ErrPasswordIncorrect) {
 		s.failed(g)
 	}
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"item": s.gs2Account(ns, a, nil, newPassword)})
+	return nil
 }

@@ -10,55 +10,64 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker"
 )
 
-// userFlags are the flags naming one user: the namespace by name, the user
-// by ID.
-type userFlags struct {
+// userCommand is what ban and unban share: --namespace and --user name
+// one user of a namespace.
+type userCommand struct {
+	s               *settings
 	namespace, user *string
 }
 
-func newUserFlags(s *settings) userFlags {
-	return userFlags{
+func newUserCommand(name string, e env) userCommand {
+	s := newSettings(name, e)
+	return userCommand{
+		s:         s,
 		namespace: s.fs.String("namespace", "", "namespace name (required)"),
 		user:      s.fs.String("user", "", "user ID (required)"),
 	}
 }
 
-// resolve checks the flags and finds the namespace.
-func (u userFlags) resolve(ctx context.Context, store broker.Store) (broker.Namespace, error) {
+// open loads the settings, opens the store and finds the namespace; check
+// runs on the parsed flags first. The caller closes the store.
+func (u userCommand) open(ctx context.Context, args []string, e env, check func() error) (broker.Store, broker.Namespace, error) {
+	cfg, err := u.s.load(args, e)
+	if err != nil {
+		return nil, broker.Namespace{}, err
+	}
 	if *u.namespace == "" || *u.user == "" {
-		return broker.Namespace{}, errors.New("--namespace and --user are required")
+		return nil, broker.Namespace{}, errors.New("--namespace and --user are required")
 	}
-	ns, err := store.GetNamespaceByName(ctx, *u.namespace)
-	if err != nil {
-		return broker.Namespace{}, fmt.Errorf("namespace %q: %w", *u.namespace, err)
-	}
-	return ns, nil
-}
-
-func userBan(ctx context.Context, args []string, e env) error {
-	s := newSettings("user ban", e)
-	who := newUserFlags(s)
-	name := s.fs.String("name", "", "ban name; a ban of the same name is replaced (default: a new UUID)")
-	reason := s.fs.String("reason", "", "reason, shown in the account's banStatuses")
-	until := s.fs.String("until", "", "release time: RFC 3339 (2027-01-02T15:04:05Z) or Unix milliseconds (required)")
-	cfg, err := s.load(args, e)
-	if err != nil {
-		return err
-	}
-	release, err := parseRelease(*until)
-	if err != nil {
-		return fmt.Errorf("--until: %w", err)
+	if err := check(); err != nil {
+		return nil, broker.Namespace{}, err
 	}
 	store, err := openStore(ctx, cfg.Database)
 	if err != nil {
-		return err
+		return nil, broker.Namespace{}, err
 	}
-	defer store.Close()
-	ns, err := who.resolve(ctx, store)
+	ns, err := store.GetNamespaceByName(ctx, *u.namespace)
+	if err != nil {
+		store.Close()
+		return nil, broker.Namespace{}, fmt.Errorf("namespace %q: %w", *u.namespace, err)
+	}
+	return store, ns, nil
+}
+
+func userBan(ctx context.Context, args []string, e env) error {
+	u := newUserCommand("user ban", e)
+	name := u.s.fs.String("name", "", "ban name; a ban of the same name is replaced (default: a new UUID)")
+	reason := u.s.fs.String("reason", "", "reason, shown in the account's banStatuses")
+	until := u.s.fs.String("until", "", "release time: RFC 3339 (2027-01-02T15:04:05Z) or Unix milliseconds (required)")
+	var release time.Time
+	store, ns, err := u.open(ctx, args, e, func() (err error) {
+		if release, err = parseRelease(*until); err != nil {
+			return fmt.Errorf("--until: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("user ban: %w", err)
 	}
-	b, err := broker.BanUser(ctx, store, time.Now(), ns.ID, *who.user, *name, *reason, release)
+	defer store.Close()
+	b, err := broker.BanUser(ctx, store, time.Now(), ns.ID, *u.user, *name, *reason, release)
 	if err != nil {
 		return fmt.Errorf("user ban: %w", err)
 	}
@@ -67,27 +76,18 @@ func userBan(ctx context.Context, args []string, e env) error {
 }
 
 func userUnban(ctx context.Context, args []string, e env) error {
-	s := newSettings("user unban", e)
-	who := newUserFlags(s)
-	name := s.fs.String("name", "", "ban to lift (default: every ban of the user)")
-	cfg, err := s.load(args, e)
+	u := newUserCommand("user unban", e)
+	name := u.s.fs.String("name", "", "ban to lift (default: every ban of the user)")
+	store, ns, err := u.open(ctx, args, e, func() error { return nil })
 	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, cfg.Database)
-	if err != nil {
-		return err
+		return fmt.Errorf("user unban: %w", err)
 	}
 	defer store.Close()
-	ns, err := who.resolve(ctx, store)
+	n, err := broker.UnbanUser(ctx, store, ns.ID, *u.user, *name)
 	if err != nil {
 		return fmt.Errorf("user unban: %w", err)
 	}
-	n, err := broker.UnbanUser(ctx, store, ns.ID, *who.user, *name)
-	if err != nil {
-		return fmt.Errorf("user unban: %w", err)
-	}
-	fmt.Fprintf(e.stdout, "user %s: %d ban(s) lifted\n", *who.user, n)
+	fmt.Fprintf(e.stdout, "user %s: %d ban(s) lifted\n", *u.user, n)
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -15,15 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
-	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
-	"github.com/bridgekeeper/bridgekeeper/grants"
-	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
-	"github.com/bridgekeeper/bridgekeeper/throttle"
 	"github.com/bridgekeeper/bridgekeeper/web"
 )
 
@@ -126,42 +118,15 @@ func (b *fzBroker) must(tb testing.TB, method, target string, header map[string]
 func newFzBroker(tb testing.TB, withAccount bool) *fzBroker {
 	tb.Helper()
 	ctx := context.Background()
-	path, err := sqlite.PathFromURL(testdb.SQLiteURL(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	store, err := sqlite.Open(ctx, path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
-	kek := make([]byte, broker.KEKSize)
-	rand.Read(kek)
-	secrets, err := broker.NewSecrets(kek)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	clk := &clock{}
-	keys := broker.NewKeyring(store, secrets, clk.Now)
-	if _, err := keys.EnsureActive(ctx, "ES256"); err != nil {
-		tb.Fatal(err)
-	}
+	store := openSQLite(tb)
 	tail := &fzTail{}
 	log := slog.New(slog.NewTextHandler(tail, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	bk := broker.New(broker.Config{
-		Issuer: fzIssuer, RefreshGrace: 5 * time.Second, Limiter: throttle.New(1000, clk.Now),
-		// Password hashing at the default cost would take most of the
-		// fuzzing time of the GS2 account calls.
-		PasswordCost: bcrypt.MinCost,
-	}, store, secrets, keys, clk.Now, log)
-	d := grants.NewDispatcher(bk, grants.AuthorizationCode{Redeemer: bk}, grants.ClientCredentials{Issuer: bk},
-		grants.ServerCustomID{Login: bk}, grants.RefreshToken{Refresher: bk})
-	h := web.NewServer(bk, d, log, web.Options{
+	w := wire(tb, store, fzIssuer, log, web.Options{
 		MaxBodyBytes:            64 << 10,
-		Now:                     clk.Now,
 		XsollaPublisherProjects: map[int64]string{4242: "game"},
 		SocialSlots:             map[string]int{"steam": 10, "discord": 11},
-	}).Handler()
+	})
+	h, secrets, clk := w.handler, w.secrets, w.clock
 	b := &fzBroker{h: h, store: store, log: tail}
 
 	c, secret, err := broker.CreateClient(ctx, store, secrets, gameServer("game"), clk.Now())

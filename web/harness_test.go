@@ -71,7 +71,7 @@ func eachStoreWith(t *testing.T, configure func(*web.Options), fn func(t *testin
 	})
 }
 
-func openSQLite(t *testing.T) broker.Store {
+func openSQLite(t testing.TB) broker.Store {
 	path, err := sqlite.PathFromURL(testdb.SQLiteURL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -115,30 +115,11 @@ func newFixture(t *testing.T, store broker.Store) *fixture {
 // given, changes the server's options (the fixture's clock is their Now).
 func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string) []web.Upstream, configure ...func(*web.Options)) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	kek := make([]byte, broker.KEKSize)
-	rand.Read(kek)
-	secrets, err := broker.NewSecrets(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{}
-	keys := broker.NewKeyring(store, secrets, clk.Now)
-	if _, err := keys.EnsureActive(ctx, "ES256"); err != nil {
-		t.Fatal(err)
-	}
 	logs := &syncBuilder{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
-	b := broker.New(broker.Config{
-		Issuer: issuer, RefreshGrace: 5 * time.Second, Limiter: throttle.New(1000, clk.Now),
-		PasswordCost: bcrypt.MinCost, // the default cost is tested in broker; here it would only be slow
-	},
-		store, secrets, keys, clk.Now, log)
-	d := grants.NewDispatcher(b, grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b}, grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
-	opts := web.Options{MaxBodyBytes: 64 << 10, Now: clk.Now}
+	opts := web.Options{MaxBodyBytes: 64 << 10}
 	if upstreams != nil {
 		opts.Upstreams = upstreams(issuer)
 	}
@@ -147,11 +128,46 @@ func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string
 			c(&opts)
 		}
 	}
-	h := web.NewServer(b, d, log, opts).Handler()
-	srv.Config.Handler = h
+	w := wire(t, store, issuer, log, opts)
+	srv.Config.Handler = w.handler
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &fixture{URL: issuer, Handler: h, Store: store, Broker: b, Secrets: secrets, Clock: clk, Logs: &logs.Builder}
+	return &fixture{URL: issuer, Handler: w.handler, Store: store, Broker: w.broker, Secrets: w.secrets, Clock: w.clock, Logs: &logs.Builder}
+}
+
+// wired is a broker and its HTTP surface over a store, wired as serve wires
+// them, on a test clock.
+type wired struct {
+	broker  *broker.Broker
+	handler http.Handler
+	secrets *broker.Secrets
+	clock   *clock
+}
+
+// wire builds the broker (a fresh KEK and signing key, client rate limits
+// on the test clock, bcrypt at its minimum cost: the default cost is tested
+// in broker, here it would only be slow) and the handler with opts, whose
+// Now becomes the test clock.
+func wire(tb testing.TB, store broker.Store, issuer string, log *slog.Logger, opts web.Options) wired {
+	tb.Helper()
+	kek := make([]byte, broker.KEKSize)
+	rand.Read(kek)
+	secrets, err := broker.NewSecrets(kek)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	clk := &clock{}
+	keys := broker.NewKeyring(store, secrets, clk.Now)
+	if _, err := keys.EnsureActive(context.Background(), "ES256"); err != nil {
+		tb.Fatal(err)
+	}
+	b := broker.New(broker.Config{
+		Issuer: issuer, RefreshGrace: 5 * time.Second, Limiter: throttle.New(1000, clk.Now), PasswordCost: bcrypt.MinCost,
+	}, store, secrets, keys, clk.Now, log)
+	d := grants.NewDispatcher(b, grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b},
+		grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
+	opts.Now = clk.Now
+	return wired{broker: b, handler: web.NewServer(b, d, log, opts).Handler(), secrets: secrets, clock: clk}
 }
 
 // gameServer is the spec of a typical confidential game-server client.

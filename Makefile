@@ -39,6 +39,7 @@ test-fault:
 # Load benchmark on loopback against PostgreSQL; see BENCHMARKS.md. Longer,
 # steadier runs: make bench BENCH_FLAGS="--duration 60s --rounds 6"
 bench: build
+	$(GO) build -o bin/bridgekeeper-bench ./cmd/bridgekeeper-bench
 	scripts/bench.sh $(BENCH_FLAGS)
 
 vet:

@@ -1,5 +1,5 @@
 // Package bench is Bridgekeeper's load benchmark: `make bench` and
-// `bridgekeeper bench` run it.
+// `bridgekeeper-bench` (cmd/bridgekeeper-bench) run it.
 //
 // It measures the broker's token endpoint against two "limit" servers that
 // do the least work the same answer needs, so the broker's throughput is
@@ -21,12 +21,14 @@
 // load generator, the server under test and PostgreSQL share the CPUs the
 // same way for both sides.
 //
-// Main is the entry point; cmd routes `bridgekeeper bench ARGS...` to
-// Main(ctx, ARGS, ...). Main starts the limit servers by executing its own
-// binary as `bridgekeeper bench limit-server ...`, a hidden mode of Main
-// (--self-args changes the "bench" in that command line). A typical run:
+// Main is the entry point; cmd/bridgekeeper-bench hands it its arguments.
+// It is a command of its own so that the limit servers and their constant
+// test secret never ship in the production binary. Main starts the limit
+// servers by executing its own binary as `bridgekeeper-bench limit-server
+// ...`, a hidden mode of Main (--self-args puts words before
+// "limit-server" in that command line). A typical run:
 //
-//	bridgekeeper bench --broker-bin ./bin/bridgekeeper \
+//	bridgekeeper-bench --broker-bin ./bin/bridgekeeper \
 //	    --postgres 'postgres://postgres@127.0.0.1:55439/postgres?sslmode=disable' \
 //	    --markdown bench.md
 //

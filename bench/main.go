@@ -82,7 +82,7 @@ func (c runConfig) validate() error {
 	return errors.Join(errs...)
 }
 
-// Main runs the benchmark; args are those after `bridgekeeper bench`. It
+// Main runs the benchmark; args are those of `bridgekeeper-bench`. It
 // returns ErrTargetMissed (wrapped) when the run completed but missed a
 // target. `limit-server ...` as the first argument runs a limit server
 // instead: that is how Main starts its limit servers as separate processes.
@@ -106,7 +106,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.Markdown, "markdown", "", "also write the report as markdown to this `file`")
 	fs.IntVar(&c.Users, "users", 1000, "custom-ID users created before the customid scenario")
 	fs.IntVar(&c.LimitPool, "limit-pool", 32, "PostgreSQL connections of the durable limit server")
-	fs.StringVar(&c.SelfArgs, "self-args", "bench", "internal: arguments that select this subcommand when the benchmark re-executes its own binary")
+	fs.StringVar(&c.SelfArgs, "self-args", "", "internal: arguments that select this subcommand when the benchmark re-executes its own binary")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil

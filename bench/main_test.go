@@ -21,8 +21,8 @@ import (
 )
 
 // selfEnv makes the test binary play the processes the benchmark starts:
-// `<test binary> bench limit-server ...` is routed to Main as cmd would route
-// `bridgekeeper bench ...`, and `serve` and `client create` are a fake broker,
+// `<test binary> bench limit-server ...` is routed to Main (the tests pass
+// --self-args bench), and `serve` and `client create` are a fake broker,
 // so the whole orchestration runs before the real broker exists.
 const selfEnv = "BRIDGEKEEPER_BENCH_TEST_SELF"
 
@@ -125,7 +125,8 @@ func fakeBroker(args []string) error {
 }
 
 // quick is a short run: enough requests to exercise every path.
-var quick = []string{"--warmup", "100ms", "--duration", "700ms", "--concurrency", "4", "--users", "20"}
+// --self-args: the test binary routes "bench ..." to Main (TestMain).
+var quick = []string{"--self-args", "bench", "--warmup", "100ms", "--duration", "700ms", "--concurrency", "4", "--users", "20"}
 
 // checkReport checks that a run finished (meeting its targets or not) and
 // printed a row per side of each scenario with no errors.

@@ -7,4 +7,4 @@ export PATH="$PATH:/usr/local/go/bin"
 
 url=$(scripts/testdb.sh start)
 trap 'scripts/testdb.sh stop >/dev/null 2>&1 || true' EXIT
-bin/bridgekeeper bench --broker-bin bin/bridgekeeper --postgres "$url" "$@"
+bin/bridgekeeper-bench --broker-bin bin/bridgekeeper --postgres "$url" "$@"

@@ -1,5 +1,5 @@
-// Command bridgekeeper is the token broker: serve, migrate, client and key
-// administration, and the benchmark.
+// Command bridgekeeper is the token broker: serve, migrate, and client, key
+// and user administration. (The benchmark is cmd/bridgekeeper-bench.)
 package main
 
 import (
@@ -23,7 +23,6 @@ commands:
   namespace create NAME       create a namespace (GS2 namespace, Xsolla project)
   user ban|unban              ban a user until a time, or lift bans
   key rotate                  make a new active signing key
-  bench                       run the load benchmark (see make bench)
 
 Run "bridgekeeper <command> -h" for a command's flags.
 `
@@ -98,8 +97,6 @@ func run(ctx context.Context, args []string, e env) error {
 		default:
 			return fmt.Errorf("key: unknown subcommand %q (rotate)", name)
 		}
-	case "bench":
-		return benchCmd(ctx, rest, e)
 	case "-h", "--help", "help":
 		fmt.Fprint(e.stdout, usage)
 		return nil

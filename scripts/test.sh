@@ -5,11 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 
-# The browser test drives Debian's Chromium (headless); install it if missing.
-if ! command -v chromium >/dev/null 2>&1; then
-	echo "test: installing chromium from Debian packages" >&2
-	if [ "$(id -u)" -ne 0 ]; then echo "test: chromium is missing and installing it needs root" >&2; exit 1; fi
-	apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >&2
+# The browser test drives Debian's Chromium (headless) and the durability
+# tests Debian's sqlite3 shell; install whichever is missing.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+if ((${#missing[@]})); then
+	echo "test: installing ${missing[*]} from Debian packages" >&2
+	if [ "$(id -u)" -ne 0 ]; then echo "test: ${missing[*]} missing and installing needs root" >&2; exit 1; fi
+	apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2
 fi
 
 url=$(scripts/testdb.sh start)

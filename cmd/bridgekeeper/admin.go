@@ -25,7 +25,7 @@ func migrate(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	// Opening a store applies pending migrations.
-	store, err := openStore(ctx, cfg.Database)
+	store, err := openStore(ctx, cfg.Database, mayCreate)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 		return errors.New("access-ttl, refresh-ttl: must be at least 1s")
 	}
 	spec.Grants, spec.RedirectURIs, spec.Scopes, spec.CustomIDSlot = grantsF, redirects, strings.Fields(*scope), slot
-	store, secrets, err := openSealed(ctx, cfg)
+	store, secrets, _, err := openSealed(ctx, cfg, mustExist)
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func clientUpdate(ctx context.Context, args []string, e env) error {
 			ch.RateLimit = rateLimit
 		}
 	})
-	store, secrets, err := openSealed(ctx, cfg)
+	store, secrets, _, err := openSealed(ctx, cfg, mustExist)
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func clientList(ctx context.Context, args []string, e env) error {
 	if err := checkOutput(*output); err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg.Database)
+	store, err := openStore(ctx, cfg.Database, mustExist)
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,7 @@ func clientDelete(ctx context.Context, args []string, e env) error {
 	if *id == "" {
 		return errors.New("client-id: required")
 	}
-	store, err := openStore(ctx, cfg.Database)
+	store, err := openStore(ctx, cfg.Database, mustExist)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func namespaceCreate(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg.Database)
+	store, err := openStore(ctx, cfg.Database, mustExist)
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func keyRotate(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	store, secrets, err := openSealed(ctx, cfg)
+	store, secrets, _, err := openSealed(ctx, cfg, mustExist)
 	if err != nil {
 		return err
 	}

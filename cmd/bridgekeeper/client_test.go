@@ -134,7 +134,7 @@ func TestClientCreateListDelete(t *testing.T) {
 }
 
 func TestClientCreateOutputText(t *testing.T) {
-	db := sqliteURL(t)
+	db := migratedSQLite(t)
 	r := mustBK(t, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()},
 		"client", "create", "--database", db, "--namespace", "ns", "--name", "n", "--grant", "client_credentials")
 	ls := listClients(t, db)

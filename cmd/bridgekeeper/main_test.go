@@ -115,12 +115,13 @@ func checkNoRace(t *testing.T, stderr string) {
 // store is one database backend the tests run against.
 type store struct {
 	name string
-	// newURL returns the URL of a fresh, empty database.
+	// newURL returns the URL of a fresh, migrated database: what serve or
+	// migrate leaves for the other commands.
 	newURL func(t *testing.T) string
 }
 
 var stores = []store{
-	{"sqlite", func(t *testing.T) string { return sqliteURL(t) }},
+	{"sqlite", migratedSQLite},
 	{"postgres", func(t *testing.T) string { return testdb.Postgres(t) }},
 }
 
@@ -134,6 +135,20 @@ func eachStore(t *testing.T, fn func(t *testing.T, s store)) {
 // sqliteURL names a database file that does not exist yet.
 func sqliteURL(t *testing.T) string {
 	return "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "bk.db"))
+}
+
+// migratedSQLite names a database file migrate has created.
+func migratedSQLite(t *testing.T) string {
+	t.Helper()
+	u := sqliteURL(t)
+	st, err := openStore(t.Context(), u, mayCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // created is the --output json of client create.

@@ -32,7 +32,7 @@ func TestNamespaceCreate(t *testing.T) {
 	}{
 		{"no name", []string{"namespace", "create"}, "name comes first"},
 		{"flag instead of a name", []string{"namespace", "create", "--database", "sqlite:///tmp/x.db"}, "name comes first"},
-		{"a slash in the name", []string{"namespace", "create", "a/b", "--database", sqliteURL(t)}, "namespace"},
+		{"a slash in the name", []string{"namespace", "create", "a/b", "--database", migratedSQLite(t)}, "namespace"},
 		{"unknown subcommand", []string{"namespace", "delete", "x"}, "delete"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

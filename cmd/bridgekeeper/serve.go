@@ -26,20 +26,11 @@ func serve(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	log := newLogger(e.stderr, cfg.LogLevel)
-	store, secrets, err := openSealed(ctx, cfg)
+	store, secrets, keys, err := openSealed(ctx, cfg, mayCreate)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-
-	keys := broker.NewKeyring(store, secrets, time.Now)
-	generated, err := keys.EnsureActive(ctx, cfg.SigningAlg)
-	if err != nil {
-		return fmt.Errorf("signing keys: %w", err)
-	}
-	if generated {
-		log.Info("generated the first signing key", "alg", cfg.SigningAlg)
-	}
 	b := broker.New(broker.Config{
 		Issuer: cfg.Issuer, RefreshGrace: time.Duration(cfg.RefreshGrace), Limiter: throttle.New(100_000, time.Now),
 	},

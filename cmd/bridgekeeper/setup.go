@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
@@ -84,8 +87,16 @@ func lookupEnv(environ []string, key string) string {
 	return ""
 }
 
+// Whether a command may create the embedded database: only migrate and serve
+// may. Any other command run from the wrong directory would otherwise make a
+// fresh ./data/bridgekeeper.db the running broker never sees.
+const (
+	mustExist = false
+	mayCreate = true
+)
+
 // openStore opens (and migrates) the store a database URL names.
-func openStore(ctx context.Context, url string) (broker.Store, error) {
+func openStore(ctx context.Context, url string, create bool) (broker.Store, error) {
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return postgres.Open(ctx, url)
@@ -93,6 +104,12 @@ func openStore(ctx context.Context, url string) (broker.Store, error) {
 		path, err := sqlite.PathFromURL(url)
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
+		}
+		if !create {
+			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+				abs, _ := filepath.Abs(path)
+				return nil, fmt.Errorf("database: %s does not exist; point --database or --data-dir at the broker's database, or create it with `bridgekeeper migrate`", abs)
+			}
 		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("database: %w", err)
@@ -103,20 +120,33 @@ func openStore(ctx context.Context, url string) (broker.Store, error) {
 	}
 }
 
-// openSealed derives the broker's keys from the configured KEK and opens the
-// store: what every command that touches secrets or keys needs. The KEK is
+// openSealed derives the broker's keys from the configured KEK, opens the
+// store and checks the KEK against it, so that every command that touches
+// secrets or keys refuses a wrong KEK before it writes anything. The KEK is
 // checked first, so that a missing one fails before the database is touched.
-func openSealed(ctx context.Context, cfg config.Config) (broker.Store, *broker.Secrets, error) {
+//
+// The check unseals the stored signing keys. A database without one gets its
+// first key here, sealed with this KEK: from the first client secret on,
+// something in the database always tells a wrong KEK from the right one.
+func openSealed(ctx context.Context, cfg config.Config, create bool) (broker.Store, *broker.Secrets, *broker.Keyring, error) {
 	kek, err := cfg.KEK()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	secrets, err := broker.NewSecrets(kek)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	store, err := openStore(ctx, cfg.Database)
-	return store, secrets, err
+	store, err := openStore(ctx, cfg.Database, create)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keys := broker.NewKeyring(store, secrets, time.Now)
+	if _, err := keys.EnsureActive(ctx, cfg.SigningAlg); err != nil {
+		store.Close()
+		return nil, nil, nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return store, secrets, keys, nil
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

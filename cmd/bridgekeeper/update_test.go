@@ -59,7 +59,7 @@ func TestServeSeesCLIClientUpdates(t *testing.T) {
 }
 
 func TestClientUpdateBadInput(t *testing.T) {
-	db := sqliteURL(t)
+	db := migratedSQLite(t)
 	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 	c := createClient(t, env, "--database", db, "--namespace", "ns", "--name", "n", "--grant", "client_credentials")
 	pub := createClient(t, env, "--database", db, "--namespace", "ns", "--name", "app", "--public", "--grant", "refresh_token")

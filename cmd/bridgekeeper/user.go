@@ -39,7 +39,7 @@ func (u userCommand) open(ctx context.Context, args []string, e env, check func(
 	if err := check(); err != nil {
 		return nil, broker.Namespace{}, err
 	}
-	store, err := openStore(ctx, cfg.Database)
+	store, err := openStore(ctx, cfg.Database, mustExist)
 	if err != nil {
 		return nil, broker.Namespace{}, err
 	}

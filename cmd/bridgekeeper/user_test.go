@@ -22,7 +22,7 @@ func TestUserBanUnban(t *testing.T) {
 		db := s.newURL(t)
 		mustBK(t, nil, "namespace", "create", "game", "--database", db)
 		mustBK(t, nil, "namespace", "create", "other", "--database", db)
-		st, err := openStore(ctx, db)
+		st, err := openStore(ctx, db, mustExist)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +119,7 @@ func TestNamespacesFromConfig(t *testing.T) {
 				t.Fatalf("serve exited %d", code)
 			}
 		}
-		st, err := openStore(context.Background(), db)
+		st, err := openStore(context.Background(), db, mustExist)
 		if err != nil {
 			t.Fatal(err)
 		}

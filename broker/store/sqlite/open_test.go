@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,4 +76,50 @@ func TestOpenBadPath(t *testing.T) {
 			t.Errorf("Open(%q): got nil error", p)
 		}
 	}
+}
+
+// TestOutsideReaderKeepsWAL: a `sqlite3` shell that reads the live database
+// and exits must find this process still connected and leave the WAL in
+// place. When Open dropped its own POSIX locks (by closing a descriptor of
+// the database file), the shell took itself for the last connection and
+// deleted the WAL that every later write of this process went to.
+func TestOutsideReaderKeepsWAL(t *testing.T) {
+	shell := sqlite3Shell(t)
+	path := filepath.Join(t.TempDir(), "bk.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateNamespace(t.Context(), broker.Namespace{ID: "ns-1", Name: "alpha", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(shell, path, "select count(*) from namespaces").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "1" {
+		t.Fatalf("sqlite3 read: want 1, got %q (%v)", out, err)
+	}
+	if _, err := os.Stat(path + "-wal"); err != nil {
+		t.Fatalf("after an outside reader exited, the live WAL is gone: %v", err)
+	}
+	// A write after the read must be on the file the next process sees.
+	if err := s.CreateNamespace(t.Context(), broker.Namespace{ID: "ns-2", Name: "beta", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(shell, path, "select count(*) from namespaces").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "2" {
+		t.Errorf("a second sqlite3 read: want 2 (the write after the first read), got %q (%v)", out, err)
+	}
+}
+
+// sqlite3Shell finds Debian's sqlite3; scripts/test.sh installs it, so under
+// CI its absence fails the test.
+func sqlite3Shell(t *testing.T) string {
+	p, err := exec.LookPath("sqlite3")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("sqlite3 shell: %v (make test installs it)", err)
+		}
+		t.Skipf("sqlite3 shell: %v", err)
+	}
+	return p
 }

@@ -258,13 +258,17 @@ func splitList(s string) []string {
 	return strings.Fields(s)
 }
 
-// migrateLocked applies migrations while holding an exclusive flock on the
-// database file: goose takes no lock on SQLite, so processes opening a fresh
-// file together (serve and a CLI command) would each apply version 1. flock
-// is independent of the POSIX locks SQLite itself uses, so it cannot
-// deadlock with them.
+// migrateLocked applies migrations while holding an exclusive flock on
+// LockPath(path): goose takes no lock on SQLite, so processes opening a fresh
+// file together (serve and a CLI command) would each apply version 1.
+//
+// The lock is on a file of its own, never on the database: closing any
+// descriptor of a file drops every POSIX lock the process holds on it
+// (sqlite.org/howtocorrupt.html §2.2). Losing SQLite's shared lock lets
+// another process (a `sqlite3` shell reading the file) believe it is the
+// last connection and delete the WAL this process is still writing to.
 func migrateLocked(ctx context.Context, db *sql.DB, path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.OpenFile(LockPath(path), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("sqlite: lock for migration: %w", err)
 	}
@@ -278,3 +282,7 @@ func migrateLocked(ctx context.Context, db *sql.DB, path string) error {
 	}
 	return nil
 }
+
+// LockPath is the file that serialises migrations of the database at path.
+// It holds no data: a backup needs only the database file.
+func LockPath(path string) string { return path + ".migrate-lock" }

@@ -201,10 +201,6 @@ func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, 
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return Token{}, InvalidGrant("authorization code is invalid or expired", nil)
-	case errors.Is(err, ErrConflict) && ac.FamilyID == "":
-		// The store's ErrConflict also means a busy database or a
-		// serialization failure; only a used code carries its family.
-		return Token{}, TemporarilyUnavailable("please retry", err)
 	case errors.Is(err, ErrConflict):
 		now := b.now()
 		if rerr := b.store.RevokeFamily(ctx, ac.FamilyID, now, now.Add(max(c.RefreshTTL, c.AccessTTL))); rerr != nil {

@@ -16,12 +16,12 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	ErrConflict      = errors.New("conflict")
 	// ErrLastLink: removing the link would leave the user no way to sign
-	// in. Its own sentinel, because the stores also report a busy database
-	// as ErrConflict.
+	// in.
 	ErrLastLink = errors.New("the last link of a user cannot be removed")
-	// ErrUnavailable: the database cannot be reached, or did not answer
-	// within the request's time. The request may be retried; every surface
-	// answers 503 with Retry-After.
+	// ErrUnavailable: the database cannot be reached, did not answer within
+	// the request's time, or stayed busy (locked, serialization failures,
+	// deadlocks) through the store's retries. The request may be retried;
+	// every surface answers 503 with Retry-After.
 	ErrUnavailable = errors.New("storage unavailable")
 )
 

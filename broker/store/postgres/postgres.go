@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/retry"
 	"github.com/bridgekeeper/bridgekeeper/migrations"
 )
 
@@ -85,12 +86,17 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
-// InTx runs fn in one READ COMMITTED transaction. Called on the
-// transaction's own Store it runs fn in the enclosing transaction.
+// InTx runs fn in one READ COMMITTED transaction, again (retry.Tx) after a
+// serialization failure or deadlock. Called on the transaction's own Store
+// it runs fn in the enclosing transaction.
 func (s *Store) InTx(ctx context.Context, fn func(broker.Store) error) error {
 	if s.tx != nil {
 		return fn(s)
 	}
+	return retry.Tx(ctx, func() error { return s.inNewTx(ctx, fn) })
+}
+
+func (s *Store) inNewTx(ctx context.Context, fn func(broker.Store) error) error {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{})
 	if err != nil {
 		return wrap("begin", err)
@@ -130,6 +136,7 @@ const (
 	tooManyConnections   = "53300"
 	serializationFailure = "40001"
 	deadlockDetected     = "40P01"
+	lockNotAvailable     = "55P03"
 )
 
 // wrap maps driver errors onto the broker's sentinels, keeping the driver's
@@ -146,8 +153,10 @@ func wrap(op string, err error) error {
 		switch {
 		case pgErr.Code == uniqueViolation:
 			return fmt.Errorf("postgres: %s: %w: %w", op, broker.ErrAlreadyExists, err)
-		case pgErr.Code == serializationFailure, pgErr.Code == deadlockDetected:
-			return fmt.Errorf("postgres: %s: %w: %w", op, broker.ErrConflict, err)
+		case pgErr.Code == serializationFailure, pgErr.Code == deadlockDetected, pgErr.Code == lockNotAvailable:
+			// Retryable, and unavailable if it stays so. Never a conflict:
+			// that is for a lost revision race.
+			return fmt.Errorf("postgres: %s: %w", op, retry.Busy(err))
 		case strings.HasPrefix(pgErr.Code, "08"), strings.HasPrefix(pgErr.Code, "57P"), pgErr.Code == tooManyConnections:
 			// Connection exceptions, the server shutting down or starting.
 			return fmt.Errorf("postgres: %s: %w: %w", op, broker.ErrUnavailable, err)

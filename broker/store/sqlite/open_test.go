@@ -28,9 +28,9 @@ func TestOpen(t *testing.T) {
 		{"writer", "journal_mode", "wal"},
 		{"writer", "synchronous", "2"}, // FULL
 		{"writer", "foreign_keys", "1"},
-		{"writer", "busy_timeout", "5000"},
+		{"writer", "busy_timeout", "2000"},
 		{"reader", "query_only", "1"},
-		{"reader", "busy_timeout", "5000"},
+		{"reader", "busy_timeout", "2000"},
 	} {
 		db := s.writeDB
 		if c.db == "reader" {

@@ -17,30 +17,35 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/retry"
 	"github.com/bridgekeeper/bridgekeeper/migrations"
 )
 
 // busyTimeout is how long a connection waits for a lock held by another
-// process (a `bridgekeeper migrate`, a backup) before giving up.
-const busyTimeout = 5 * time.Second
+// process (a `bridgekeeper migrate`, a backup) before giving up; InTx then
+// tries retry.Attempts times in all, which stays inside the default
+// request timeout (10 s).
+const busyTimeout = 2 * time.Second
 
-// DSN parameters. Pragmas are per connection, so they ride in the DSN and
-// every connection database/sql (re)opens gets them.
-var (
-	writeParams = "_pragma=" + strings.Join([]string{
-		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
-		"journal_mode(WAL)",
-		"synchronous(FULL)",
-		"foreign_keys(1)",
-	}, "&_pragma=") + "&_txlock=immediate"
+// dsnParams are the DSN parameters of the writer and the readers. Pragmas
+// are per connection, so they ride in the DSN and every connection
+// database/sql (re)opens gets them.
+func dsnParams(busy time.Duration) (write, read string) {
+	pragmas := func(p ...string) string { return "_pragma=" + strings.Join(p, "&_pragma=") }
+	timeout := fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds())
+	write = pragmas(timeout, "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)") + "&_txlock=immediate"
 	// Readers are query_only so that a write routed to them by mistake fails
 	// loudly instead of racing the writer for the lock.
-	readParams = "_pragma=" + strings.Join([]string{
-		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
-		"foreign_keys(1)",
-		"query_only(1)",
-	}, "&_pragma=")
-)
+	read = pragmas(timeout, "foreign_keys(1)", "query_only(1)")
+	return write, read
+}
+
+// Options tune Open; the zero value is what the broker runs with.
+type Options struct {
+	// BusyTimeout replaces busyTimeout (tests of a locked database use a
+	// short one).
+	BusyTimeout time.Duration
+}
 
 // dbtx is what queries run on: a pool, or the transaction of InTx.
 type dbtx interface {
@@ -63,6 +68,11 @@ var _ broker.Store = (*Store)(nil)
 // Open opens (creating if needed) the database file at path, applies pending
 // migrations and returns a ready store.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	if path == "" || strings.Contains(path, "?") {
 		// The driver splits its DSN at the first '?'.
 		return nil, fmt.Errorf("sqlite: unusable database path %q", path)
@@ -72,6 +82,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
 	}
+	busy := busyTimeout
+	if o.BusyTimeout > 0 {
+		busy = o.BusyTimeout
+	}
+	writeParams, readParams := dsnParams(busy)
 	writeDB, err := sql.Open("sqlite", path+"?"+writeParams)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -81,13 +96,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	writeDB.SetConnMaxLifetime(0)
 	writeDB.SetConnMaxIdleTime(0)
 	s := &Store{writeDB: writeDB, w: writeDB}
-	if err := s.setUp(ctx, path); err != nil {
+	if err := s.setUp(ctx, path, readParams); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
 	return s, nil
 }
 
-func (s *Store) setUp(ctx context.Context, path string) error {
+func (s *Store) setUp(ctx context.Context, path, readParams string) error {
 	// journal_mode=WAL is silently ignored where WAL is impossible (some
 	// network filesystems); durability and concurrent reads depend on it.
 	var mode string
@@ -114,13 +129,18 @@ func (s *Store) setUp(ctx context.Context, path string) error {
 	return nil
 }
 
-// InTx runs fn in one IMMEDIATE transaction on the writer connection. Called
-// on the transaction's own Store it runs fn in the enclosing transaction,
-// since SQLite cannot nest transactions.
+// InTx runs fn in one IMMEDIATE transaction on the writer connection, again
+// (retry.Tx) if the database stayed locked past busy_timeout. Called on the
+// transaction's own Store it runs fn in the enclosing transaction, since
+// SQLite cannot nest transactions.
 func (s *Store) InTx(ctx context.Context, fn func(broker.Store) error) error {
 	if s.tx != nil {
 		return fn(s)
 	}
+	return retry.Tx(ctx, func() error { return s.inNewTx(ctx, fn) })
+}
+
+func (s *Store) inNewTx(ctx context.Context, fn func(broker.Store) error) error {
 	tx, err := s.writeDB.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap("begin", err)
@@ -191,9 +211,10 @@ func wrap(op string, err error) error {
 		switch code := se.Code(); {
 		case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("sqlite: %s: %w: %w", op, broker.ErrAlreadyExists, err)
-		case code&0xff == sqlite3.SQLITE_BUSY:
-			// Another process held the lock past busy_timeout; retryable.
-			return fmt.Errorf("sqlite: %s: %w: %w", op, broker.ErrConflict, err)
+		case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
+			// Another process held the lock past busy_timeout: retryable,
+			// and unavailable if it stays so. Never a conflict.
+			return fmt.Errorf("sqlite: %s: %w", op, retry.Busy(err))
 		}
 	}
 	return fmt.Errorf("sqlite: %s: %w", op, err)

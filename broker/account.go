@@ -133,7 +133,7 @@ func (b *Broker) Authenticate(ctx context.Context, namespaceID, userID, password
 	if !b.passwordMatches(a.PasswordHash, password) {
 		return Account{}, "", "", ErrPasswordIncorrect
 	}
-	if err := b.checkBan(ctx, userID); err != nil {
+	if err := b.checkBan(ctx, b.store, userID); err != nil {
 		return Account{}, "", "", err
 	}
 	now := b.now()

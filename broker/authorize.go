@@ -197,36 +197,50 @@ func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, 
 		return Token{}, InvalidGrant("authorization code is invalid", nil)
 	}
 	rt, row := b.newFamily(c, "")
-	ac, err := b.store.ConsumeCode(ctx, TokenHash(code), b.now(), row.FamilyID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return Token{}, InvalidGrant("authorization code is invalid or expired", nil)
-	case errors.Is(err, ErrConflict):
-		now := b.now()
-		if rerr := b.store.RevokeFamily(ctx, ac.FamilyID, now, now.Add(max(c.RefreshTTL, c.AccessTTL))); rerr != nil {
-			return Token{}, fmt.Errorf("revoke after code replay: %w", rerr)
+	now := row.CreatedAt
+	// The used code is kept, and a replay recognised, for as long as the
+	// tokens of its first exchange can live.
+	familyEnd := now.Add(max(c.RefreshTTL, c.AccessTTL))
+	var ac AuthCode
+	// One transaction spends the code and stores its tokens; a refusal
+	// commits the spend (a failed exchange burns the code), a failure
+	// undoes it.
+	err := b.commitRefusal(ctx, func(tx Store) error {
+		var err error
+		ac, err = tx.ConsumeCode(ctx, TokenHash(code), now, row.FamilyID, familyEnd)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return InvalidGrant("authorization code is invalid or expired", nil)
+		case errors.Is(err, ErrConflict):
+			if err := tx.RevokeFamily(ctx, ac.FamilyID, now, familyEnd); err != nil {
+				return fmt.Errorf("revoke after code replay: %w", err)
+			}
+			b.log.WarnContext(ctx, "authorization code replayed: its tokens revoked", "client_id", c.ID, "family", ac.FamilyID)
+			return InvalidGrant("authorization code was already used; the tokens issued with it are revoked", nil)
+		case err != nil:
+			return fmt.Errorf("redeem code: %w", err)
 		}
-		b.log.WarnContext(ctx, "authorization code replayed: its tokens revoked", "client_id", c.ID, "family", ac.FamilyID)
-		return Token{}, InvalidGrant("authorization code was already used; the tokens issued with it are revoked", nil)
-	case err != nil:
-		return Token{}, fmt.Errorf("redeem code: %w", err)
-	}
-	switch {
-	case ac.ClientID != c.ID:
-		return Token{}, InvalidGrant("authorization code was issued to another client", nil)
-	case ac.RedirectURI != redirectURI:
-		return Token{}, InvalidGrant("redirect_uri differs from the authorization request's", nil)
-	case ac.CodeChallenge != "" && !pkceMatches(ac.CodeChallenge, verifier):
-		return Token{}, InvalidGrant("code_verifier does not match the code_challenge", nil)
-	case ac.CodeChallenge == "" && verifier != "":
-		return Token{}, InvalidGrant("code_verifier given but no code_challenge was", nil)
-	}
-	if err := b.checkBan(ctx, ac.UserID); err != nil {
+		switch {
+		case ac.ClientID != c.ID:
+			return InvalidGrant("authorization code was issued to another client", nil)
+		case ac.RedirectURI != redirectURI:
+			return InvalidGrant("redirect_uri differs from the authorization request's", nil)
+		case ac.CodeChallenge != "" && !pkceMatches(ac.CodeChallenge, verifier):
+			return InvalidGrant("code_verifier does not match the code_challenge", nil)
+		case ac.CodeChallenge == "" && verifier != "":
+			return InvalidGrant("code_verifier given but no code_challenge was", nil)
+		}
+		if err := b.checkBan(ctx, tx, ac.UserID); err != nil {
+			return err
+		}
+		row.UserID, row.Scope = ac.UserID, ac.Scope
+		if err := tx.CreateRefreshToken(ctx, row); err != nil {
+			return fmt.Errorf("store refresh token: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
 		return Token{}, err
-	}
-	row.UserID, row.Scope = ac.UserID, ac.Scope
-	if err := b.store.CreateRefreshToken(ctx, row); err != nil {
-		return Token{}, fmt.Errorf("store refresh token: %w", err)
 	}
 	tok, err := b.userToken(c, row, rt, ac.Scope, uuid.NewString())
 	if err != nil {

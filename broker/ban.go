@@ -25,9 +25,11 @@ func banned() *Error {
 	return InvalidGrant("the user is banned", ErrBanned)
 }
 
-// checkBan refuses a user banned at now.
-func (b *Broker) checkBan(ctx context.Context, userID string) error {
-	is, err := b.store.Banned(ctx, userID, b.now())
+// checkBan refuses a user banned at now. It reads through s, which inside
+// a transaction must be the transaction's store: a second connection from
+// the pool while the transaction holds one can wait out the request.
+func (b *Broker) checkBan(ctx context.Context, s Store, userID string) error {
+	is, err := s.Banned(ctx, userID, b.now())
 	if err != nil {
 		return fmt.Errorf("check ban: %w", err)
 	}

@@ -181,7 +181,7 @@ func (b *Broker) LoginByLink(ctx context.Context, c Client, slot int, identifier
 		if row.UserID, err = b.UserForLink(ctx, c.NamespaceID, slot, identifier); err != nil {
 			return Token{}, err
 		}
-		if err := b.checkBan(ctx, row.UserID); err != nil {
+		if err := b.checkBan(ctx, b.store, row.UserID); err != nil {
 			return Token{}, err
 		}
 		stored, err = row, b.store.CreateRefreshToken(ctx, row)

@@ -103,7 +103,7 @@ func (b *Broker) LoginCustomID(ctx context.Context, c Client, r CustomIDLogin) (
 	if err != nil {
 		return Token{}, err
 	}
-	if err := b.checkBan(ctx, userID); err != nil {
+	if err := b.checkBan(ctx, b.store, userID); err != nil {
 		return Token{}, err
 	}
 	if r.Social != nil {

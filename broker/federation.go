@@ -40,7 +40,7 @@ func (b *Broker) Federate(ctx context.Context, c Client, originalUserID, userID,
 		policyHash = base64.RawURLEncoding.EncodeToString(sum[:])
 	}
 	// The one acting must not be a banned user either.
-	if err := b.checkBan(ctx, originalUserID); err != nil {
+	if err := b.checkBan(ctx, b.store, originalUserID); err != nil {
 		return Token{}, err
 	}
 	return b.gs2Token(ctx, c, userID, timeOffset, func(claims *AccessClaims) {
@@ -61,7 +61,7 @@ func (b *Broker) gs2Token(ctx context.Context, c Client, userID string, timeOffs
 	if err := b.ensureUser(ctx, c.NamespaceID, userID); err != nil {
 		return Token{}, err
 	}
-	if err := b.checkBan(ctx, userID); err != nil {
+	if err := b.checkBan(ctx, b.store, userID); err != nil {
 		return Token{}, err
 	}
 	now := b.now()

@@ -89,9 +89,9 @@ func (b *Broker) accessRevoked(ctx context.Context, claims AccessClaims) (bool, 
 }
 
 // loggedOut reports whether the user logged out at or after created: a
-// refresh token created then is ended.
-func (b *Broker) loggedOut(ctx context.Context, userID string, created time.Time) (bool, error) {
-	at, _, err := b.store.UserLogout(ctx, userID)
+// refresh token created then is ended. It reads through s (see checkBan).
+func (b *Broker) loggedOut(ctx context.Context, s Store, userID string, created time.Time) (bool, error) {
+	at, _, err := s.UserLogout(ctx, userID)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -136,7 +136,7 @@ func (b *Broker) introspectRefresh(ctx context.Context, c Client, token string) 
 	if rt.NamespaceID != c.NamespaceID || rt.FamilyRevoked || !rt.SpentAt.IsZero() || !b.now().Before(rt.ExpiresAt) {
 		return Introspection{}, nil
 	}
-	if out, err := b.loggedOut(ctx, rt.UserID, rt.CreatedAt); err != nil || out {
+	if out, err := b.loggedOut(ctx, b.store, rt.UserID, rt.CreatedAt); err != nil || out {
 		return Introspection{}, err
 	}
 	offset := rt.TimeOffset

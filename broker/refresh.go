@@ -38,12 +38,22 @@ func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope 
 	}
 	now := b.now()
 	successor := b.secrets.successor(presented)
-	row, err := b.store.RotateRefreshToken(ctx, Rotation{
+	rot := Rotation{
 		OldHash: TokenHash(presented), NewHash: TokenHash(successor),
 		ClientID: c.ID, Now: now, ExpiresAt: now.Add(c.RefreshTTL),
-	})
+	}
+	row, err := b.store.RotateRefreshToken(ctx, rot)
 	if errors.Is(err, ErrNotFound) {
-		row, err = b.notRotated(ctx, c, presented, successor, now)
+		// The slow path spends again in the transaction that explains the
+		// refusal, so that a reuse is refused and its family revoked in
+		// one commit.
+		err = b.commitRefusal(ctx, func(tx Store) error {
+			var err error
+			if row, err = tx.RotateRefreshToken(ctx, rot); errors.Is(err, ErrNotFound) {
+				row, err = b.notRotated(ctx, tx, c, presented, successor, now)
+			}
+			return err
+		})
 	}
 	if err != nil {
 		return Token{}, err
@@ -59,8 +69,8 @@ func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope 
 
 // notRotated explains why a refresh token could not be spent, revoking its
 // family on reuse, or returns the successor for a retry inside the grace window.
-func (b *Broker) notRotated(ctx context.Context, c Client, presented, successor string, now time.Time) (RefreshToken, error) {
-	old, err := b.store.GetRefreshToken(ctx, TokenHash(presented))
+func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, presented, successor string, now time.Time) (RefreshToken, error) {
+	old, err := tx.GetRefreshToken(ctx, TokenHash(presented))
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return RefreshToken{}, InvalidGrant("refresh token is invalid", nil)
@@ -71,10 +81,10 @@ func (b *Broker) notRotated(ctx context.Context, c Client, presented, successor 
 	}
 	// Checked before the grace window and reuse: a banned user's token is
 	// neither re-served nor taken for stolen.
-	if err := b.checkBan(ctx, old.UserID); err != nil {
+	if err := b.checkBan(ctx, tx, old.UserID); err != nil {
 		return RefreshToken{}, err
 	}
-	if out, err := b.loggedOut(ctx, old.UserID, old.CreatedAt); err != nil || out {
+	if out, err := b.loggedOut(ctx, tx, old.UserID, old.CreatedAt); err != nil || out {
 		if err == nil {
 			err = InvalidGrant("the session ended with a logout", nil)
 		}
@@ -87,14 +97,14 @@ func (b *Broker) notRotated(ctx context.Context, c Client, presented, successor 
 		// Unspent yet not spendable: it expired.
 		return RefreshToken{}, InvalidGrant("refresh token expired", nil)
 	case now.Sub(old.SpentAt) <= b.cfg.RefreshGrace:
-		next, err := b.store.GetRefreshToken(ctx, TokenHash(successor))
+		next, err := tx.GetRefreshToken(ctx, TokenHash(successor))
 		if err != nil || next.FamilyRevoked {
 			return RefreshToken{}, InvalidGrant("refresh token has been revoked", err)
 		}
 		return next, nil
 	}
 	until := now.Add(max(c.RefreshTTL, c.AccessTTL))
-	if err := b.store.RevokeFamily(ctx, old.FamilyID, now, until); err != nil {
+	if err := tx.RevokeFamily(ctx, old.FamilyID, now, until); err != nil {
 		return RefreshToken{}, fmt.Errorf("revoke family after reuse: %w", err)
 	}
 	b.log.WarnContext(ctx, "refresh token reuse: family revoked", "client_id", c.ID, "family", old.FamilyID)
@@ -122,4 +132,25 @@ func (b *Broker) checkNarrowing(ctx context.Context, presented string, scope []s
 func tokenID(token string) string {
 	h := sha256.Sum256([]byte("jti " + token))
 	return base64.RawURLEncoding.EncodeToString(h[:18])
+}
+
+// commitRefusal runs fn in one transaction that commits when fn succeeds or
+// refuses (returns an *Error: what fn did before refusing stands, such as a
+// spent code or a revoked family) and rolls back when it fails. It returns
+// the refusal or the failure.
+func (b *Broker) commitRefusal(ctx context.Context, fn func(tx Store) error) error {
+	var refusal error
+	err := b.store.InTx(ctx, func(tx Store) error {
+		refusal = nil // InTx may run fn again
+		err := fn(tx)
+		if pe := (*Error)(nil); errors.As(err, &pe) {
+			refusal = err
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return refusal
 }

@@ -106,10 +106,12 @@ type AuthStore interface {
 	ConsumeAuthRequest(ctx context.Context, hash []byte, now time.Time) (AuthRequest, error)
 	CreateCode(ctx context.Context, c AuthCode) error
 	// ConsumeCode marks the code used at now and records the token family
-	// its exchange starts, atomically, and returns it. A code already used
-	// comes back with ErrConflict (and its FamilyID, so that the replay can
-	// revoke what it issued); an unknown or expired one is ErrNotFound.
-	ConsumeCode(ctx context.Context, hash []byte, now time.Time, familyID string) (AuthCode, error)
+	// its exchange starts, atomically, and returns it. The used code is kept
+	// until keepUntil (its ExpiresAt becomes keepUntil), the end of that
+	// family's life: a replay until then, however late, comes back with
+	// ErrConflict and its FamilyID, so that the broker can revoke what the
+	// first exchange issued. An unknown or expired code is ErrNotFound.
+	ConsumeCode(ctx context.Context, hash []byte, now time.Time, familyID string, keepUntil time.Time) (AuthCode, error)
 }
 
 // AccountStore keeps GS2-Account accounts; an account's user row is

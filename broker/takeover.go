@@ -160,7 +160,7 @@ func (b *Broker) DoTakeOver(ctx context.Context, namespaceID string, slot int, i
 	if !b.passwordMatches(l.PasswordHash, password) {
 		return Account{}, "", ErrPasswordIncorrect
 	}
-	if err := b.checkBan(ctx, l.UserID); err != nil {
+	if err := b.checkBan(ctx, b.store, l.UserID); err != nil {
 		return Account{}, "", err
 	}
 	newPassword, hash, err := b.newAccountPassword()

@@ -37,6 +37,9 @@ func TestGS2TypeScriptSDK(t *testing.T) {
 
 	db := "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "bk.db"))
 	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
+	// As an operator starts: migrate creates the database the other
+	// commands refuse to create.
+	run(t, env, "migrate", "--database", db)
 	c := createClient(t, env, "--database", db, "--namespace", "gs2test", "--name", "sdk", "--grant", "client_credentials")
 	base := startServe(t, db, env)
 
@@ -113,9 +116,20 @@ type created struct {
 // output.
 func createClient(t *testing.T, env []string, args ...string) created {
 	t.Helper()
+	stdout := run(t, env, append([]string{"client", "create", "--output", "json"}, args...)...)
+	var c created
+	if err := json.Unmarshal(stdout, &c); err != nil || c.ClientID == "" || c.ClientSecret == "" {
+		t.Fatalf("client create --output json: want {client_id, client_secret}, decoding gave %v\nstdout:\n%s", err, stdout)
+	}
+	return c
+}
+
+// run runs the broker binary with args and the environment baseEnviron()
+// plus env, and returns its stdout; a failure ends the test.
+func run(t *testing.T, env []string, args ...string) []byte {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	args = append([]string{"client", "create", "--output", "json"}, args...)
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = t.TempDir() // a default data/ directory lands here, not in the repo
 	cmd.Env = append(baseEnviron(), env...)
@@ -125,11 +139,7 @@ func createClient(t *testing.T, env []string, args ...string) created {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("bridgekeeper %s: %v (context: %v)\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, ctx.Err(), &stdout, &stderr)
 	}
-	var c created
-	if err := json.Unmarshal(stdout.Bytes(), &c); err != nil || c.ClientID == "" || c.ClientSecret == "" {
-		t.Fatalf("client create --output json: want {client_id, client_secret}, decoding gave %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
-	}
-	return c
+	return stdout.Bytes()
 }
 
 // startServe starts serve on a free loopback port with database and the

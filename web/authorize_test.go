@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -334,6 +335,22 @@ func TestCodeRedemptionRules(t *testing.T) {
 				t.Fatalf("userinfo after the replay: %d %s", r.Status, r.Raw)
 			}
 		})
+		t.Run("should fail because the code is replayed after its 60 s expiry, and still revoke", func(t *testing.T) {
+			a, code := f.signIn(t, cfg, "google", "alice")
+			tok, err := exchange(cfg, code, oauth2.VerifierOption(a.Verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Clock.Advance(10 * time.Minute)
+			_, err = exchange(cfg, code, oauth2.VerifierOption(a.Verifier))
+			wantInvalidGrant(t, err)
+			if r := f.introspect(t, id, secret, tok.AccessToken); r.Body["active"] != false {
+				t.Fatalf("a late replay must revoke the first access token: %s", r.Raw)
+			}
+			if r := f.token(t, id, secret, refresh(tok.RefreshToken)); r.str("error") != "invalid_grant" {
+				t.Fatalf("a late replay must revoke the first refresh token: %d %s", r.Status, r.Raw)
+			}
+		})
 		t.Run("should fail because the code_verifier is wrong", func(t *testing.T) {
 			_, code := f.signIn(t, cfg, "google", "alice")
 			_, err := exchange(cfg, code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
@@ -528,4 +545,51 @@ func TestBannedUserCannotExchangeCode(t *testing.T) {
 			t.Fatalf("after the release signed in as %s, want %s", again, userID)
 		}
 	})
+}
+
+// failingRefreshInsert fails CreateRefreshToken while fail is set, inside
+// transactions too.
+type failingRefreshInsert struct {
+	broker.Store
+	fail *atomic.Bool
+}
+
+func (s failingRefreshInsert) InTx(ctx context.Context, fn func(broker.Store) error) error {
+	return s.Store.InTx(ctx, func(tx broker.Store) error { return fn(failingRefreshInsert{tx, s.fail}) })
+}
+
+func (s failingRefreshInsert) CreateRefreshToken(ctx context.Context, rt broker.RefreshToken) error {
+	if s.fail.Load() {
+		return errors.New("injected: the disk is full")
+	}
+	return s.Store.CreateRefreshToken(ctx, rt)
+}
+
+// TestCodeExchangeIsOneTransaction: the code is spent in the transaction
+// that stores its tokens, so a failure to store them leaves the code
+// redeemable instead of burnt with nothing issued.
+func TestCodeExchangeIsOneTransaction(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) broker.Store{
+		"sqlite": openSQLite, "postgres": func(t testing.TB) broker.Store { return openPostgres(t.(*testing.T)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			fail := &atomic.Bool{}
+			f := newFlowEnv(t, failingRefreshInsert{open(t), fail})
+			id, secret := f.client(t, appSpec("game"))
+			cfg := f.oauthConfig(id, secret, appRedirect, "openid", "game")
+			a, code := f.signIn(t, cfg, "google", "alice")
+			fail.Store(true)
+			if _, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(a.Verifier)); err == nil {
+				t.Fatal("the exchange succeeded although its refresh token could not be stored")
+			}
+			fail.Store(false)
+			tok, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(a.Verifier))
+			if err != nil {
+				t.Fatalf("the code after a failed exchange must still be redeemable: %v", err)
+			}
+			if r := f.token(t, id, secret, refresh(tok.RefreshToken)); r.Status != http.StatusOK {
+				t.Errorf("its refresh token: %d %s", r.Status, r.Raw)
+			}
+		})
+	}
 }

@@ -60,19 +60,18 @@ func (s *Store) CreateCode(ctx context.Context, c broker.AuthCode) error {
 // winner committed, whereas a read in the UPDATE's own statement could see
 // the row as it was before the winner and lose the FamilyID a replay needs.
 // The happy path stays one round trip.
-func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time, familyID string) (broker.AuthCode, error) {
-	c, err := scanCode(s.q.QueryRow(ctx, `UPDATE auth_codes SET used_at = $2, family_id = $3
+func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time, familyID string, keepUntil time.Time) (broker.AuthCode, error) {
+	c, err := scanCode(s.q.QueryRow(ctx, `UPDATE auth_codes SET used_at = $2, family_id = $3, expires_at = $4
 		WHERE hash = $1 AND used_at IS NULL AND expires_at > $2
-		RETURNING `+authCodeColumns, hash, now, familyID))
+		RETURNING `+authCodeColumns, hash, now, familyID, keepUntil))
 	if err == nil {
 		return c, nil
 	}
 	if err = wrap("consume code", err); !errors.Is(err, broker.ErrNotFound) {
 		return broker.AuthCode{}, err
 	}
-	// Unknown, expired, or used: only the last is a replay. A used code past
-	// its expiry is ErrNotFound like any expired one, whether or not the
-	// janitor has got to it yet.
+	// Unknown, expired, or used: only the last is a replay. A used code is
+	// kept (expires_at) for as long as the family it started lives.
 	c, err = scanCode(s.q.QueryRow(ctx, `SELECT `+authCodeColumns+` FROM auth_codes
 		WHERE hash = $1 AND used_at IS NOT NULL AND expires_at > $2`, hash, now))
 	if err != nil {

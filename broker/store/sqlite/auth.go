@@ -58,19 +58,18 @@ func (s *Store) CreateCode(ctx context.Context, c broker.AuthCode) error {
 // exchanges of one code the first marks it used and the rest match no row.
 // Only then is the code read again, to tell a replay from an unknown or
 // expired code; by that time the write that used it has committed.
-func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time, familyID string) (broker.AuthCode, error) {
-	c, err := scanCode(s.w.QueryRowContext(ctx, `UPDATE auth_codes SET used_at = ?, family_id = ?
+func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time, familyID string, keepUntil time.Time) (broker.AuthCode, error) {
+	c, err := scanCode(s.w.QueryRowContext(ctx, `UPDATE auth_codes SET used_at = ?, family_id = ?, expires_at = ?
 		WHERE hash = ? AND used_at IS NULL AND expires_at > ?
-		RETURNING `+authCodeColumns, ms(now), familyID, hash, ms(now)))
+		RETURNING `+authCodeColumns, ms(now), familyID, ms(keepUntil), hash, ms(now)))
 	if err == nil {
 		return c, nil
 	}
 	if err = wrap("consume code", err); !errors.Is(err, broker.ErrNotFound) {
 		return broker.AuthCode{}, err
 	}
-	// Unknown, expired, or used: only the last is a replay. A used code past
-	// its expiry is ErrNotFound like any expired one, whether or not the
-	// janitor has got to it yet.
+	// Unknown, expired, or used: only the last is a replay. A used code is
+	// kept (expires_at) for as long as the family it started lives.
 	c, err = scanCode(s.r.QueryRowContext(ctx, `SELECT `+authCodeColumns+` FROM auth_codes
 		WHERE hash = ? AND used_at IS NOT NULL AND expires_at > ?`, hash, ms(now)))
 	if err != nil {

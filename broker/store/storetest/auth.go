@@ -127,45 +127,55 @@ func testCodeConsume(t *testing.T, s broker.Store) {
 	createCode(t, s, bare)
 
 	now := at(10 * time.Second).In(jst)
-	got, err := s.ConsumeCode(ctx, c.Hash, now, "family-1")
+	got, err := s.ConsumeCode(ctx, c.Hash, now, "family-1", codeKeep)
 	ok(t, "ConsumeCode", err)
 	used := c
-	used.UsedAt, used.FamilyID = now, "family-1"
+	used.UsedAt, used.FamilyID, used.ExpiresAt = now, "family-1", codeKeep
 	equal(t, "ConsumeCode", got, used)
 
 	// A replay gets the stored code back, with the first exchange's family
 	// and time, so that the broker can revoke what it issued.
 	for i, when := range []time.Time{at(20 * time.Second), now} {
-		got, err = s.ConsumeCode(ctx, c.Hash, when, "family-2")
+		got, err = s.ConsumeCode(ctx, c.Hash, when, "family-2", codeKeep)
 		isErr(t, "ConsumeCode(replay)", err, broker.ErrConflict)
 		equal(t, fmt.Sprintf("code returned with ErrConflict (replay %d)", i+1), got, used)
 	}
 
-	got, err = s.ConsumeCode(ctx, bare.Hash, at(30*time.Second), "family-3")
+	got, err = s.ConsumeCode(ctx, bare.Hash, at(30*time.Second), "family-3", codeKeep)
 	ok(t, "ConsumeCode(other code)", err)
-	bare.UsedAt, bare.FamilyID = at(30*time.Second), "family-3"
+	bare.UsedAt, bare.FamilyID, bare.ExpiresAt = at(30*time.Second), "family-3", codeKeep
 	equal(t, "ConsumeCode(other code)", got, bare)
 }
 
 func testCodeConsumeRefused(t *testing.T, s broker.Store) {
 	ctx := caseCtx(t)
-	_, err := s.ConsumeCode(ctx, hash("code-missing"), t0, "family-x")
+	_, err := s.ConsumeCode(ctx, hash("code-missing"), t0, "family-x", codeKeep)
 	isErr(t, "ConsumeCode(unknown)", err, broker.ErrNotFound)
 
 	c := createCode(t, s, authCode("expired"))
-	_, err = s.ConsumeCode(ctx, c.Hash, c.ExpiresAt.Add(time.Second), "family-x")
+	_, err = s.ConsumeCode(ctx, c.Hash, c.ExpiresAt.Add(time.Second), "family-x", codeKeep)
 	isErr(t, "ConsumeCode(expired)", err, broker.ErrNotFound)
-	_, err = s.ConsumeCode(ctx, c.Hash, c.ExpiresAt, "family-x")
+	_, err = s.ConsumeCode(ctx, c.Hash, c.ExpiresAt, "family-x", codeKeep)
 	isErr(t, "ConsumeCode(expiring this instant)", err, broker.ErrNotFound)
 
-	// A used code past its expiry is expired like any other, whether or not
-	// the janitor has purged it yet: a replay is recognised until expiry.
+	// A used code is kept until keepUntil, the end of its family's life: a
+	// replay after the code's own expiry is still a replay, with the family
+	// to revoke; only after keepUntil is it gone.
 	u := createCode(t, s, authCode("used"))
-	_, err = s.ConsumeCode(ctx, u.Hash, at(time.Second), "family-u")
+	keep := u.ExpiresAt.Add(time.Hour)
+	_, err = s.ConsumeCode(ctx, u.Hash, at(time.Second), "family-u", keep)
 	ok(t, "ConsumeCode", err)
-	_, err = s.ConsumeCode(ctx, u.Hash, u.ExpiresAt.Add(time.Second), "family-y")
-	isErr(t, "ConsumeCode(used, then expired)", err, broker.ErrNotFound)
+	got, err := s.ConsumeCode(ctx, u.Hash, u.ExpiresAt.Add(time.Second), "family-y", codeKeep)
+	isErr(t, "ConsumeCode(used, replayed after the code's expiry)", err, broker.ErrConflict)
+	if got.FamilyID != "family-u" {
+		t.Errorf("ConsumeCode(used, replayed after the code's expiry): family %q, want family-u", got.FamilyID)
+	}
+	_, err = s.ConsumeCode(ctx, u.Hash, keep, "family-y", codeKeep)
+	isErr(t, "ConsumeCode(used, after keepUntil)", err, broker.ErrNotFound)
 }
+
+// codeKeep is the keepUntil of codes whose keeping the case does not test.
+var codeKeep = at(72 * time.Hour)
 
 func testCodeDuplicate(t *testing.T, s broker.Store) {
 	ctx := caseCtx(t)
@@ -173,9 +183,9 @@ func testCodeDuplicate(t *testing.T, s broker.Store) {
 	dup := authCode("dup")
 	dup.Hash = c.Hash
 	isErr(t, "CreateCode(same hash)", s.CreateCode(ctx, dup), broker.ErrAlreadyExists)
-	got, err := s.ConsumeCode(ctx, c.Hash, at(time.Second), "family-1")
+	got, err := s.ConsumeCode(ctx, c.Hash, at(time.Second), "family-1", codeKeep)
 	ok(t, "ConsumeCode", err)
-	c.UsedAt, c.FamilyID = at(time.Second), "family-1"
+	c.UsedAt, c.FamilyID, c.ExpiresAt = at(time.Second), "family-1", codeKeep
 	equal(t, "code after refused duplicate", got, c)
 }
 
@@ -199,7 +209,7 @@ func testPurgeExpiredAuth(t *testing.T, s broker.Store) {
 	deadCode, deadUsed := code("dead", 30*time.Minute), code("dead-used", 30*time.Minute)
 	liveCode, liveUsed := code("live", 2*time.Hour), code("live-used", 2*time.Hour)
 	for _, c := range []broker.AuthCode{deadUsed, liveUsed} {
-		_, err := s.ConsumeCode(ctx, c.Hash, at(time.Minute), "family-"+c.Nonce)
+		_, err := s.ConsumeCode(ctx, c.Hash, at(time.Minute), "family-"+c.Nonce, c.ExpiresAt)
 		ok(t, "ConsumeCode", err)
 	}
 	liveUsed.UsedAt, liveUsed.FamilyID = at(time.Minute), "family-"+liveUsed.Nonce
@@ -219,17 +229,17 @@ func testPurgeExpiredAuth(t *testing.T, s broker.Store) {
 	_, err = s.ConsumeAuthRequest(ctx, deadReq.Hash, t0)
 	isErr(t, "ConsumeAuthRequest(purged)", err, broker.ErrNotFound)
 	for _, c := range []broker.AuthCode{deadCode, deadUsed} {
-		_, err = s.ConsumeCode(ctx, c.Hash, t0, "family-z")
+		_, err = s.ConsumeCode(ctx, c.Hash, t0, "family-z", codeKeep)
 		isErr(t, "ConsumeCode(purged)", err, broker.ErrNotFound)
 	}
 	got, err := s.ConsumeAuthRequest(ctx, liveReq.Hash, now)
 	ok(t, "ConsumeAuthRequest(live)", err)
 	equal(t, "live request", got, liveReq)
-	gotCode, err := s.ConsumeCode(ctx, liveCode.Hash, now, "family-live")
+	gotCode, err := s.ConsumeCode(ctx, liveCode.Hash, now, "family-live", codeKeep)
 	ok(t, "ConsumeCode(live)", err)
-	liveCode.UsedAt, liveCode.FamilyID = now, "family-live"
+	liveCode.UsedAt, liveCode.FamilyID, liveCode.ExpiresAt = now, "family-live", codeKeep
 	equal(t, "live code", gotCode, liveCode)
-	gotCode, err = s.ConsumeCode(ctx, liveUsed.Hash, now, "family-replay")
+	gotCode, err = s.ConsumeCode(ctx, liveUsed.Hash, now, "family-replay", codeKeep)
 	isErr(t, "ConsumeCode(live, used)", err, broker.ErrConflict)
 	equal(t, "live used code", gotCode, liveUsed)
 }

@@ -165,17 +165,17 @@ func testConsumeCodeRace(t *testing.T, s broker.Store) {
 		got := make([]broker.AuthCode, n)
 		errs := race(n, func(i int) error {
 			var err error
-			got[i], err = s.ConsumeCode(ctx, c.Hash, now(i), family(i))
+			got[i], err = s.ConsumeCode(ctx, c.Hash, now(i), family(i), codeKeep)
 			return err
 		})
 		what := fmt.Sprintf("round %d: ConsumeCode", round)
 		win := winner(t, what, errs, broker.ErrConflict)
 		want := c
-		want.UsedAt, want.FamilyID = now(win), family(win)
+		want.UsedAt, want.FamilyID, want.ExpiresAt = now(win), family(win), codeKeep
 		for i := range n {
 			equal(t, fmt.Sprintf("%s: code returned to exchange %d (winner %d)", what, i, win), got[i], want)
 		}
-		replay, err := s.ConsumeCode(ctx, c.Hash, at(time.Minute), "family-late")
+		replay, err := s.ConsumeCode(ctx, c.Hash, at(time.Minute), "family-late", codeKeep)
 		isErr(t, what+" after the race", err, broker.ErrConflict)
 		equal(t, what+": code after the race", replay, want)
 	}

@@ -168,7 +168,7 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 		steps = append(steps, step{"RotateRefreshToken", err})
 		_, err = tx.ConsumeAuthRequest(ctx, pending.Hash, at(time.Second))
 		steps = append(steps, step{"ConsumeAuthRequest", err})
-		_, err = tx.ConsumeCode(ctx, code.Hash, at(time.Second), "family-doomed")
+		_, err = tx.ConsumeCode(ctx, code.Hash, at(time.Second), "family-doomed", codeKeep)
 		steps = append(steps, step{"ConsumeCode", err})
 		n, err := tx.PurgeExpired(ctx, at(time.Minute))
 		steps = append(steps, step{"PurgeExpired", err})
@@ -185,7 +185,7 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 		// Consumed inside: a second consume already sees it.
 		_, err = tx.ConsumeAuthRequest(ctx, pending.Hash, at(time.Second))
 		isErr(t, "ConsumeAuthRequest(again) inside InTx", err, broker.ErrNotFound)
-		_, err = tx.ConsumeCode(ctx, code.Hash, at(2*time.Second), "family-doomed-2")
+		_, err = tx.ConsumeCode(ctx, code.Hash, at(2*time.Second), "family-doomed-2", codeKeep)
 		isErr(t, "ConsumeCode(again) inside InTx", err, broker.ErrConflict)
 		if !inside.Namespace2 || !inside.User2 || !inside.Successor || !inside.Fresh || !inside.FamilyRevoked ||
 			!inside.JTINew || inside.JTIExpired || len(inside.Keys) != 2 || len(inside.Links) != 2 ||
@@ -210,11 +210,11 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 	equal(t, "auth request after rollback", gotReq, pending)
 	_, err = s.ConsumeAuthRequest(ctx, doomedReq.Hash, at(time.Second))
 	isErr(t, "ConsumeAuthRequest(created in the rolled-back InTx)", err, broker.ErrNotFound)
-	gotCode, err := s.ConsumeCode(ctx, code.Hash, at(3*time.Second), "family-after")
+	gotCode, err := s.ConsumeCode(ctx, code.Hash, at(3*time.Second), "family-after", codeKeep)
 	ok(t, "ConsumeCode(used in the rolled-back InTx)", err)
-	code.UsedAt, code.FamilyID = at(3*time.Second), "family-after"
+	code.UsedAt, code.FamilyID, code.ExpiresAt = at(3*time.Second), "family-after", codeKeep
 	equal(t, "code after rollback", gotCode, code)
-	_, err = s.ConsumeCode(ctx, doomedCode.Hash, at(time.Second), "family-after")
+	_, err = s.ConsumeCode(ctx, doomedCode.Hash, at(time.Second), "family-after", codeKeep)
 	isErr(t, "ConsumeCode(created in the rolled-back InTx)", err, broker.ErrNotFound)
 }
 

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -30,8 +29,8 @@ const (
 
 // Errors of GS2-Account authentication.
 var (
-	ErrPasswordIncorrect = errors.New("password is incorrect")
-	ErrSignature         = errors.New("the body or signature is invalid or expired")
+	ErrPasswordIncorrect = Unauthenticated("password is incorrect", nil)
+	ErrSignature         = Unauthenticated("the body or signature is invalid or expired", nil)
 )
 
 const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -172,7 +171,7 @@ func (b *Broker) LoginBySignature(ctx context.Context, c Client, keyID, body, si
 	if err != nil {
 		return Token{}, err
 	}
-	return b.LoginUser(ctx, c, a.UserID, a.TimeOffset)
+	return b.gs2Token(ctx, c, a.UserID, a.TimeOffset, nil)
 }
 
 // Namespace finds a namespace by its ID (an Xsolla projectId).

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4/jwt"
-	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
 	"github.com/google/uuid"
 )
 
@@ -27,7 +26,7 @@ const (
 
 // ErrLinkConflict: the upstream identity is already linked to another user.
 // It is never silently re-pointed.
-var ErrLinkConflict = errors.New("this identity is already linked to another user")
+var ErrLinkConflict = Conflict("this identity is already linked to another user", nil)
 
 // AuthorizeRequest is an authorization request (RFC 6749 §4.1.1, RFC 7636
 // §4.3) after its client and redirect_uri were found valid.
@@ -61,24 +60,24 @@ func CheckRedirect(c Client, redirectURI string) error {
 // client's redirect_uri (RFC 6749 §4.1.2.1), and returns the granted scope.
 func ValidateAuthorize(c Client, r AuthorizeRequest) ([]string, error) {
 	if r.ResponseType != "code" {
-		return nil, newError(oauth2errors.ErrUnsupportedResponseType, "response_type must be code", nil)
+		return nil, InvalidBecause("response_type", "unsupported", "response_type must be code")
 	}
 	if !slices.Contains(c.Grants, GrantAuthorizationCode) {
-		return nil, UnauthorizedClient("the client is not allowed the authorization_code grant")
+		return nil, Forbidden("the client is not allowed the authorization_code grant", nil)
 	}
 	switch {
 	case r.CodeChallenge == "" && c.Public:
-		return nil, InvalidRequest("PKCE is required: code_challenge with code_challenge_method=S256")
+		return nil, Invalid("code_challenge", "PKCE is required: code_challenge with code_challenge_method=S256")
 	case r.CodeChallenge == "" && r.CodeChallengeMethod != "":
-		return nil, InvalidRequest("code_challenge_method without code_challenge")
+		return nil, Invalid("code_challenge", "code_challenge_method without code_challenge")
 	case r.CodeChallenge != "" && r.CodeChallengeMethod != "S256":
 		// RFC 7636 §4.2 allows plain; OAuth 2.0 Security BCP §2.1.1 does not.
-		return nil, InvalidRequest("code_challenge_method must be S256")
+		return nil, Invalid("code_challenge_method", "code_challenge_method must be S256")
 	case r.CodeChallenge != "" && !validChallenge(r.CodeChallenge):
-		return nil, InvalidRequest("code_challenge must be 43 base64url characters (S256)")
+		return nil, Invalid("code_challenge", "code_challenge must be 43 base64url characters (S256)")
 	}
 	if len(r.State) > 1024 || len(r.Nonce) > 1024 {
-		return nil, InvalidRequest("state and nonce must be at most 1024 characters")
+		return nil, Invalid("state", "state and nonce must be at most 1024 characters")
 	}
 	scope, err := ParseScope(r.Scope)
 	if err != nil {
@@ -86,7 +85,7 @@ func ValidateAuthorize(c Client, r AuthorizeRequest) ([]string, error) {
 	}
 	for _, s := range scope {
 		if !slices.Contains(c.Scopes, s) {
-			return nil, InvalidScope("the requested scope is not allowed for this client")
+			return nil, Invalid("scope", "the requested scope is not allowed for this client")
 		}
 	}
 	if scope == nil {
@@ -115,6 +114,25 @@ func (b *Broker) StartAuthorization(ctx context.Context, c Client, redirectURI s
 		return "", fmt.Errorf("store authorization request: %w", err)
 	}
 	return id, nil
+}
+
+// StartLink starts linking the provider whose takeover slot is slot to the
+// signed-in user, for client c: redirectURI, when given, must be
+// registered for c, and a user has one link per slot, so a taken slot is a
+// conflict now, not after a trip to the upstream. It returns the request ID
+// (see StartAuthorization).
+func (b *Broker) StartLink(ctx context.Context, c Client, userID string, slot int, provider, redirectURI, state string) (string, error) {
+	if redirectURI != "" && CheckRedirect(c, redirectURI) != nil {
+		return "", Invalid("redirect_uri", "redirect_uri is not registered for this client")
+	}
+	ls, err := b.store.ListLinks(ctx, userID)
+	if err != nil {
+		return "", fmt.Errorf("list links: %w", err)
+	}
+	if slices.ContainsFunc(ls, func(l Link) bool { return l.Slot == slot }) {
+		return "", Conflict("the player already has a link for this provider; remove it first", nil)
+	}
+	return b.StartAuthorization(ctx, c, redirectURI, nil, AuthorizeRequest{State: state}, provider, userID)
 }
 
 // UpstreamSecrets derives the nonce and PKCE verifier sent to the upstream
@@ -194,7 +212,7 @@ func (b *Broker) CompleteLink(ctx context.Context, req AuthRequest, slot int, su
 // redemption issued (RFC 6749 §4.1.2).
 func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, verifier string) (Token, error) {
 	if code == "" || len(code) > 128 {
-		return Token{}, InvalidGrant("authorization code is invalid", nil)
+		return Token{}, Unauthenticated("authorization code is invalid", nil)
 	}
 	rt, row := b.newFamily(c, "")
 	now := row.CreatedAt
@@ -210,25 +228,25 @@ func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, 
 		ac, err = tx.ConsumeCode(ctx, TokenHash(code), now, row.FamilyID, familyEnd)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			return InvalidGrant("authorization code is invalid or expired", nil)
+			return Unauthenticated("authorization code is invalid or expired", nil)
 		case errors.Is(err, ErrConflict):
 			if err := tx.RevokeFamily(ctx, ac.FamilyID, now, familyEnd); err != nil {
 				return fmt.Errorf("revoke after code replay: %w", err)
 			}
 			b.log.WarnContext(ctx, "authorization code replayed: its tokens revoked", "client_id", c.ID, "family", ac.FamilyID)
-			return InvalidGrant("authorization code was already used; the tokens issued with it are revoked", nil)
+			return Unauthenticated("authorization code was already used; the tokens issued with it are revoked", nil)
 		case err != nil:
 			return fmt.Errorf("redeem code: %w", err)
 		}
 		switch {
 		case ac.ClientID != c.ID:
-			return InvalidGrant("authorization code was issued to another client", nil)
+			return Forbidden("authorization code was issued to another client", nil)
 		case ac.RedirectURI != redirectURI:
-			return InvalidGrant("redirect_uri differs from the authorization request's", nil)
+			return Invalid("redirect_uri", "redirect_uri differs from the authorization request's")
 		case ac.CodeChallenge != "" && !pkceMatches(ac.CodeChallenge, verifier):
-			return InvalidGrant("code_verifier does not match the code_challenge", nil)
+			return Unauthenticated("code_verifier does not match the code_challenge", nil)
 		case ac.CodeChallenge == "" && verifier != "":
-			return InvalidGrant("code_verifier given but no code_challenge was", nil)
+			return Invalid("code_verifier", "code_verifier given but no code_challenge was")
 		}
 		if err := b.checkBan(ctx, tx, ac.UserID); err != nil {
 			return err
@@ -296,5 +314,12 @@ func (b *Broker) Links(ctx context.Context, userID string) ([]Link, error) {
 
 // Unlink removes the user's link in slot, never the last one (ErrLastLink).
 func (b *Broker) Unlink(ctx context.Context, userID string, slot int) error {
-	return b.store.DeleteLink(ctx, userID, slot, "")
+	if slot < MinSlot || slot > MaxSlot {
+		return Invalid("slot", fmt.Sprintf("slot must be %d..%d", MinSlot, MaxSlot))
+	}
+	err := b.store.DeleteLink(ctx, userID, slot, "")
+	if errors.Is(err, ErrNotFound) {
+		return NotFound("no such link", err)
+	}
+	return err
 }

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -16,14 +15,9 @@ const (
 	MaxBanReasonLen = 256
 )
 
-// ErrBanned: the user has a ban that has not been released. Protocol errors
-// wrap it (errors.Is), so each wire format can name it its own way.
-var ErrBanned = errors.New("the user is banned")
-
-// banned is the refusal every grant and GS2 call gives a banned user.
-func banned() *Error {
-	return InvalidGrant("the user is banned", ErrBanned)
-}
+// ErrBanned is the refusal every grant and GS2 call gives a user whose ban
+// has not been released; surfaces that name it test for it with errors.Is.
+var ErrBanned = Forbidden("the user is banned", nil)
 
 // checkBan refuses a user banned at now. It reads through s, which inside
 // a transaction must be the transaction's store: a second connection from
@@ -34,7 +28,7 @@ func (b *Broker) checkBan(ctx context.Context, s Store, userID string) error {
 		return fmt.Errorf("check ban: %w", err)
 	}
 	if is {
-		return banned()
+		return ErrBanned
 	}
 	return nil
 }
@@ -49,11 +43,11 @@ func BanUser(ctx context.Context, s Store, now time.Time, namespaceID, userID, n
 	}
 	switch {
 	case !ValidIdentifier(name, MaxBanNameLen):
-		return Ban{}, InvalidRequest(fmt.Sprintf("the ban name must be 1..%d characters", MaxBanNameLen))
+		return Ban{}, Invalid("name", fmt.Sprintf("the ban name must be 1..%d characters", MaxBanNameLen))
 	case !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > MaxBanReasonLen:
-		return Ban{}, InvalidRequest(fmt.Sprintf("the ban reason must be at most %d characters", MaxBanReasonLen))
+		return Ban{}, Invalid("reason", fmt.Sprintf("the ban reason must be at most %d characters", MaxBanReasonLen))
 	case !releaseAt.After(now):
-		return Ban{}, InvalidRequest("the release time must be in the future")
+		return Ban{}, Invalid("until", "the release time must be in the future")
 	}
 	if err := userIn(ctx, s, namespaceID, userID); err != nil {
 		return Ban{}, err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strings"
 	"sync"
 	"time"
@@ -30,29 +29,9 @@ type Config struct {
 	// RefreshGrace is how long a spent refresh token may be presented again
 	// (a client retrying a lost response) and get the same successor back.
 	RefreshGrace time.Duration
-	// Limiter holds clients to their RateLimit; nil: no client is limited.
-	Limiter Limiter
 	// PasswordCost is the bcrypt cost of account and takeover passwords;
 	// 0: DefaultPasswordCost. (Tests lower it; production should not.)
 	PasswordCost int
-}
-
-// Limiter is a keyed rate limiter (throttle.Keyed is one): Allow takes a
-// token from key's bucket, or says how long until one is there.
-type Limiter interface {
-	Allow(key string, perSecond float64, burst int) (bool, time.Duration)
-}
-
-// Throttle refuses a client over its configured rate (RateLimit requests
-// per second, bursts of as many) with a *RateLimited error.
-func (b *Broker) Throttle(c Client) error {
-	if b.cfg.Limiter == nil || c.RateLimit <= 0 {
-		return nil
-	}
-	if ok, wait := b.cfg.Limiter.Allow("client:"+c.ID, c.RateLimit, int(math.Ceil(c.RateLimit))); !ok {
-		return &RateLimited{RetryAfter: wait}
-	}
-	return nil
 }
 
 // Broker applies the rules: it authenticates clients, finds or creates users,
@@ -107,28 +86,23 @@ type Token struct {
 // no secret; a confidential one must present the right one.
 func (b *Broker) AuthenticateClient(ctx context.Context, id, secret string) (Client, error) {
 	if !ValidIdentifier(id, maxClientIDLen) {
-		return Client{}, InvalidClient("unknown client", nil)
+		return Client{}, Unauthenticated("unknown client", nil)
 	}
 	c, err := b.clients.get(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return Client{}, InvalidClient("unknown client", nil)
+		return Client{}, Unauthenticated("unknown client", nil)
 	}
 	if err != nil {
 		return Client{}, fmt.Errorf("authenticate client: %w", err)
 	}
 	if c.Public {
 		if secret != "" {
-			return Client{}, InvalidClient("public client must not present a secret", nil)
+			return Client{}, Unauthenticated("public client must not present a secret", nil)
 		}
-		return c, b.Throttle(c)
+		return c, nil
 	}
 	if secret == "" || !b.secrets.CheckClientSecret(secret, c.SecretHash) {
-		return Client{}, InvalidClient("client authentication failed", nil)
-	}
-	// Only an authenticated client spends its own budget: anyone may know
-	// a client ID.
-	if err := b.Throttle(c); err != nil {
-		return Client{}, err
+		return Client{}, Unauthenticated("client authentication failed", nil)
 	}
 	return c, nil
 }

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-oauth2/oauth2/v4"
 	"github.com/google/uuid"
 	"golang.org/x/sync/singleflight"
 )
@@ -91,9 +90,9 @@ var ConfidentialOnly = []string{GrantClientCredentials, GrantServerCustomID}
 
 // Grant types, full form.
 const (
-	GrantAuthorizationCode = string(oauth2.AuthorizationCode)
-	GrantRefreshToken      = string(oauth2.Refreshing)
-	GrantClientCredentials = string(oauth2.ClientCredentials)
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
 	GrantServerCustomID    = "urn:bridgekeeper:params:oauth:grant-type:server_custom_id"
 )
 
@@ -293,7 +292,7 @@ func ParseScope(s string) ([]string, error) {
 	out := parts[:0]
 	for _, p := range parts {
 		if !validScopeToken(p) {
-			return nil, InvalidScope("scope is malformed")
+			return nil, Invalid("scope", "scope is malformed")
 		}
 		if !slices.Contains(out, p) {
 			out = append(out, p)

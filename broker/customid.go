@@ -38,49 +38,41 @@ type CustomIDLogin struct {
 	WithLogout bool
 }
 
-// FieldError is a request that is well-formed but breaks a rule; Field
-// names the offending field the way the request spelled it.
-type FieldError struct {
-	Field       string
-	Description string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Description }
-
 var attributeKey = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
 // Validate reports the first rule the request breaks.
 func (r CustomIDLogin) Validate() error {
 	if !ValidIdentifier(r.ServerCustomID, MaxCustomIDLen) {
-		return &FieldError{"server_custom_id", fmt.Sprintf("must be 1..%d characters without control characters", MaxCustomIDLen)}
+		return Invalid("server_custom_id", fmt.Sprintf("must be 1..%d characters without control characters", MaxCustomIDLen))
 	}
 	seen := make(map[string]bool, len(r.Attributes))
 	for i, a := range r.Attributes {
 		at := func(f string) string { return fmt.Sprintf("attributes[%d].%s", i, f) }
 		switch {
 		case !attributeKey.MatchString(a.Key) || len(a.Key) > MaxAttributeKeyLen:
-			return &FieldError{at("key"), fmt.Sprintf("must match [A-Za-z0-9_]+ and be at most %d characters", MaxAttributeKeyLen)}
+			return Invalid(at("key"), fmt.Sprintf("must match [A-Za-z0-9_]+ and be at most %d characters", MaxAttributeKeyLen))
 		case seen[a.Key]:
-			return &FieldError{at("key"), "is given twice"}
+			return Invalid(at("key"), "is given twice")
 		case a.Type != "client" && a.Type != "server":
-			return &FieldError{at("attr_type"), `must be "client" or "server"`}
+			return Invalid(at("attr_type"), `must be "client" or "server"`)
 		case a.Permission != "private" && a.Permission != "public":
-			return &FieldError{at("permission"), `must be "private" or "public"`}
+			return Invalid(at("permission"), `must be "private" or "public"`)
 		}
 		seen[a.Key] = true
 	}
 	if r.Social != nil && !ValidIdentifier(r.Social.Identifier, MaxIdentifierLen) {
-		return &FieldError{"social_profile.user_id", fmt.Sprintf("must be 1..%d characters without control characters", MaxIdentifierLen)}
+		return Invalid("social_profile.user_id", fmt.Sprintf("must be 1..%d characters without control characters", MaxIdentifierLen))
 	}
 	if r.Nickname != nil && *r.Nickname != "" && !ValidIdentifier(*r.Nickname, MaxNicknameLen) {
-		return &FieldError{"user_profile.nickname", fmt.Sprintf("must be at most %d characters without control characters", MaxNicknameLen)}
+		return Invalid("user_profile.nickname", fmt.Sprintf("must be at most %d characters without control characters", MaxNicknameLen))
 	}
 	return nil
 }
 
 // ErrSocialLinked: the social identity belongs to another player, or the
 // player has another identity of that platform.
-var ErrSocialLinked = errors.New("the social profile is linked to another user")
+var ErrSocialLinked = &Error{Kind: KindConflict, Field: "social_profile",
+	Description: "the social profile is linked to another user, or the user to another profile of that platform"}
 
 // customIDClaims are the access-token claims plus Xsolla's user-JWT ones.
 type customIDClaims struct {

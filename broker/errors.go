@@ -5,24 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
 )
 
 // Storage sentinels. Every Store implementation maps its driver's errors onto
-// these, and the conformance suite checks that it does.
+// these, and the conformance suite checks that it does. KindOf reads them as
+// refusals of their kind, so that a store's answer needs no translation
+// where it already says what went wrong.
 var (
 	ErrNotFound      = errors.New("not found")
 	ErrAlreadyExists = errors.New("already exists")
-	ErrConflict      = errors.New("conflict")
-	// ErrLastLink: removing the link would leave the user no way to sign
-	// in.
-	ErrLastLink = errors.New("the last link of a user cannot be removed")
+	// ErrConflict: a lost race (a revision compare-and-swap, a code spent
+	// twice). Never "busy": that is ErrUnavailable.
+	ErrConflict = errors.New("conflict")
 	// ErrUnavailable: the database cannot be reached, did not answer within
 	// the request's time, or stayed busy (locked, serialization failures,
 	// deadlocks) through the store's retries. The request may be retried;
 	// every surface answers 503 with Retry-After.
 	ErrUnavailable = errors.New("storage unavailable")
+	// ErrLastLink: removing the link would leave the user no way to sign
+	// in.
+	ErrLastLink = Conflict("the last way to sign in cannot be removed", nil)
 )
 
 // Unavailable reports whether err means "retry later": the store is
@@ -31,73 +33,134 @@ func Unavailable(err error) bool {
 	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// Error is a protocol error: an RFC 6749 §5.2 error code, a description that is
-// safe to show the client, and an internal cause that is only ever logged.
-//
-// Code is one of go-oauth2's error values (oauth2errors.ErrInvalidGrant, ...),
-// so the vocabulary is the library's; the HTTP status is chosen by the web
-// layer, because go-oauth2's own status table departs from §5.2.
+// Kind is what sort of refusal an error is. It is the whole vocabulary the
+// domain shares with the surfaces: each surface has one writer that maps
+// kinds to its own wire errors (OAuth2 JSON, GS2's message array, Xsolla's
+// code and description).
+type Kind uint8
+
+const (
+	// KindInternal is not a refusal: something failed. Surfaces answer 500
+	// without detail and log the error once.
+	KindInternal Kind = iota
+	// KindInvalid: the input breaks a rule; Field names it when one field
+	// is at fault.
+	KindInvalid
+	// KindUnauthenticated: a credential (client secret, token, code,
+	// password, signature) does not prove what it claims.
+	KindUnauthenticated
+	// KindForbidden: the caller is known but may not do this (a client not
+	// allowed a grant, a banned player, a policy that denies).
+	KindForbidden
+	// KindNotFound: what the request names does not exist.
+	KindNotFound
+	// KindConflict: the request clashes with what is stored (an identity
+	// linked elsewhere, a lost revision race).
+	KindConflict
+	// KindRateLimited: too many requests; RetryAfter says when to come back.
+	KindRateLimited
+	// KindUnavailable: the store is down or busy; retry.
+	KindUnavailable
+)
+
+var kindNames = [...]string{"internal", "invalid", "unauthenticated", "forbidden", "not found", "conflict", "rate limited", "unavailable"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// Error is a refusal: its kind, a description that is safe to show the
+// caller, and a cause that is only ever logged.
 type Error struct {
-	Code        error
+	Kind Kind
+	// Field is the input at fault, spelled as the surface's request spells
+	// it ("userId", "attributes[2].key"); empty when no one field is.
+	Field string
+	// Reason is a short word for surfaces whose errors name one (GS2's
+	// required, tooLong, invalid); empty means the kind says enough.
+	Reason      string
 	Description string
-	Err         error
+	// RetryAfter is when a rate-limited caller would be let through.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Code, e.Description, e.Err)
+	s := e.Kind.String() + ": "
+	if e.Field != "" {
+		s += e.Field + ": "
 	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Description)
+	s += e.Description
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
 }
 
 func (e *Error) Unwrap() error { return e.Err }
 
-func newError(code error, desc string, err error) *Error {
-	return &Error{Code: code, Description: desc, Err: err}
+// KindOf is the kind of err: that of the outermost *Error in its chain, or
+// that of a store sentinel; KindInternal for anything else. Unavailability
+// wins over any kind, since what failed was the store, not the request.
+func KindOf(err error) Kind {
+	if Unavailable(err) {
+		return KindUnavailable
+	}
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e.Kind
+	case errors.Is(err, ErrNotFound):
+		return KindNotFound
+	case errors.Is(err, ErrAlreadyExists), errors.Is(err, ErrConflict):
+		return KindConflict
+	}
+	return KindInternal
 }
 
-// InvalidRequest: RFC 6749 §5.2 invalid_request.
-func InvalidRequest(desc string) *Error {
-	return newError(oauth2errors.ErrInvalidRequest, desc, nil)
+// Refusal is the outermost *Error in err's chain, or nil.
+func Refusal(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
 }
 
-// InvalidClient: RFC 6749 §5.2 invalid_client.
-func InvalidClient(desc string, err error) *Error {
-	return newError(oauth2errors.ErrInvalidClient, desc, err)
+// Invalid refuses input that breaks a rule; field names it.
+func Invalid(field, description string) *Error {
+	return &Error{Kind: KindInvalid, Field: field, Description: description}
 }
 
-// InvalidGrant: RFC 6749 §5.2 invalid_grant.
-func InvalidGrant(desc string, err error) *Error {
-	return newError(oauth2errors.ErrInvalidGrant, desc, err)
+// InvalidBecause is Invalid with a reason word for surfaces that name one.
+func InvalidBecause(field, reason, description string) *Error {
+	return &Error{Kind: KindInvalid, Field: field, Reason: reason, Description: description}
 }
 
-// UnauthorizedClient: RFC 6749 §5.2 unauthorized_client.
-func UnauthorizedClient(desc string) *Error {
-	return newError(oauth2errors.ErrUnauthorizedClient, desc, nil)
+// Unauthenticated refuses a credential that proves nothing.
+func Unauthenticated(description string, cause error) *Error {
+	return &Error{Kind: KindUnauthenticated, Description: description, Err: cause}
 }
 
-// UnsupportedGrantType: RFC 6749 §5.2 unsupported_grant_type.
-func UnsupportedGrantType(desc string) *Error {
-	return newError(oauth2errors.ErrUnsupportedGrantType, desc, nil)
+// Forbidden refuses a known caller what it may not do.
+func Forbidden(description string, cause error) *Error {
+	return &Error{Kind: KindForbidden, Description: description, Err: cause}
 }
 
-// InvalidScope: RFC 6749 §5.2 invalid_scope.
-func InvalidScope(desc string) *Error {
-	return newError(oauth2errors.ErrInvalidScope, desc, nil)
+// NotFound refuses a request for something that does not exist.
+func NotFound(description string, cause error) *Error {
+	return &Error{Kind: KindNotFound, Description: description, Err: cause}
 }
 
-// TemporarilyUnavailable marks a failure the client may retry, such as a
-// serialization failure or an unreachable database.
-func TemporarilyUnavailable(desc string, err error) *Error {
-	return newError(oauth2errors.ErrTemporarilyUnavailable, desc, err)
+// Conflict refuses a request that clashes with what is stored.
+func Conflict(description string, cause error) *Error {
+	return &Error{Kind: KindConflict, Description: description, Err: cause}
 }
 
-// RateLimited refuses a caller over its rate; RetryAfter says when a
-// request would be let through again.
-type RateLimited struct {
-	RetryAfter time.Duration
-}
-
-func (e *RateLimited) Error() string {
-	return fmt.Sprintf("rate limit exceeded; retry after %v", e.RetryAfter)
+// RateLimited refuses a caller over its rate until retryAfter has passed.
+func RateLimited(retryAfter time.Duration) *Error {
+	return &Error{Kind: KindRateLimited, Description: "too many requests", RetryAfter: retryAfter}
 }

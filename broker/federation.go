@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4/jwt"
-	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
 	"github.com/google/uuid"
 )
 
@@ -24,14 +23,18 @@ var ErrInvalidPolicy = errors.New("invalid policy document")
 // document when one is given. The document is stored once under its
 // SHA-256 and the token carries that hash (claim federationPolicy), so a
 // 512 KB policy never travels inside a token.
-func (b *Broker) Federate(ctx context.Context, c Client, originalUserID, userID, policyDocument string, timeOffset int) (Token, error) {
-	if !ValidIdentifier(originalUserID, MaxGS2UserIDLen) {
-		return Token{}, InvalidRequest(fmt.Sprintf("originalUserId must be 1..%d characters without control characters", MaxGS2UserIDLen))
+func (b *Broker) Federate(ctx context.Context, c Client, originalUserID string, u GS2User, policyDocument string) (Token, error) {
+	timeOffset, err := b.offset(c.NamespaceID, u)
+	if err != nil {
+		return Token{}, err
+	}
+	if err := CheckGS2UserID("originalUserId", originalUserID); err != nil {
+		return Token{}, err
 	}
 	policyHash := ""
 	if policyDocument != "" {
 		if _, err := ParsePolicy([]byte(policyDocument)); err != nil {
-			return Token{}, newError(oauth2errors.ErrInvalidRequest, err.Error(), ErrInvalidPolicy)
+			return Token{}, &Error{Kind: KindInvalid, Field: "policyDocument", Description: err.Error(), Err: ErrInvalidPolicy}
 		}
 		sum := sha256.Sum256([]byte(policyDocument))
 		if err := b.store.PutPolicy(ctx, sum[:], policyDocument, b.now()); err != nil {
@@ -43,7 +46,7 @@ func (b *Broker) Federate(ctx context.Context, c Client, originalUserID, userID,
 	if err := b.checkBan(ctx, b.store, originalUserID); err != nil {
 		return Token{}, err
 	}
-	return b.gs2Token(ctx, c, userID, timeOffset, func(claims *AccessClaims) {
+	return b.gs2Token(ctx, c, u.UserID, timeOffset, func(claims *AccessClaims) {
 		claims.FederationFromUserID, claims.FederationPolicy = originalUserID, policyHash
 	})
 }
@@ -52,12 +55,6 @@ func (b *Broker) Federate(ctx context.Context, c Client, originalUserID, userID,
 // checked, the user created in c's namespace on first sight and not banned,
 // and an access token without refresh token, as GS2's. with adds claims.
 func (b *Broker) gs2Token(ctx context.Context, c Client, userID string, timeOffset int, with func(*AccessClaims)) (Token, error) {
-	if !ValidIdentifier(userID, MaxGS2UserIDLen) {
-		return Token{}, InvalidRequest(fmt.Sprintf("userId must be 1..%d characters without control characters", MaxGS2UserIDLen))
-	}
-	if timeOffset < 0 || timeOffset > MaxTimeOffset {
-		return Token{}, InvalidRequest(fmt.Sprintf("timeOffset must be 0..%d", MaxTimeOffset))
-	}
 	if err := b.ensureUser(ctx, c.NamespaceID, userID); err != nil {
 		return Token{}, err
 	}

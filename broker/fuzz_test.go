@@ -68,13 +68,13 @@ func newFzTokens(tb testing.TB) *fzTokens {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	user, err := b.LoginUser(ctx, c, "fuzz-user", 60)
+	user, err := b.LoginUser(ctx, c, broker.GS2User{UserID: "fuzz-user", TimeOffset: 60})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	fed, err := b.Federate(ctx, c, "fuzz-user", "fuzz-federated", `{"Version":"2016-04-01","Statements":[`+
+	fed, err := b.Federate(ctx, c, "fuzz-user", broker.GS2User{UserID: "fuzz-federated"}, `{"Version":"2016-04-01","Statements":[`+
 		`{"Effect":"Allow","Actions":["Gs2Account:*"],"Resources":["*"]},`+
-		`{"Effect":"Deny","Actions":["Gs2Account:Delete*"],"Resources":["*"]}]}`, 0)
+		`{"Effect":"Deny","Actions":["Gs2Account:Delete*"],"Resources":["*"]}]}`)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -27,7 +27,7 @@ const maxRefreshTokenLen = 512
 // the access token only.
 func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope []string) (Token, error) {
 	if presented == "" || len(presented) > maxRefreshTokenLen {
-		return Token{}, InvalidGrant("refresh token is invalid", nil)
+		return Token{}, Unauthenticated("refresh token is invalid", nil)
 	}
 	if len(scope) > 0 {
 		// Checked before rotating, so that a refused request spends nothing;
@@ -73,11 +73,11 @@ func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, presented, 
 	old, err := tx.GetRefreshToken(ctx, TokenHash(presented))
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return RefreshToken{}, InvalidGrant("refresh token is invalid", nil)
+		return RefreshToken{}, Unauthenticated("refresh token is invalid", nil)
 	case err != nil:
 		return RefreshToken{}, fmt.Errorf("look up refresh token: %w", err)
 	case old.ClientID != c.ID:
-		return RefreshToken{}, InvalidGrant("refresh token was issued to another client", nil)
+		return RefreshToken{}, Forbidden("refresh token was issued to another client", nil)
 	}
 	// Checked before the grace window and reuse: a banned user's token is
 	// neither re-served nor taken for stolen.
@@ -86,20 +86,20 @@ func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, presented, 
 	}
 	if out, err := b.loggedOut(ctx, tx, old.UserID, old.CreatedAt); err != nil || out {
 		if err == nil {
-			err = InvalidGrant("the session ended with a logout", nil)
+			err = Unauthenticated("the session ended with a logout", nil)
 		}
 		return RefreshToken{}, err
 	}
 	switch {
 	case old.FamilyRevoked:
-		return RefreshToken{}, InvalidGrant("refresh token has been revoked", nil)
+		return RefreshToken{}, Unauthenticated("refresh token has been revoked", nil)
 	case old.SpentAt.IsZero():
 		// Unspent yet not spendable: it expired.
-		return RefreshToken{}, InvalidGrant("refresh token expired", nil)
+		return RefreshToken{}, Unauthenticated("refresh token expired", nil)
 	case now.Sub(old.SpentAt) <= b.cfg.RefreshGrace:
 		next, err := tx.GetRefreshToken(ctx, TokenHash(successor))
 		if err != nil || next.FamilyRevoked {
-			return RefreshToken{}, InvalidGrant("refresh token has been revoked", err)
+			return RefreshToken{}, Unauthenticated("refresh token has been revoked", err)
 		}
 		return next, nil
 	}
@@ -108,14 +108,14 @@ func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, presented, 
 		return RefreshToken{}, fmt.Errorf("revoke family after reuse: %w", err)
 	}
 	b.log.WarnContext(ctx, "refresh token reuse: family revoked", "client_id", c.ID, "family", old.FamilyID)
-	return RefreshToken{}, InvalidGrant("refresh token was already used; the session has been revoked", nil)
+	return RefreshToken{}, Unauthenticated("refresh token was already used; the session has been revoked", nil)
 }
 
 // checkNarrowing refuses a requested scope wider than the token's (RFC 6749 §6).
 func (b *Broker) checkNarrowing(ctx context.Context, presented string, scope []string) error {
 	rt, err := b.store.GetRefreshToken(ctx, TokenHash(presented))
 	if errors.Is(err, ErrNotFound) {
-		return InvalidGrant("refresh token is invalid", nil)
+		return Unauthenticated("refresh token is invalid", nil)
 	}
 	if err != nil {
 		return fmt.Errorf("look up refresh token: %w", err)
@@ -123,7 +123,7 @@ func (b *Broker) checkNarrowing(ctx context.Context, presented string, scope []s
 	have := strings.Fields(rt.Scope)
 	for _, s := range scope {
 		if !slices.Contains(have, s) {
-			return InvalidScope("requested scope exceeds the scope originally granted")
+			return Invalid("scope", "requested scope exceeds the scope originally granted")
 		}
 	}
 	return nil

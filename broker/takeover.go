@@ -20,16 +20,16 @@ const MaxTakeOverPasswordLen = 128
 func checkTakeOver(slot int, identifier string) error {
 	switch {
 	case slot < MinSlot || slot > MaxSlot:
-		return InvalidRequest(fmt.Sprintf("type must be %d..%d", MinSlot, MaxSlot))
+		return Invalid("type", fmt.Sprintf("type must be %d..%d", MinSlot, MaxSlot))
 	case !ValidIdentifier(identifier, MaxIdentifierLen):
-		return InvalidRequest(fmt.Sprintf("userIdentifier must be 1..%d characters without control characters", MaxIdentifierLen))
+		return Invalid("userIdentifier", fmt.Sprintf("userIdentifier must be 1..%d characters without control characters", MaxIdentifierLen))
 	}
 	return nil
 }
 
 func checkPassword(password string) error {
 	if password == "" || !utf8.ValidString(password) || utf8.RuneCountInString(password) > MaxTakeOverPasswordLen {
-		return InvalidRequest(fmt.Sprintf("password must be 1..%d characters", MaxTakeOverPasswordLen))
+		return Invalid("password", fmt.Sprintf("password must be 1..%d characters", MaxTakeOverPasswordLen))
 	}
 	return nil
 }

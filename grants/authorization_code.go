@@ -27,10 +27,10 @@ func (AuthorizationCode) Type() string { return broker.GrantAuthorizationCode }
 func (g AuthorizationCode) Exchange(ctx context.Context, r Request) (broker.Token, error) {
 	code := r.Form.Get("code")
 	if code == "" {
-		return broker.Token{}, broker.InvalidRequest("code is required")
+		return broker.Token{}, missing("code")
 	}
 	if r.Form.Get("redirect_uri") == "" {
-		return broker.Token{}, broker.InvalidRequest("redirect_uri is required")
+		return broker.Token{}, missing("redirect_uri")
 	}
 	return g.Redeemer.ExchangeCode(ctx, r.Client, code, r.Form.Get("redirect_uri"), r.Form.Get("code_verifier"))
 }

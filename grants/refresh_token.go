@@ -24,7 +24,7 @@ func (RefreshToken) Type() string { return broker.GrantRefreshToken }
 func (g RefreshToken) Exchange(ctx context.Context, r Request) (broker.Token, error) {
 	rt := r.Form.Get("refresh_token")
 	if rt == "" {
-		return broker.Token{}, broker.InvalidRequest("refresh_token is required")
+		return broker.Token{}, missing("refresh_token")
 	}
 	return g.Refresher.Refresh(ctx, r.Client, rt, r.Scope)
 }

@@ -29,10 +29,10 @@ func (ServerCustomID) Type() string { return broker.GrantServerCustomID }
 func (g ServerCustomID) Exchange(ctx context.Context, r Request) (broker.Token, error) {
 	id := r.Form.Get("server_custom_id")
 	if id == "" {
-		return broker.Token{}, broker.InvalidRequest("server_custom_id is required")
+		return broker.Token{}, missing("server_custom_id")
 	}
 	if !broker.ValidIdentifier(id, broker.MaxCustomIDLen) {
-		return broker.Token{}, broker.InvalidRequest(fmt.Sprintf(
+		return broker.Token{}, malformed("server_custom_id", fmt.Sprintf(
 			"server_custom_id must be at most %d characters of UTF-8 without control characters", broker.MaxCustomIDLen))
 	}
 	scope := r.Scope

@@ -6,14 +6,12 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/bridgekeeper/bridgekeeper/web"
 )
 
 // addressGuard allows 3 failed checks per minute per address;
 // identifierGuard 2 failed passwords per minute per identifier.
-func addressGuard(o *web.Options)    { o.AuthFailuresPerMinute = 3 }
-func identifierGuard(o *web.Options) { o.PasswordFailuresPerMinute = 2 }
+func addressGuard(o *settings)    { o.Limits.AuthFailuresPerMinute = 3 }
+func identifierGuard(o *settings) { o.Limits.PasswordFailuresPerMinute = 2 }
 
 // retryAfter checks a rate-limit refusal's Retry-After: whole seconds, at
 // least 1, at most max.
@@ -157,7 +155,7 @@ func TestClientRateLimit(t *testing.T) {
 // TestAddressRateLimit: with address_rate_limit set, one address's calls
 // to the token endpoint are held to it, successes included.
 func TestAddressRateLimit(t *testing.T) {
-	eachStoreWith(t, func(o *web.Options) { o.AddressRateLimit = 5 }, func(t *testing.T, f *fixture) {
+	eachStoreWith(t, func(o *settings) { o.Limits.AddressRate = 5 }, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		cc := url.Values{"grant_type": {"client_credentials"}}
 		for range 5 {

@@ -3,9 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -19,28 +17,27 @@ import (
 // Connect says it) and reports ok=false.
 func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (broker.AccessClaims, bool) {
 	const realm = `Bearer realm="bridgekeeper"`
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
-		w.Header().Set("WWW-Authenticate", realm)
-		writeJSON(w, http.StatusUnauthorized, oauthErrorBody{Error: "invalid_request", Description: "a Bearer access token is required"})
+	token := bearerCaller(r).Bearer
+	if token == "" {
+		s.writeOAuthError(w, r, &oauthError{status: http.StatusUnauthorized, code: "invalid_request",
+			description: "a Bearer access token is required", challenge: realm})
 		return broker.AccessClaims{}, false
 	}
 	claims, err := s.broker.VerifyAccess(r.Context(), token)
-	if broker.Unavailable(err) {
-		s.writeOAuthError(w, r, err, false)
-		return broker.AccessClaims{}, false
-	}
 	desc := "The access token is invalid"
 	switch {
+	case broker.Unavailable(err):
+		s.writeOAuthError(w, r, err)
+		return broker.AccessClaims{}, false
 	case errors.Is(err, broker.ErrTokenExpired):
 		desc = "The access token expired"
 	case err == nil && claims.UserID == "":
-		err, desc = errors.New("client token"), "The access token is not a player's"
+		desc = "The access token is not a player's"
 	case err == nil:
 		return claims, true
 	}
-	w.Header().Set("WWW-Authenticate", realm+`, error="invalid_token", error_description="`+desc+`"`)
-	writeJSON(w, http.StatusUnauthorized, oauthErrorBody{Error: "invalid_token", Description: desc})
+	s.writeOAuthError(w, r, &oauthError{status: http.StatusUnauthorized, code: "invalid_token", description: desc,
+		challenge: realm + `, error="invalid_token", error_description="` + desc + `"`})
 	return broker.AccessClaims{}, false
 }
 
@@ -70,7 +67,7 @@ func (s *Server) links(w http.ResponseWriter, r *http.Request) {
 	}
 	ls, err := s.broker.Links(r.Context(), claims.UserID)
 	if err != nil {
-		s.apiError(w, r, err)
+		s.writeOAuthError(w, r, err)
 		return
 	}
 	out := make([]linkJSON, 0, len(ls))
@@ -87,12 +84,13 @@ func (s *Server) unlink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slot, err := strconv.Atoi(mux.Vars(r)["slot"])
-	if err != nil || slot < broker.MinSlot || slot > broker.MaxSlot {
-		writeJSON(w, http.StatusBadRequest, oauthErrorBody{Error: "invalid_request", Description: "slot must be 0..1024"})
-		return
+	if err != nil {
+		err = broker.Invalid("slot", "slot must be a number")
+	} else {
+		err = s.broker.Unlink(r.Context(), claims.UserID, slot)
 	}
-	if err := s.broker.Unlink(r.Context(), claims.UserID, slot); err != nil {
-		s.apiError(w, r, err)
+	if err != nil {
+		s.writeOAuthError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -107,44 +105,31 @@ func (s *Server) startLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	form, err := s.readForm(w, r)
+	id, err := s.readLinkRequest(w, r, claims)
 	if err != nil {
-		s.writeOAuthError(w, r, err, false)
-		return
-	}
-	up, known := s.upstreams[form.Get("provider")]
-	if !known {
-		writeJSON(w, http.StatusBadRequest, oauthErrorBody{Error: "invalid_request", Description: "provider is not configured"})
-		return
-	}
-	c, err := s.broker.Client(r.Context(), claims.ClientID)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	redirectURI := form.Get("redirect_uri")
-	if redirectURI != "" && broker.CheckRedirect(c, redirectURI) != nil {
-		writeJSON(w, http.StatusBadRequest, oauthErrorBody{Error: "invalid_request", Description: "redirect_uri is not registered for this client"})
-		return
-	}
-	// A user has one link per slot: a taken slot is a conflict now, not
-	// after a trip to the upstream.
-	if ls, err := s.broker.Links(r.Context(), claims.UserID); err != nil {
-		s.apiError(w, r, err)
-		return
-	} else if slices.ContainsFunc(ls, func(l broker.Link) bool { return l.Slot == up.Slot }) {
-		writeJSON(w, http.StatusConflict, oauthErrorBody{Error: "conflict", Description: "the player already has a link for this provider; remove it first"})
-		return
-	}
-	id, err := s.broker.StartAuthorization(r.Context(), c, redirectURI, nil,
-		broker.AuthorizeRequest{State: form.Get("state")}, up.Name, claims.UserID)
-	if err != nil {
-		s.apiError(w, r, err)
+		s.writeOAuthError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"url": s.broker.Issuer() + "/oauth2/link?request=" + id, "expires_in": int(broker.AuthRequestTTL / time.Second),
 	})
+}
+
+// readLinkRequest reads the link request and starts it.
+func (s *Server) readLinkRequest(w http.ResponseWriter, r *http.Request, claims broker.AccessClaims) (string, error) {
+	form, err := s.readForm(w, r)
+	if err != nil {
+		return "", err
+	}
+	up, known := s.upstreams[form.Get("provider")]
+	if !known {
+		return "", broker.Invalid("provider", "provider is not configured")
+	}
+	c, err := s.broker.Client(r.Context(), claims.ClientID)
+	if err != nil {
+		return "", err
+	}
+	return s.broker.StartLink(r.Context(), c, claims.UserID, up.Slot, up.Name, form.Get("redirect_uri"), form.Get("state"))
 }
 
 // linkRedirect is the URL startLink answers. Opening it spends that URL and
@@ -158,18 +143,4 @@ func (s *Server) linkRedirect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.toUpstream(w, r, up, id)
-}
-
-// apiError maps broker errors of the JSON APIs to statuses.
-func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, broker.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, oauthErrorBody{Error: "not_found", Description: "no such link"})
-	case errors.Is(err, broker.ErrLastLink):
-		writeJSON(w, http.StatusConflict, oauthErrorBody{Error: "conflict", Description: "the last way to sign in cannot be removed"})
-	case errors.Is(err, broker.ErrLinkConflict):
-		writeJSON(w, http.StatusConflict, oauthErrorBody{Error: "conflict", Description: "this identity is already linked to another user"})
-	default:
-		s.writeOAuthError(w, r, err, false)
-	}
 }

@@ -62,7 +62,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	up, ok := s.upstreams[name]
 	if !ok {
-		s.redirectError(w, r, redirectURI, req.State, broker.InvalidRequest("provider is not configured"))
+		s.redirectError(w, r, redirectURI, req.State, broker.Invalid("provider", "provider is not configured"))
 		return
 	}
 	id, err := s.broker.StartAuthorization(r.Context(), c, redirectURI, scope, req, name, "")
@@ -173,15 +173,12 @@ func (s *Server) finishLink(w http.ResponseWriter, r *http.Request, req broker.A
 }
 
 // redirectError answers an authorization request on the client's
-// redirect_uri (RFC 6749 §4.1.2.1).
+// redirect_uri (RFC 6749 §4.1.2.1), with the code and description the
+// OAuth2 writer would give.
 func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, redirectURI, state string, err error) {
-	var be *broker.Error
-	if !errors.As(err, &be) {
-		s.log.ErrorContext(r.Context(), "authorize", "err", err)
-		be = &broker.Error{Code: errors.New("server_error"), Description: "internal error"}
-	}
+	_, code, desc := s.oauthAnswer(r, err)
 	s.redirect(w, r, redirectURI, url.Values{
-		"error": {be.Code.Error()}, "error_description": {safeDescription(be.Description)}, "state": {state},
+		"error": {code}, "error_description": {safeDescription(desc)}, "state": {state},
 	})
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
 	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
-	"github.com/bridgekeeper/bridgekeeper/web"
 )
 
 // lockedStore is a store and a way to hold its database's write lock from
@@ -102,7 +101,7 @@ func TestBusyDatabaseIsUnavailable(t *testing.T) {
 	for _, bs := range busyStores {
 		t.Run(bs.name, func(t *testing.T) {
 			ls := bs.open(t)
-			f := buildFixture(t, ls.store, nil, xsollaOptions, func(o *web.Options) { o.RequestTimeout = 5 * time.Second })
+			f := buildFixture(t, ls.store, nil, xsollaOptions, func(o *settings) { o.RequestTimeout = 5 * time.Second })
 			id, secret := f.client(t, gameServer("game"))
 			project := f.gs2ProjectToken(t, id, secret)
 			xsBearer := f.xsBearer(t, id, secret)

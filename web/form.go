@@ -16,7 +16,7 @@ import (
 )
 
 // errTooLarge marks a body over the limit; it is answered with 413.
-var errTooLarge = broker.InvalidRequest("request body is too large")
+var errTooLarge = broker.Invalid("", "request body is too large")
 
 // readForm reads an application/x-www-form-urlencoded body (RFC 6749 §3.2)
 // with the body limit, and refuses what the RFC forbids: repeated parameters
@@ -24,10 +24,10 @@ var errTooLarge = broker.InvalidRequest("request body is too large")
 func (s *Server) readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, broker.InvalidRequest("Content-Type must be application/x-www-form-urlencoded")
+		return nil, broker.Invalid("", "Content-Type must be application/x-www-form-urlencoded")
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return nil, broker.InvalidRequest("the form must be UTF-8")
+		return nil, broker.Invalid("", "the form must be UTF-8")
 	}
 	if r.ContentLength > s.maxBody {
 		return nil, errTooLarge
@@ -38,18 +38,18 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request) (url.Values, e
 		return nil, errTooLarge
 	}
 	if err != nil {
-		return nil, broker.InvalidRequest("the request body could not be read")
+		return nil, broker.Invalid("", "the request body could not be read")
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return nil, broker.InvalidRequest("the form is malformed")
+		return nil, broker.Invalid("", "the form is malformed")
 	}
 	for k, vs := range form {
 		if len(vs) > 1 {
-			return nil, broker.InvalidRequest("a parameter is repeated")
+			return nil, broker.Invalid("", "a parameter is repeated")
 		}
 		if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
-			return nil, broker.InvalidRequest("parameters must be UTF-8")
+			return nil, broker.Invalid("", "parameters must be UTF-8")
 		}
 	}
 	return form, nil
@@ -57,56 +57,54 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request) (url.Values, e
 
 // clientRequest reads the form and the client credentials of an endpoint
 // that authenticates its client, answering a malformed request itself
-// (ok=false). basic reports whether the Authorization header was used.
-func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (form url.Values, creds grants.Credentials, basic, ok bool) {
+// (ok=false).
+func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (url.Values, grants.Caller, bool) {
+	who := caller(r)
 	form, err := s.readForm(w, r)
-	if err != nil {
-		s.writeOAuthError(w, r, err, false)
-		return nil, creds, false, false
+	if err == nil {
+		who.ID, who.Secret, err = clientCredentials(r, form)
 	}
-	creds, basic, err = clientCredentials(r, form)
 	if err != nil {
-		s.writeOAuthError(w, r, err, basic)
-		return nil, creds, basic, false
+		s.writeOAuthError(w, r, err)
+		return nil, who, false
 	}
-	return form, creds, basic, true
+	return form, who, true
 }
 
 // clientCredentials parses client authentication: client_secret_basic
 // (RFC 6749 §2.3.1, with the form-urlencoding the RFC asks for) or
-// client_secret_post, never both. basic reports whether the Authorization
-// header was used, for the 401 challenge.
-func clientCredentials(r *http.Request, form url.Values) (creds grants.Credentials, basic bool, err error) {
+// client_secret_post, never both.
+func clientCredentials(r *http.Request, form url.Values) (id, secret string, err error) {
 	if r.Header.Get("Authorization") == "" {
 		if form.Get("client_secret") != "" && form.Get("client_id") == "" {
-			return creds, false, broker.InvalidRequest("client_secret without client_id")
+			return "", "", broker.Invalid("client_secret", "client_secret without client_id")
 		}
 		// server.ClientFormHandler reads r.Form.
 		r.Form = form
 		id, secret, err := server.ClientFormHandler(r)
 		if err != nil {
-			return creds, false, nil // no credentials: the pipeline says invalid_client
+			return "", "", nil // no credentials: the pipeline says invalid_client
 		}
-		return grants.Credentials{ID: id, Secret: secret}, false, nil
+		return id, secret, nil
 	}
 	if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); !strings.EqualFold(scheme, "Basic") {
 		// RFC 6749 §5.2: an unsupported authentication method is invalid_client.
-		return creds, true, broker.InvalidClient("client authentication must use HTTP Basic or client_secret_post", nil)
+		return "", "", broker.Unauthenticated("client authentication must use HTTP Basic or client_secret_post", nil)
 	}
 	user, pass, err := server.ClientBasicHandler(r)
 	if err != nil {
-		return creds, true, broker.InvalidRequest("the Basic authorization header is malformed")
+		return "", "", broker.Invalid("Authorization", "the Basic authorization header is malformed")
 	}
 	id, err1 := url.QueryUnescape(user)
 	secret, err2 := url.QueryUnescape(pass)
 	if err1 != nil || err2 != nil || !utf8.ValidString(id) || !utf8.ValidString(secret) {
-		return creds, true, broker.InvalidRequest("the Basic credentials are not form-urlencoded UTF-8")
+		return "", "", broker.Invalid("Authorization", "the Basic credentials are not form-urlencoded UTF-8")
 	}
 	if form.Has("client_secret") {
-		return creds, true, broker.InvalidRequest("use one client authentication method, not both client_secret_basic and client_secret_post")
+		return "", "", broker.Invalid("client_secret", "use one client authentication method, not both client_secret_basic and client_secret_post")
 	}
 	if fid := form.Get("client_id"); fid != "" && fid != id {
-		return creds, true, broker.InvalidRequest("client_id differs from the authenticated client")
+		return "", "", broker.Invalid("client_id", "client_id differs from the authenticated client")
 	}
-	return grants.Credentials{ID: id, Secret: secret}, true, nil
+	return id, secret, nil
 }

@@ -121,11 +121,11 @@ func newFzBroker(tb testing.TB, withAccount bool) *fzBroker {
 	store := openSQLite(tb)
 	tail := &fzTail{}
 	log := slog.New(slog.NewTextHandler(tail, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	w := wire(tb, store, fzIssuer, log, web.Options{
+	w := wire(tb, store, fzIssuer, log, settings{Options: web.Options{
 		MaxBodyBytes:            64 << 10,
 		XsollaPublisherProjects: map[int64]string{4242: "game"},
 		SocialSlots:             map[string]int{"steam": 10, "discord": 11},
-	})
+	}})
 	h, secrets, clk := w.handler, w.secrets, w.clock
 	b := &fzBroker{h: h, store: store, log: tail}
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -11,8 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-
-	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 )
@@ -39,18 +38,6 @@ func gs2Refuse(status int, model, field, reason string) *gs2Error {
 	return &gs2Error{status: status, model: model, field: field, reason: reason}
 }
 
-// gs2BrokerStatus maps broker error codes onto the statuses GS2's SDKs know
-// (no SDK knows 413 or 429, so nothing else is used).
-var gs2BrokerStatus = map[error]struct {
-	status int
-	reason string
-}{
-	oauth2errors.ErrInvalidRequest:         {http.StatusBadRequest, "invalid"},
-	oauth2errors.ErrInvalidClient:          {http.StatusUnauthorized, "unauthorized"},
-	oauth2errors.ErrTemporarilyUnavailable: {http.StatusServiceUnavailable, "unavailable"},
-	broker.ErrUserElsewhere:                {http.StatusConflict, "conflict"},
-}
-
 type gs2ErrorItem struct {
 	Component string `json:"component"`
 	Message   string `json:"message"`
@@ -58,22 +45,23 @@ type gs2ErrorItem struct {
 }
 
 // writeGS2Error is the one writer of GS2 error responses. A gs2Error is
-// answered as it is; a broker.Error by its code, against model (the model the
-// call is about); anything else is logged once and answered as a 500
-// without detail.
+// answered as it is; a refusal by its kind, against model (the model the
+// call is about) and the refusal's field; anything else is logged once and
+// answered as a 500 without detail. No GS2 SDK knows 413 or 429, so
+// neither is used.
 func (s *Server) writeGS2Error(w http.ResponseWriter, r *http.Request, model string, err error) {
-	var (
-		ge *gs2Error
-		be *broker.Error
-		rl *broker.RateLimited
-	)
-	switch {
+	var ge *gs2Error
+	e := broker.Refusal(err)
+	field, reason := model, ""
+	if e != nil {
+		field, reason = cmp.Or(e.Field, model), e.Reason
+	}
+	switch kind := broker.KindOf(err); {
 	case errors.As(err, &ge):
-	case errors.As(err, &rl):
-		// No GS2 SDK knows 429; 503 is retried as "come back later".
-		setRetryAfter(w, rl)
+	case kind == broker.KindRateLimited:
+		// 503 is retried as "come back later".
 		ge = gs2Refuse(http.StatusServiceUnavailable, model, "request", "tooManyRequests")
-	case broker.Unavailable(err):
+	case kind == broker.KindUnavailable:
 		s.log.WarnContext(r.Context(), "storage unavailable", "route", routeName(r), "err", err)
 		ge = gs2Refuse(http.StatusServiceUnavailable, model, model, "unavailable")
 	// GS2-Account's two named refusals, whichever call meets them.
@@ -81,24 +69,24 @@ func (s *Server) writeGS2Error(w http.ResponseWriter, r *http.Request, model str
 		ge = gs2Refuse(http.StatusUnauthorized, "account", "banned", "infinity")
 	case errors.Is(err, broker.ErrPasswordIncorrect):
 		ge = gs2Refuse(http.StatusUnauthorized, "account", "password", "invalid")
-	case errors.As(err, &be):
-		m, ok := gs2BrokerStatus[be.Code]
-		if !ok {
-			// Another protocol refusal (invalid_grant, invalid_scope...):
-			// the caller's fault, never the server's.
-			m.status, m.reason = http.StatusBadRequest, "invalid"
-		}
-		ge = gs2Refuse(m.status, model, model, m.reason)
-	default:
+	case kind == broker.KindUnauthenticated:
+		ge = gs2Refuse(http.StatusUnauthorized, model, field, cmp.Or(reason, "unauthorized"))
+	case kind == broker.KindNotFound:
+		ge = gs2Refuse(http.StatusNotFound, model, field, "notFound")
+	case kind == broker.KindConflict:
+		ge = gs2Refuse(http.StatusConflict, model, field, "conflict")
+	case kind == broker.KindInternal:
 		s.log.ErrorContext(r.Context(), "internal error", "route", routeName(r), "err", err)
 		ge = gs2Refuse(http.StatusInternalServerError, model, model, "internal")
+	default:
+		// Invalid input, or a refusal GS2 has no status for: the caller's
+		// fault, never the server's.
+		ge = gs2Refuse(http.StatusBadRequest, model, field, cmp.Or(reason, "invalid"))
 	}
 	if ge.status < 500 {
 		s.log.DebugContext(r.Context(), "gs2 request refused", "path", r.URL.Path, "err", err)
 	}
-	if ge.status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
-		w.Header().Set("Retry-After", "1")
-	}
+	setRetryAfter(w, ge.status, err)
 	item := gs2ErrorItem{
 		Component: ge.model,
 		Message:   gs2Service(r) + "." + ge.model + "." + ge.field + ".error." + ge.reason,
@@ -253,45 +241,15 @@ func (b gs2Body) int(key string) (int, bool, error) {
 	return int(n), true, nil
 }
 
-// gs2Client authenticates a trusted-server call by its project token: a
-// Bearer access token of a client (not a player), issued to a confidential
-// client that still exists, and named by X-GS2-CLIENT-ID when that is sent.
-// Failures are 401s about the accessToken; a store failure is returned as
-// it is, for a 500 or 503.
+// gs2Client admits a trusted-server call by its project token (see
+// grants.Pipeline.Server), named by X-GS2-CLIENT-ID when that is sent.
+// GS2 answers its refusals as 401s about the accessToken.
 func (s *Server) gs2Client(r *http.Request) (broker.Client, error) {
-	refuse := func(field, reason string) (broker.Client, error) {
-		return broker.Client{}, gs2Refuse(http.StatusUnauthorized, "accessToken", field, reason)
+	who := bearerCaller(r)
+	who.ClaimedID = r.Header.Get("X-GS2-CLIENT-ID")
+	c, err := s.pipeline.Server(r.Context(), who, "")
+	if e := broker.Refusal(err); e != nil && (e.Kind == broker.KindUnauthenticated || e.Kind == broker.KindForbidden) {
+		return c, gs2Refuse(http.StatusUnauthorized, "accessToken", cmp.Or(e.Field, "accessToken"), cmp.Or(e.Reason, "invalid"))
 	}
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	token = strings.TrimSpace(token)
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return refuse("accessToken", "required")
-	}
-	claims, err := s.broker.VerifyAccess(r.Context(), token)
-	switch {
-	case broker.Unavailable(err):
-		return broker.Client{}, err
-	case errors.Is(err, broker.ErrTokenExpired):
-		return refuse("accessToken", "expired")
-	case err != nil:
-		s.log.DebugContext(r.Context(), "gs2 project token refused", "err", err)
-		return refuse("accessToken", "invalid")
-	case claims.UserID != "":
-		// A player's token must never pass for the trusted server's.
-		return refuse("accessToken", "invalid")
-	}
-	if id := r.Header.Get("X-GS2-CLIENT-ID"); id != "" && id != claims.ClientID {
-		return refuse("clientId", "invalid")
-	}
-	c, err := s.broker.Client(r.Context(), claims.ClientID)
-	if errors.Is(err, broker.ErrNotFound) {
-		return refuse("accessToken", "invalid") // the client was deleted
-	}
-	if err != nil {
-		return broker.Client{}, fmt.Errorf("gs2 project token client: %w", err)
-	}
-	if c.Public || c.NamespaceID != claims.Namespace {
-		return refuse("accessToken", "invalid")
-	}
-	return c, s.broker.Throttle(c)
+	return c, err
 }

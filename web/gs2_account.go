@@ -191,14 +191,14 @@ func (s *Server) gs2Authenticate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	userID := mux.Vars(r)["userId"]
-	g := s.guess(r, "account:"+c.NamespaceID+":"+userID)
-	if err := s.allowed(g); err != nil {
+	var (
+		a                 broker.Account
+		signed, signature string
+	)
+	err = s.pipeline.Guarded(caller(r), "account:"+c.NamespaceID+":"+userID, func() (err error) {
+		a, signed, signature, err = s.broker.Authenticate(r.Context(), c.NamespaceID, userID, password, keyID)
 		return err
-	}
-	a, signed, signature, err := s.broker.Authenticate(r.Context(), c.NamespaceID, userID, password, keyID)
-	if errors.Is(err, broker.ErrPasswordIncorrect) || errors.Is(err, broker.ErrNotFound) {
-		s.failed(g)
-	}
+	})
 	if err != nil {
 		return gs2NotFoundAs(err, model, "userId")
 	}
@@ -231,13 +231,12 @@ func (s *Server) gs2LoginBySignature(w http.ResponseWriter, r *http.Request) err
 	if len(signed) > 524288 || len(signature) > 1024 {
 		return gs2Refuse(http.StatusBadRequest, model, "signature", "tooLong")
 	}
-	g := s.guess(r, "")
-	if err := s.allowed(g); err != nil {
+	var tok broker.Token
+	err = s.pipeline.Guarded(caller(r), "", func() (err error) {
+		tok, err = s.broker.LoginBySignature(r.Context(), c, keyID, signed, signature)
 		return err
-	}
-	tok, err := s.broker.LoginBySignature(r.Context(), c, keyID, signed, signature)
+	})
 	if errors.Is(err, broker.ErrSignature) || errors.Is(err, broker.ErrNotFound) {
-		s.failed(g)
 		err = gs2Refuse(http.StatusUnauthorized, model, "signature", "invalid")
 	}
 	return gs2TokenAnswer(w, tok, err)

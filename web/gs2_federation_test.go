@@ -70,8 +70,7 @@ func (f *fixture) fedIntrospect(t *testing.T, id, secret, token, action, resourc
 // largest size as a body too large before the policy is looked at.
 func (f *fixture) fedWide(t *testing.T) *fixture {
 	t.Helper()
-	d := grants.NewDispatcher(f.Broker, grants.ClientCredentials{Issuer: f.Broker})
-	h := web.NewServer(f.Broker, d, slog.New(slog.NewTextHandler(io.Discard, nil)), web.Options{}).Handler()
+	h := web.NewServer(f.Broker, pipeline(f.Broker, f.Clock, grants.Limits{}), slog.New(slog.NewTextHandler(io.Discard, nil)), web.Options{}).Handler()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	wide := *f

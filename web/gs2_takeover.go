@@ -211,14 +211,11 @@ func (s *Server) gs2UpdateTakeOver(w http.ResponseWriter, r *http.Request) error
 		if err := errors.Join(err1, err2); err != nil {
 			return broker.Link{}, err
 		}
-		g := s.guess(r, "takeover:"+call.userID+":"+strconv.Itoa(slot))
-		if err := s.allowed(g); err != nil {
-			return broker.Link{}, err
-		}
-		l, err := s.broker.UpdateTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot, oldPassword, password)
-		if errors.Is(err, broker.ErrPasswordIncorrect) {
-			s.failed(g)
-		}
+		var l broker.Link
+		err = s.pipeline.Guarded(caller(r), "takeover:"+call.userID+":"+strconv.Itoa(slot), func() (err error) {
+			l, err = s.broker.UpdateTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot, oldPassword, password)
+			return err
+		})
 		return l, err
 	})
 }
@@ -282,14 +279,14 @@ func (s *Server) gs2DoTakeOver(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// Keyed by what was asked for, whether or not it exists.
-	g := s.guess(r, "takeover:"+c.NamespaceID+":"+strconv.Itoa(slot)+":"+identifier)
-	if err := s.allowed(g); err != nil {
+	var (
+		a           broker.Account
+		newPassword string
+	)
+	err = s.pipeline.Guarded(caller(r), "takeover:"+c.NamespaceID+":"+strconv.Itoa(slot)+":"+identifier, func() (err error) {
+		a, newPassword, err = s.broker.DoTakeOver(r.Context(), c.NamespaceID, slot, identifier, password)
 		return err
-	}
-	a, newPassword, err := s.broker.DoTakeOver(r.Context(), c.NamespaceID, slot, identifier, password)
-	if errors.Is(err, broker.ErrPasswordIncorrect) {
-		s.failed(g)
-	}
+	})
 	if err != nil {
 		return err
 	}

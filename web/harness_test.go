@@ -62,7 +62,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
 
 // eachStoreWith is eachStore with the server's options changed by
 // configure (nil: as they are).
-func eachStoreWith(t *testing.T, configure func(*web.Options), fn func(t *testing.T, f *fixture)) {
+func eachStoreWith(t *testing.T, configure func(*settings), fn func(t *testing.T, f *fixture)) {
 	t.Run("sqlite", func(t *testing.T) {
 		fn(t, buildFixture(t, openSQLite(t), nil, configure))
 	})
@@ -113,13 +113,13 @@ func newFixture(t *testing.T, store broker.Store) *fixture {
 // when not nil, makes them from the broker's issuer URL (their callbacks are
 // under it), which is known only once the listener is. configure, when
 // given, changes the server's options (the fixture's clock is their Now).
-func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string) []web.Upstream, configure ...func(*web.Options)) *fixture {
+func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string) []web.Upstream, configure ...func(*settings)) *fixture {
 	t.Helper()
 	logs := &syncBuilder{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
-	opts := web.Options{MaxBodyBytes: 64 << 10}
+	opts := settings{Options: web.Options{MaxBodyBytes: 64 << 10}}
 	if upstreams != nil {
 		opts.Upstreams = upstreams(issuer)
 	}
@@ -135,6 +135,13 @@ func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string
 	return &fixture{URL: issuer, Handler: w.handler, Store: store, Broker: w.broker, Secrets: w.secrets, Clock: w.clock, Logs: &logs.Builder}
 }
 
+// settings are what a test may change of the wiring: the server's
+// options and the pipeline's guards.
+type settings struct {
+	web.Options
+	Limits grants.Limits
+}
+
 // wired is a broker and its HTTP surface over a store, wired as serve wires
 // them, on a test clock.
 type wired struct {
@@ -148,7 +155,7 @@ type wired struct {
 // on the test clock, bcrypt at its minimum cost: the default cost is tested
 // in broker, here it would only be slow) and the handler with opts, whose
 // Now becomes the test clock.
-func wire(tb testing.TB, store broker.Store, issuer string, log *slog.Logger, opts web.Options) wired {
+func wire(tb testing.TB, store broker.Store, issuer string, log *slog.Logger, opts settings) wired {
 	tb.Helper()
 	kek := make([]byte, broker.KEKSize)
 	rand.Read(kek)
@@ -161,13 +168,19 @@ func wire(tb testing.TB, store broker.Store, issuer string, log *slog.Logger, op
 	if _, err := keys.EnsureActive(context.Background(), "ES256"); err != nil {
 		tb.Fatal(err)
 	}
-	b := broker.New(broker.Config{
-		Issuer: issuer, RefreshGrace: 5 * time.Second, Limiter: throttle.New(1000, clk.Now), PasswordCost: bcrypt.MinCost,
-	}, store, secrets, keys, clk.Now, log)
-	d := grants.NewDispatcher(b, grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b},
-		grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
+	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second, PasswordCost: bcrypt.MinCost},
+		store, secrets, keys, clk.Now, log)
+	p := pipeline(b, clk, opts.Limits)
 	opts.Now = clk.Now
-	return wired{broker: b, handler: web.NewServer(b, d, log, opts).Handler(), secrets: secrets, clock: clk}
+	return wired{broker: b, handler: web.NewServer(b, p, log, opts.Options).Handler(), secrets: secrets, clock: clk}
+}
+
+// pipeline is serve's pipeline over b: every grant, the guards of limits
+// and client rate limits on the test clock.
+func pipeline(b *broker.Broker, clk *clock, limits grants.Limits) *grants.Pipeline {
+	return grants.New(b, throttle.New(1000, clk.Now), limits,
+		grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b},
+		grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
 }
 
 // gameServer is the spec of a typical confidential game-server client.

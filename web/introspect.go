@@ -1,14 +1,10 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 
-	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
-
 	"github.com/bridgekeeper/bridgekeeper/broker"
-	"github.com/bridgekeeper/bridgekeeper/grants"
 )
 
 // introspectionResponse is RFC 7662 §2.2 plus the GS2 and namespace fields.
@@ -33,45 +29,24 @@ type introspectionResponse struct {
 	Allowed *bool `json:"allowed,omitempty"`
 }
 
-// authenticatedForm reads the form and authenticates the calling client, for
-// the endpoints that are not grants (RFC 7662 §2.1, RFC 7009 §2.1). It writes
-// the error response itself and reports ok=false when it did.
+// authenticatedForm reads the form and admits the calling confidential
+// client, for the endpoints that are not grants (RFC 7662 §2.1, RFC 7009
+// §2.1). It writes the error response itself and reports ok=false when it
+// did.
 func (s *Server) authenticatedForm(w http.ResponseWriter, r *http.Request) (broker.Client, url.Values, bool) {
-	form, creds, basic, ok := s.clientRequest(w, r)
+	form, who, ok := s.clientRequest(w, r)
 	if !ok {
 		return broker.Client{}, nil, false
 	}
-	g := s.guess(r, "")
-	err := s.allowed(g)
-	var c broker.Client
-	if err == nil {
-		if c, err = s.tokenCaller(r.Context(), creds, form); isBrokerCode(err, oauth2errors.ErrInvalidClient) {
-			s.failed(g)
-		}
+	c, err := s.pipeline.Confidential(r.Context(), who)
+	if err == nil && form.Get("token") == "" {
+		err = broker.Invalid("token", "token is required")
 	}
 	if err != nil {
-		s.writeOAuthError(w, r, err, basic)
+		s.writeOAuthError(w, r, err)
 		return broker.Client{}, nil, false
 	}
 	return c, form, true
-}
-
-// tokenCaller authenticates the confidential client asking about a token.
-func (s *Server) tokenCaller(ctx context.Context, creds grants.Credentials, form url.Values) (broker.Client, error) {
-	if creds.ID == "" {
-		return broker.Client{}, broker.InvalidClient("client authentication is required", nil)
-	}
-	c, err := s.broker.AuthenticateClient(ctx, creds.ID, creds.Secret)
-	if err != nil {
-		return broker.Client{}, err
-	}
-	if c.Public {
-		return broker.Client{}, broker.InvalidClient("a public client cannot call this endpoint", nil)
-	}
-	if form.Get("token") == "" {
-		return broker.Client{}, broker.InvalidRequest("token is required")
-	}
-	return c, nil
 }
 
 // introspect is RFC 7662, plus one question a resource server may ask with
@@ -84,7 +59,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	in, err := s.broker.Introspect(r.Context(), c, form.Get("token"), form.Get("token_type_hint"))
 	if err != nil {
-		s.writeOAuthError(w, r, err, false)
+		s.writeOAuthError(w, r, err)
 		return
 	}
 	if !in.Active {
@@ -99,7 +74,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	if action := form.Get("action"); action != "" {
 		ok, err := s.broker.PolicyAllows(r.Context(), in.FederationPolicy, action, form.Get("resource"))
 		if err != nil {
-			s.writeOAuthError(w, r, err, false)
+			s.writeOAuthError(w, r, err)
 			return
 		}
 		allowed = &ok
@@ -119,7 +94,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.broker.Revoke(r.Context(), c, form.Get("token"), form.Get("token_type_hint")); err != nil {
-		s.writeOAuthError(w, r, err, false)
+		s.writeOAuthError(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -18,16 +18,15 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/grants"
-	"github.com/bridgekeeper/bridgekeeper/throttle"
 )
 
 // Server is the HTTP surface.
 type Server struct {
-	broker  *broker.Broker
-	tokens  *grants.Dispatcher
-	log     *slog.Logger
-	maxBody int64
-	timeout time.Duration
+	broker   *broker.Broker
+	pipeline *grants.Pipeline
+	log      *slog.Logger
+	maxBody  int64
+	timeout  time.Duration
 	// upstreams by name, in configuration order, and slot -> provider name.
 	upstreams    map[string]Upstream
 	upstreamList []Upstream
@@ -39,14 +38,9 @@ type Server struct {
 	// platform -> takeover slot.
 	publisherProjects map[int64]string
 	socialSlots       map[string]int
-	// Guessing guards (abuse.go): failures per minute per address and per
-	// password identifier; 0 is off.
-	limits                         *throttle.Keyed
-	authFailures, passwordFailures int
-	addressRate                    float64
-	registry                       *prometheus.Registry
-	requests                       *prometheus.CounterVec
-	latency                        *prometheus.HistogramVec
+	registry          *prometheus.Registry
+	requests          *prometheus.CounterVec
+	latency           *prometheus.HistogramVec
 }
 
 // Options configures the server.
@@ -60,21 +54,13 @@ type Options struct {
 	// SocialSlots maps a social_profile platform to its takeover slot.
 	XsollaPublisherProjects map[int64]string
 	SocialSlots             map[string]int
-	// AuthFailuresPerMinute bounds failed secret, password and signature
-	// checks per caller address; PasswordFailuresPerMinute failed
-	// passwords per account or takeover. 0 is no bound.
-	AuthFailuresPerMinute     int
-	PasswordFailuresPerMinute int
-	// AddressRateLimit bounds the requests per second per caller address
-	// to the token endpoint and every secret-checking call; 0 is none.
-	AddressRateLimit float64
-	Now              func() time.Time // nil: time.Now
+	Now                     func() time.Time // nil: time.Now
 }
 
-// NewServer builds the HTTP surface over a broker and the token dispatcher.
-func NewServer(b *broker.Broker, tokens *grants.Dispatcher, log *slog.Logger, opts Options) *Server {
+// NewServer builds the HTTP surface over a broker and the token pipeline.
+func NewServer(b *broker.Broker, pipeline *grants.Pipeline, log *slog.Logger, opts Options) *Server {
 	s := &Server{
-		broker: b, tokens: tokens, log: log, maxBody: opts.MaxBodyBytes, timeout: opts.RequestTimeout,
+		broker: b, pipeline: pipeline, log: log, maxBody: opts.MaxBodyBytes, timeout: opts.RequestTimeout,
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bridgekeeper_http_requests_total", Help: "HTTP requests by route and status code.",
@@ -90,9 +76,6 @@ func NewServer(b *broker.Broker, tokens *grants.Dispatcher, log *slog.Logger, op
 		s.now = time.Now
 	}
 	s.publisherProjects, s.socialSlots = opts.XsollaPublisherProjects, opts.SocialSlots
-	s.limits = throttle.New(100_000, s.now)
-	s.authFailures, s.passwordFailures = opts.AuthFailuresPerMinute, opts.PasswordFailuresPerMinute
-	s.addressRate = opts.AddressRateLimit
 	s.upstreams, s.slotNames, s.upstreamList = map[string]Upstream{}, map[int]string{}, opts.Upstreams
 	for _, up := range opts.Upstreams {
 		s.upstreams[up.Name] = up
@@ -158,12 +141,12 @@ func (s *Server) Handler() http.Handler {
 	r.PathPrefix("/gs2/").HandlerFunc(s.gs2NotFound).Name("gs2")
 	// mux runs r.Use middleware only on a match; these two are instrumented
 	// by hand so that every request is timed, counted and bounded.
-	r.NotFoundHandler = s.instrument(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, oauthErrorBody{Error: "not_found", Description: "no such endpoint"})
+	r.NotFoundHandler = s.instrument(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.writeOAuthError(w, req, &oauthError{status: http.StatusNotFound, code: "not_found", description: "no such endpoint"})
 	}))
 	r.MethodNotAllowedHandler = s.instrument(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Allow", strings.Join(allowedMethods(r, req), ", "))
-		writeJSON(w, http.StatusMethodNotAllowed, oauthErrorBody{Error: "method_not_allowed", Description: "method not allowed on this endpoint"})
+		s.writeOAuthError(w, req, &oauthError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", description: "method not allowed on this endpoint"})
 	}))
 	r.Use(s.instrument)
 	return s.recoverPanics(r)

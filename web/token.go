@@ -2,8 +2,6 @@ package web
 
 import (
 	"net/http"
-
-	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
 )
 
 // tokenResponse is RFC 6749 §5.1 plus GS2's userId and expire (Unix ms).
@@ -21,21 +19,13 @@ type tokenResponse struct {
 // token is the token endpoint (RFC 6749 §3.2), also served at Mobage
 // Connect's /connect/1.0/api/token.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	form, creds, basic, ok := s.clientRequest(w, r)
+	form, who, ok := s.clientRequest(w, r)
 	if !ok {
 		return
 	}
-	g := s.guess(r, "")
-	if err := s.allowed(g); err != nil {
-		s.writeOAuthError(w, r, err, basic)
-		return
-	}
-	tok, err := s.tokens.Exchange(r.Context(), creds, form)
+	tok, err := s.pipeline.Token(r.Context(), who, form)
 	if err != nil {
-		if isBrokerCode(err, oauth2errors.ErrInvalidClient) {
-			s.failed(g)
-		}
-		s.writeOAuthError(w, r, err, basic)
+		s.writeOAuthError(w, r, err)
 		return
 	}
 	resp := tokenResponse{

@@ -7,12 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
-	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
@@ -45,50 +42,45 @@ func xsollaRefuse(status int, code, description string) *xsollaError {
 	return &xsollaError{status: status, code: code, description: description}
 }
 
-// writeXsollaError is the one writer of Xsolla-surface errors.
+// writeXsollaError is the one writer of Xsolla-surface errors: an
+// xsollaError as it is, a refusal by its kind, anything else logged once
+// and answered as a 500 without detail.
 func (s *Server) writeXsollaError(w http.ResponseWriter, r *http.Request, err error) {
-	var (
-		xe *xsollaError
-		fe *broker.FieldError
-		be *broker.Error
-		rl *broker.RateLimited
-	)
-	switch {
+	var xe *xsollaError
+	e := broker.Refusal(err)
+	if e == nil {
+		e = &broker.Error{Description: "the request was refused"} // a store sentinel
+	}
+	switch kind := broker.KindOf(err); {
 	case errors.As(err, &xe):
-	case errors.As(err, &rl):
-		setRetryAfter(w, rl)
+	case kind == broker.KindRateLimited:
 		xe = xsollaRefuse(http.StatusTooManyRequests, "rate_limited", "too many requests; retry after the Retry-After seconds")
-	case broker.Unavailable(err):
+	case kind == broker.KindUnavailable:
 		s.log.WarnContext(r.Context(), "storage unavailable", "route", routeName(r), "err", err)
 		xe = xsollaRefuse(http.StatusServiceUnavailable, "temporarily_unavailable", "the service is briefly unavailable; retry")
-	case errors.As(err, &fe):
-		xe = &xsollaError{status: http.StatusUnprocessableEntity, code: "invalid_field", description: fe.Error(), field: fe.Field}
 	case errors.Is(err, broker.ErrSocialLinked):
-		xe = &xsollaError{status: http.StatusConflict, code: "social_profile_linked",
-			description: "the social profile is linked to another user, or the user to another profile of that platform", field: "social_profile"}
+		xe = &xsollaError{status: http.StatusConflict, code: "social_profile_linked", description: e.Description, field: e.Field}
 	case errors.Is(err, broker.ErrBanned):
 		xe = xsollaRefuse(http.StatusForbidden, "user_banned", "the user is banned")
-	case errors.Is(err, broker.ErrNotFound):
+	case kind == broker.KindInvalid && e.Field != "":
+		xe = &xsollaError{status: http.StatusUnprocessableEntity, code: "invalid_field", description: e.Field + ": " + e.Description, field: e.Field}
+	case kind == broker.KindNotFound:
 		xe = xsollaRefuse(http.StatusNotFound, "user_not_found", "no such user in this project")
-	case errors.As(err, &be) && be.Code == oauth2errors.ErrTemporarilyUnavailable:
-		xe = xsollaRefuse(http.StatusServiceUnavailable, "temporarily_unavailable", "please retry")
-	case errors.As(err, &be):
-		xe = xsollaRefuse(http.StatusBadRequest, "invalid_request", be.Description)
-	default:
+	case kind == broker.KindInternal:
 		s.log.ErrorContext(r.Context(), "internal error", "route", routeName(r), "err", err)
 		xe = xsollaRefuse(http.StatusInternalServerError, "internal_error", "internal error")
+	default:
+		xe = xsollaRefuse(http.StatusBadRequest, "invalid_request", e.Description)
 	}
-	switch xe.status {
-	case http.StatusUnauthorized:
+	if xe.status == http.StatusUnauthorized {
 		// RFC 6750 §3.1: no error code when no credentials were sent.
 		challenge := `Bearer realm="bridgekeeper"`
 		if r.Header.Get("Authorization") != "" {
 			challenge += `, error="invalid_token"`
 		}
 		w.Header().Set("WWW-Authenticate", challenge)
-	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "1")
 	}
+	setRetryAfter(w, xe.status, err)
 	body := map[string]string{"code": xe.code, "description": xe.description}
 	if xe.field != "" {
 		body["field"] = xe.field
@@ -100,31 +92,14 @@ func (s *Server) writeXsollaError(w http.ResponseWriter, r *http.Request, err er
 // token of a confidential client allowed the server_custom_id grant, held
 // to the client's rate.
 func (s *Server) xsollaServer(r *http.Request) (broker.Client, error) {
-	unauthorized := xsollaRefuse(http.StatusUnauthorized, "unauthorized",
-		"a Bearer client_credentials token of a client allowed the server_custom_id grant is required")
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return broker.Client{}, unauthorized
-	}
-	claims, err := s.broker.VerifyAccess(r.Context(), strings.TrimSpace(token))
-	if broker.Unavailable(err) {
-		return broker.Client{}, err
-	}
-	if err != nil || claims.UserID != "" {
+	c, err := s.pipeline.Server(r.Context(), bearerCaller(r), broker.GrantServerCustomID)
+	switch broker.KindOf(err) {
+	case broker.KindUnauthenticated, broker.KindForbidden:
 		s.log.DebugContext(r.Context(), "xsolla server token refused", "err", err)
-		return broker.Client{}, unauthorized
+		return c, xsollaRefuse(http.StatusUnauthorized, "unauthorized",
+			"a Bearer client_credentials token of a client allowed the server_custom_id grant is required")
 	}
-	c, err := s.broker.Client(r.Context(), claims.ClientID)
-	if errors.Is(err, broker.ErrNotFound) {
-		return broker.Client{}, unauthorized
-	}
-	if err != nil {
-		return broker.Client{}, fmt.Errorf("xsolla server client: %w", err)
-	}
-	if c.Public || c.NamespaceID != claims.Namespace || !slices.Contains(c.Grants, broker.GrantServerCustomID) {
-		return broker.Client{}, unauthorized
-	}
-	return c, s.broker.Throttle(c)
+	return c, err
 }
 
 // xsollaProject resolves projectId (the namespace's UUID) or, without it,
@@ -235,9 +210,7 @@ func (s *Server) readCustomIDLogin(w http.ResponseWriter, r *http.Request) (brok
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return req, malformed("the body has data after its JSON object")
 	}
-	missing := func(field string) error {
-		return &broker.FieldError{Field: field, Description: "is required"}
-	}
+	missing := func(field string) error { return broker.Invalid(field, "is required") }
 	if body.ServerCustomID == nil {
 		return req, missing("server_custom_id")
 	}
@@ -267,7 +240,7 @@ func (s *Server) readCustomIDLogin(w http.ResponseWriter, r *http.Request) (brok
 		}
 		slot, ok := s.socialSlots[*sp.Platform]
 		if !ok {
-			return req, &broker.FieldError{Field: "social_profile.platform", Description: fmt.Sprintf("%q is not a configured platform", *sp.Platform)}
+			return req, broker.Invalid("social_profile.platform", fmt.Sprintf("%q is not a configured platform", *sp.Platform))
 		}
 		req.Social = &broker.Link{Slot: slot, Identifier: *sp.UserID}
 	}

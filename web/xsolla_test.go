@@ -20,7 +20,6 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
-	"github.com/bridgekeeper/bridgekeeper/web"
 )
 
 // The Xsolla-style surface: POST /users/login/server_custom_id and
@@ -40,7 +39,7 @@ const (
 
 // xsollaOptions are the Xsolla options of the tests: publisher projects
 // and social slots.
-func xsollaOptions(o *web.Options) {
+func xsollaOptions(o *settings) {
 	o.XsollaPublisherProjects = map[int64]string{xsPubGame: "game", xsPubOther: "other", xsPubMissing: "no-such-namespace"}
 	o.SocialSlots = map[string]int{"steam": xsSteamSlot, "discord": xsDiscordSlot}
 }

@@ -31,12 +31,14 @@ func serve(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer store.Close()
-	b := broker.New(broker.Config{
-		Issuer: cfg.Issuer, RefreshGrace: time.Duration(cfg.RefreshGrace), Limiter: throttle.New(100_000, time.Now),
-	},
+	b := broker.New(broker.Config{Issuer: cfg.Issuer, RefreshGrace: time.Duration(cfg.RefreshGrace)},
 		store, secrets, keys, time.Now, log)
+	limits := grants.Limits{
+		AddressRate:           cfg.AddressRateLimit,
+		AuthFailuresPerMinute: max(cfg.AuthFailuresPerMinute, 0), PasswordFailuresPerMinute: max(cfg.PasswordFailuresPerMinute, 0),
+	}
 	// The grants the token endpoint serves, in one explicit list.
-	tokens := grants.NewDispatcher(b,
+	pipeline := grants.New(b, throttle.New(100_000, time.Now), limits,
 		grants.AuthorizationCode{Redeemer: b},
 		grants.ClientCredentials{Issuer: b},
 		grants.ServerCustomID{Login: b},
@@ -46,12 +48,10 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	srv := web.NewServer(b, tokens, log, web.Options{
+	srv := web.NewServer(b, pipeline, log, web.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: time.Duration(cfg.RequestTimeout), Upstreams: ups,
 		GS2Region: cfg.GS2.Region, GS2Owner: cfg.GS2.OwnerID,
 		XsollaPublisherProjects: cfg.Xsolla.PublisherProjects, SocialSlots: cfg.Xsolla.SocialSlots,
-		AuthFailuresPerMinute: max(cfg.AuthFailuresPerMinute, 0), PasswordFailuresPerMinute: max(cfg.PasswordFailuresPerMinute, 0),
-		AddressRateLimit: cfg.AddressRateLimit,
 	})
 	for _, name := range cfg.Namespaces {
 		if _, err := store.GetNamespaceByName(ctx, name); errors.Is(err, broker.ErrNotFound) {

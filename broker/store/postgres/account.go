@@ -7,34 +7,21 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
-
-const accountColumns = `user_id, namespace_id, password_hash, time_offset, created_at, last_authenticated_at`
 
 // CreateAccount implements broker.AccountStore. The foreign key on
 // (user_id, namespace_id) refuses an account without its user, or in
 // another namespace than its user's.
 func (s *Store) CreateAccount(ctx context.Context, a broker.Account) error {
-	_, err := s.q.Exec(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		a.UserID, a.NamespaceID, a.PasswordHash, a.TimeOffset, a.CreatedAt, nullTime(a.LastAuthenticatedAt))
+	_, err := s.q.Exec(ctx, `INSERT INTO accounts (`+sqlstore.AccountColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		codec.AccountArgs(a)...)
 	return wrap("create account", err)
-}
-
-func scanAccount(row pgx.Row) (broker.Account, error) {
-	var (
-		a    broker.Account
-		last *time.Time
-	)
-	if err := row.Scan(&a.UserID, &a.NamespaceID, &a.PasswordHash, &a.TimeOffset, &a.CreatedAt, &last); err != nil {
-		return broker.Account{}, err
-	}
-	a.CreatedAt, a.LastAuthenticatedAt = a.CreatedAt.UTC(), fromNullTime(last)
-	return a, nil
 }
 
 // GetAccount implements broker.AccountStore.
 func (s *Store) GetAccount(ctx context.Context, namespaceID, userID string) (broker.Account, error) {
-	a, err := scanAccount(s.q.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts
+	a, err := codec.ScanAccount(s.q.QueryRow(ctx, `SELECT `+sqlstore.AccountColumns+` FROM accounts
 		WHERE namespace_id = $1 AND user_id = $2`, namespaceID, userID))
 	if err != nil {
 		return broker.Account{}, wrap("get account", err)
@@ -48,12 +35,12 @@ func (s *Store) ListAccounts(ctx context.Context, namespaceID, afterUserID strin
 	if limit < 1 {
 		return nil, nil
 	}
-	rows, err := s.q.Query(ctx, `SELECT `+accountColumns+` FROM accounts
+	rows, err := s.q.Query(ctx, `SELECT `+sqlstore.AccountColumns+` FROM accounts
 		WHERE namespace_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3`, namespaceID, afterUserID, limit)
 	if err != nil {
 		return nil, wrap("list accounts", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Account, error) { return scanAccount(row) })
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Account, error) { return codec.ScanAccount(row) })
 	return out, wrap("list accounts", err)
 }
 

@@ -6,20 +6,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
-
-const authRequestColumns = `hash, client_id, namespace_id, redirect_uri, scope, state, code_challenge,
-	nonce, provider, link_user_id, created_at, expires_at`
 
 // CreateAuthRequest implements broker.AuthStore.
 func (s *Store) CreateAuthRequest(ctx context.Context, r broker.AuthRequest) error {
-	_, err := s.q.Exec(ctx, `INSERT INTO auth_requests (`+authRequestColumns+`)
+	_, err := s.q.Exec(ctx, `INSERT INTO auth_requests (`+sqlstore.AuthRequestColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		r.Hash, r.ClientID, r.NamespaceID, r.RedirectURI, r.Scope, r.State, r.CodeChallenge,
-		r.Nonce, r.Provider, r.LinkUserID, r.CreatedAt, r.ExpiresAt)
+		codec.AuthRequestArgs(r)...)
 	return wrap("create auth request", err)
 }
 
@@ -28,27 +23,19 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r broker.AuthRequest) err
 // re-checking after it commits, find the row gone and return nothing. An
 // expired request is left for PurgeExpired.
 func (s *Store) ConsumeAuthRequest(ctx context.Context, hash []byte, now time.Time) (broker.AuthRequest, error) {
-	var r broker.AuthRequest
-	err := s.q.QueryRow(ctx, `DELETE FROM auth_requests WHERE hash = $1 AND expires_at > $2
-		RETURNING `+authRequestColumns, hash, now).
-		Scan(&r.Hash, &r.ClientID, &r.NamespaceID, &r.RedirectURI, &r.Scope, &r.State, &r.CodeChallenge,
-			&r.Nonce, &r.Provider, &r.LinkUserID, &r.CreatedAt, &r.ExpiresAt)
+	r, err := codec.ScanAuthRequest(s.q.QueryRow(ctx, `DELETE FROM auth_requests WHERE hash = $1 AND expires_at > $2
+		RETURNING `+sqlstore.AuthRequestColumns, hash, now))
 	if err != nil {
 		return broker.AuthRequest{}, wrap("consume auth request", err)
 	}
-	r.CreatedAt, r.ExpiresAt = r.CreatedAt.UTC(), r.ExpiresAt.UTC()
 	return r, nil
 }
 
-const authCodeColumns = `hash, client_id, namespace_id, user_id, redirect_uri, scope, nonce,
-	code_challenge, auth_time, created_at, expires_at, used_at, family_id`
-
 // CreateCode implements broker.AuthStore.
 func (s *Store) CreateCode(ctx context.Context, c broker.AuthCode) error {
-	_, err := s.q.Exec(ctx, `INSERT INTO auth_codes (`+authCodeColumns+`)
+	_, err := s.q.Exec(ctx, `INSERT INTO auth_codes (`+sqlstore.AuthCodeColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		c.Hash, c.ClientID, c.NamespaceID, c.UserID, c.RedirectURI, c.Scope, c.Nonce,
-		c.CodeChallenge, c.AuthTime, c.CreatedAt, c.ExpiresAt, nullTime(c.UsedAt), c.FamilyID)
+		codec.AuthCodeArgs(c)...)
 	return wrap("create code", err)
 }
 
@@ -61,9 +48,9 @@ func (s *Store) CreateCode(ctx context.Context, c broker.AuthCode) error {
 // the row as it was before the winner and lose the FamilyID a replay needs.
 // The happy path stays one round trip.
 func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time, familyID string, keepUntil time.Time) (broker.AuthCode, error) {
-	c, err := scanCode(s.q.QueryRow(ctx, `UPDATE auth_codes SET used_at = $2, family_id = $3, expires_at = $4
+	c, err := codec.ScanAuthCode(s.q.QueryRow(ctx, `UPDATE auth_codes SET used_at = $2, family_id = $3, expires_at = $4
 		WHERE hash = $1 AND used_at IS NULL AND expires_at > $2
-		RETURNING `+authCodeColumns, hash, now, familyID, keepUntil))
+		RETURNING `+sqlstore.AuthCodeColumns, hash, now, familyID, keepUntil))
 	if err == nil {
 		return c, nil
 	}
@@ -72,25 +59,10 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time, fam
 	}
 	// Unknown, expired, or used: only the last is a replay. A used code is
 	// kept (expires_at) for as long as the family it started lives.
-	c, err = scanCode(s.q.QueryRow(ctx, `SELECT `+authCodeColumns+` FROM auth_codes
+	c, err = codec.ScanAuthCode(s.q.QueryRow(ctx, `SELECT `+sqlstore.AuthCodeColumns+` FROM auth_codes
 		WHERE hash = $1 AND used_at IS NOT NULL AND expires_at > $2`, hash, now))
 	if err != nil {
 		return broker.AuthCode{}, wrap("consume code", err)
 	}
 	return c, fmt.Errorf("postgres: consume code: already used: %w", broker.ErrConflict)
-}
-
-func scanCode(row pgx.Row) (broker.AuthCode, error) {
-	var (
-		c    broker.AuthCode
-		used *time.Time
-	)
-	err := row.Scan(&c.Hash, &c.ClientID, &c.NamespaceID, &c.UserID, &c.RedirectURI, &c.Scope, &c.Nonce,
-		&c.CodeChallenge, &c.AuthTime, &c.CreatedAt, &c.ExpiresAt, &used, &c.FamilyID)
-	if err != nil {
-		return broker.AuthCode{}, err
-	}
-	c.AuthTime, c.CreatedAt, c.ExpiresAt = c.AuthTime.UTC(), c.CreatedAt.UTC(), c.ExpiresAt.UTC()
-	c.UsedAt = fromNullTime(used)
-	return c, nil
 }

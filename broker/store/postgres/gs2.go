@@ -7,15 +7,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
 // PutBan implements broker.BanStore.
 func (s *Store) PutBan(ctx context.Context, b broker.Ban) error {
-	_, err := s.q.Exec(ctx, `INSERT INTO bans (user_id, name, reason, release_at, created_at)
+	_, err := s.q.Exec(ctx, `INSERT INTO bans (`+sqlstore.BanColumns+`)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (user_id, name) DO UPDATE SET reason = EXCLUDED.reason,
 			release_at = EXCLUDED.release_at, created_at = EXCLUDED.created_at`,
-		b.UserID, b.Name, b.Reason, b.ReleaseAt, b.CreatedAt)
+		codec.BanArgs(b)...)
 	return wrap("put ban", err)
 }
 
@@ -30,17 +31,12 @@ func (s *Store) DeleteBans(ctx context.Context, userID, name string) (int64, err
 
 // ListBans implements broker.BanStore.
 func (s *Store) ListBans(ctx context.Context, userID string) ([]broker.Ban, error) {
-	rows, err := s.q.Query(ctx, `SELECT user_id, name, reason, release_at, created_at FROM bans
+	rows, err := s.q.Query(ctx, `SELECT `+sqlstore.BanColumns+` FROM bans
 		WHERE user_id = $1 ORDER BY release_at, name`, userID)
 	if err != nil {
 		return nil, wrap("list bans", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Ban, error) {
-		var b broker.Ban
-		err := row.Scan(&b.UserID, &b.Name, &b.Reason, &b.ReleaseAt, &b.CreatedAt)
-		b.ReleaseAt, b.CreatedAt = b.ReleaseAt.UTC(), b.CreatedAt.UTC()
-		return b, err
-	})
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Ban, error) { return codec.ScanBan(row) })
 	return out, wrap("list bans", err)
 }
 

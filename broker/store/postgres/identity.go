@@ -4,90 +4,52 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
 // CreateNamespace implements broker.NamespaceStore.
 func (s *Store) CreateNamespace(ctx context.Context, ns broker.Namespace) error {
-	_, err := s.q.Exec(ctx, `INSERT INTO namespaces (id, name, created_at) VALUES ($1, $2, $3)`,
-		ns.ID, ns.Name, ns.CreatedAt)
+	_, err := s.q.Exec(ctx, `INSERT INTO namespaces (`+sqlstore.NamespaceColumns+`) VALUES ($1, $2, $3)`,
+		codec.NamespaceArgs(ns)...)
 	return wrap("create namespace", err)
 }
 
 // GetNamespace implements broker.NamespaceStore.
 func (s *Store) GetNamespace(ctx context.Context, id string) (broker.Namespace, error) {
-	return s.getNamespace(ctx, "get namespace", `SELECT id, name, created_at FROM namespaces WHERE id = $1`, id)
+	return s.getNamespace(ctx, "get namespace", `SELECT `+sqlstore.NamespaceColumns+` FROM namespaces WHERE id = $1`, id)
 }
 
 // GetNamespaceByName implements broker.NamespaceStore.
 func (s *Store) GetNamespaceByName(ctx context.Context, name string) (broker.Namespace, error) {
-	return s.getNamespace(ctx, "get namespace by name", `SELECT id, name, created_at FROM namespaces WHERE name = $1`, name)
+	return s.getNamespace(ctx, "get namespace by name", `SELECT `+sqlstore.NamespaceColumns+` FROM namespaces WHERE name = $1`, name)
 }
 
 func (s *Store) getNamespace(ctx context.Context, op, query string, arg any) (broker.Namespace, error) {
-	var ns broker.Namespace
-	if err := s.q.QueryRow(ctx, query, arg).Scan(&ns.ID, &ns.Name, &ns.CreatedAt); err != nil {
+	ns, err := codec.ScanNamespace(s.q.QueryRow(ctx, query, arg))
+	if err != nil {
 		return broker.Namespace{}, wrap(op, err)
 	}
-	ns.CreatedAt = ns.CreatedAt.UTC()
 	return ns, nil
-}
-
-const clientColumns = `id, namespace_id, name, secret_hash, public, grants, scopes, redirect_uris,
-	access_ttl_ms, refresh_ttl_ms, custom_id_slot, rate_limit, created_at, updated_at`
-
-// clientLists encodes the three list columns.
-func clientLists(c broker.Client) (grants, scopes, uris string, err error) {
-	if grants, err = joinList("grant", c.Grants); err != nil {
-		return "", "", "", err
-	}
-	if scopes, err = joinList("scope", c.Scopes); err != nil {
-		return "", "", "", err
-	}
-	if uris, err = joinList("redirect URI", c.RedirectURIs); err != nil {
-		return "", "", "", err
-	}
-	return grants, scopes, uris, nil
 }
 
 // CreateClient implements broker.ClientStore.
 func (s *Store) CreateClient(ctx context.Context, c broker.Client) error {
-	grants, scopes, uris, err := clientLists(c)
+	args, err := codec.ClientArgs(c)
 	if err != nil {
-		return err
+		return fmt.Errorf("postgres: %w", err)
 	}
-	_, err = s.q.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		c.ID, c.NamespaceID, c.Name, c.SecretHash, c.Public, grants, scopes, uris,
-		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.RateLimit, c.CreatedAt, c.UpdatedAt)
+	_, err = s.q.Exec(ctx, `INSERT INTO clients (`+sqlstore.ClientColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, args...)
 	return wrap("create client", err)
-}
-
-func scanClient(row pgx.Row) (broker.Client, error) {
-	var (
-		c                    broker.Client
-		grants, scopes, uris string
-		accessMS, refreshMS  int64
-	)
-	err := row.Scan(&c.ID, &c.NamespaceID, &c.Name, &c.SecretHash, &c.Public, &grants, &scopes, &uris,
-		&accessMS, &refreshMS, &c.CustomIDSlot, &c.RateLimit, &c.CreatedAt, &c.UpdatedAt)
-	if err != nil {
-		return broker.Client{}, err
-	}
-	c.Grants, c.Scopes, c.RedirectURIs = splitList(grants), splitList(scopes), splitList(uris)
-	c.AccessTTL = time.Duration(accessMS) * time.Millisecond
-	c.RefreshTTL = time.Duration(refreshMS) * time.Millisecond
-	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
-	return c, nil
 }
 
 // GetClient implements broker.ClientStore.
 func (s *Store) GetClient(ctx context.Context, id string) (broker.Client, error) {
-	c, err := scanClient(s.q.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
+	c, err := codec.ScanClient(s.q.QueryRow(ctx, `SELECT `+sqlstore.ClientColumns+` FROM clients WHERE id = $1`, id))
 	if err != nil {
 		return broker.Client{}, wrap("get client", err)
 	}
@@ -96,11 +58,11 @@ func (s *Store) GetClient(ctx context.Context, id string) (broker.Client, error)
 
 // ListClients implements broker.ClientStore.
 func (s *Store) ListClients(ctx context.Context) ([]broker.Client, error) {
-	rows, err := s.q.Query(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY created_at, id`)
+	rows, err := s.q.Query(ctx, `SELECT `+sqlstore.ClientColumns+` FROM clients ORDER BY created_at, id`)
 	if err != nil {
 		return nil, wrap("list clients", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Client, error) { return scanClient(row) })
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Client, error) { return codec.ScanClient(row) })
 	return out, wrap("list clients", err)
 }
 
@@ -108,9 +70,9 @@ func (s *Store) ListClients(ctx context.Context) ([]broker.Client, error) {
 // ID, NamespaceID and CreatedAt: a client never changes tenant, and its
 // creation time orders ListClients.
 func (s *Store) UpdateClient(ctx context.Context, c broker.Client) error {
-	grants, scopes, uris, err := clientLists(c)
+	grants, scopes, uris, err := sqlstore.ClientLists(c)
 	if err != nil {
-		return err
+		return fmt.Errorf("postgres: %w", err)
 	}
 	tag, err := s.q.Exec(ctx, `UPDATE clients SET name = $2, secret_hash = $3, public = $4,
 		grants = $5, scopes = $6, redirect_uris = $7, access_ttl_ms = $8, refresh_ttl_ms = $9,
@@ -129,24 +91,15 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 // CreateUser implements broker.UserStore.
 func (s *Store) CreateUser(ctx context.Context, u broker.User) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO users (id, namespace_id, created_at) VALUES ($1, $2, $3)`,
-		u.ID, u.NamespaceID, u.CreatedAt)
+		codec.UserArgs(u)...)
 	return wrap("create user", err)
 }
 
 // GetUser implements broker.UserStore.
 func (s *Store) GetUser(ctx context.Context, id string) (broker.User, error) {
-	var (
-		u        broker.User
-		nickname *string
-	)
-	err := s.q.QueryRow(ctx, `SELECT id, namespace_id, created_at, nickname FROM users WHERE id = $1`, id).
-		Scan(&u.ID, &u.NamespaceID, &u.CreatedAt, &nickname)
+	u, err := codec.ScanUser(s.q.QueryRow(ctx, `SELECT `+sqlstore.UserColumns+` FROM users WHERE id = $1`, id))
 	if err != nil {
 		return broker.User{}, wrap("get user", err)
-	}
-	u.CreatedAt = u.CreatedAt.UTC()
-	if nickname != nil {
-		u.Nickname = *nickname
 	}
 	return u, nil
 }
@@ -160,27 +113,15 @@ func (s *Store) SetNickname(ctx context.Context, userID, nickname string) error 
 // CreateLink implements broker.UserStore; the primary key and the
 // (user_id, slot) unique constraint give the two ErrAlreadyExists cases.
 func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
-	_, err := s.q.Exec(ctx, `INSERT INTO takeover_links
-		(namespace_id, slot, identifier, user_id, created_at, password_hash, revision)
+	_, err := s.q.Exec(ctx, `INSERT INTO takeover_links (`+sqlstore.LinkColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, 1)`,
-		l.NamespaceID, l.Slot, l.Identifier, l.UserID, l.CreatedAt, l.PasswordHash)
+		codec.LinkArgs(l)...)
 	return wrap("create link", err)
-}
-
-const linkColumns = `namespace_id, slot, identifier, user_id, created_at, password_hash, revision`
-
-func scanLink(row pgx.Row) (broker.Link, error) {
-	var l broker.Link
-	if err := row.Scan(&l.NamespaceID, &l.Slot, &l.Identifier, &l.UserID, &l.CreatedAt, &l.PasswordHash, &l.Revision); err != nil {
-		return broker.Link{}, err
-	}
-	l.CreatedAt = l.CreatedAt.UTC()
-	return l, nil
 }
 
 // GetLink implements broker.UserStore.
 func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (broker.Link, error) {
-	l, err := scanLink(s.q.QueryRow(ctx, `SELECT `+linkColumns+` FROM takeover_links
+	l, err := codec.ScanLink(s.q.QueryRow(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE namespace_id = $1 AND slot = $2 AND identifier = $3`, namespaceID, slot, identifier))
 	if err != nil {
 		return broker.Link{}, wrap("get link", err)
@@ -190,18 +131,18 @@ func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, ident
 
 // ListLinks implements broker.UserStore.
 func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, error) {
-	rows, err := s.q.Query(ctx, `SELECT `+linkColumns+` FROM takeover_links
+	rows, err := s.q.Query(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE user_id = $1 ORDER BY slot`, userID)
 	if err != nil {
 		return nil, wrap("list links", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Link, error) { return scanLink(row) })
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Link, error) { return codec.ScanLink(row) })
 	return out, wrap("list links", err)
 }
 
 // GetUserLink implements broker.UserStore.
 func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broker.Link, error) {
-	l, err := scanLink(s.q.QueryRow(ctx, `SELECT `+linkColumns+` FROM takeover_links
+	l, err := codec.ScanLink(s.q.QueryRow(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE user_id = $1 AND slot = $2`, userID, slot))
 	if err != nil {
 		return broker.Link{}, wrap("get user link", err)
@@ -212,8 +153,8 @@ func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broke
 // UpdateLinkPassword implements broker.UserStore: the revision in the WHERE
 // clause makes it a compare-and-swap.
 func (s *Store) UpdateLinkPassword(ctx context.Context, userID string, slot int, revision int64, hash []byte) (broker.Link, error) {
-	l, err := scanLink(s.q.QueryRow(ctx, `UPDATE takeover_links SET password_hash = $4, revision = revision + 1
-		WHERE user_id = $1 AND slot = $2 AND revision = $3 RETURNING `+linkColumns, userID, slot, revision, hash))
+	l, err := codec.ScanLink(s.q.QueryRow(ctx, `UPDATE takeover_links SET password_hash = $4, revision = revision + 1
+		WHERE user_id = $1 AND slot = $2 AND revision = $3 RETURNING `+sqlstore.LinkColumns, userID, slot, revision, hash))
 	if err == nil || !errors.Is(err, pgx.ErrNoRows) {
 		return l, wrap("update link password", err)
 	}

@@ -8,14 +8,15 @@ import (
 	"net"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/retry"
 	"github.com/bridgekeeper/bridgekeeper/migrations"
 )
@@ -139,29 +140,33 @@ const (
 	lockNotAvailable     = "55P03"
 )
 
+// errs wraps pgx's errors in the shape both stores share; classify is
+// PostgreSQL's part.
+var errs = sqlstore.Errors{Backend: "postgres", Classify: classify}
+
 // wrap maps driver errors onto the broker's sentinels, keeping the driver's
 // error in the chain for logs. It returns nil for nil.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
+func wrap(op string, err error) error { return errs.Wrap(op, err) }
+
+// classify says what a pgx error means to the broker.
+func classify(err error) sqlstore.Kind {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("postgres: %s: %w", op, broker.ErrNotFound)
+		return sqlstore.NoRows
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
 		case pgErr.Code == uniqueViolation:
-			return fmt.Errorf("postgres: %s: %w: %w", op, broker.ErrAlreadyExists, err)
+			return sqlstore.Duplicate
 		case pgErr.Code == serializationFailure, pgErr.Code == deadlockDetected, pgErr.Code == lockNotAvailable:
 			// Retryable, and unavailable if it stays so. Never a conflict:
 			// that is for a lost revision race.
-			return fmt.Errorf("postgres: %s: %w", op, retry.Busy(err))
+			return sqlstore.Busy
 		case strings.HasPrefix(pgErr.Code, "08"), strings.HasPrefix(pgErr.Code, "57P"), pgErr.Code == tooManyConnections:
 			// Connection exceptions, the server shutting down or starting.
-			return fmt.Errorf("postgres: %s: %w: %w", op, broker.ErrUnavailable, err)
+			return sqlstore.Unavailable
 		}
-		return fmt.Errorf("postgres: %s: %w", op, err)
+		return sqlstore.Other
 	}
 	// No answer from the server at all: it is down, unreachable, or the
 	// request's deadline (which bounds pool waits too) passed first.
@@ -169,52 +174,52 @@ func wrap(op string, err error) error {
 	if errors.As(err, &connErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		isNetError(err) || strings.Contains(err.Error(), "conn closed") {
-		return fmt.Errorf("postgres: %s: %w: %w", op, broker.ErrUnavailable, err)
+		return sqlstore.Unavailable
 	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
+	return sqlstore.Other
 }
 
 // affectedOne turns "no row matched" into ErrNotFound.
 func affectedOne(op string, tag pgconn.CommandTag, err error) error {
-	if err != nil {
-		return wrap(op, err)
+	return errs.AffectedOne(op, tag.RowsAffected(), err)
+}
+
+// codec maps the broker's models to and from the columns both schemas
+// share; PostgreSQL keeps times as timestamptz.
+var codec = sqlstore.Codec{Times: timestamptz{}}
+
+// timestamptz is sqlstore.Times for timestamptz columns: a time.Time goes
+// as it is and comes back in UTC.
+type timestamptz struct{}
+
+func (timestamptz) Arg(t time.Time) any       { return t }
+func (timestamptz) Dest(t *time.Time) any     { return (*utcTime)(t) }
+func (timestamptz) NullDest(t *time.Time) any { return (*nullUTCTime)(t) }
+
+// utcTime scans a NOT NULL timestamptz, in UTC; it refuses what pgx refuses
+// for a *time.Time.
+type utcTime time.Time
+
+func (t *utcTime) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid {
+		return errors.New("cannot scan NULL into *time.Time")
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: %s: %w", op, broker.ErrNotFound)
+	if v.InfinityModifier != pgtype.Finite {
+		return fmt.Errorf("cannot scan %v into *time.Time", v.InfinityModifier)
 	}
+	*t = utcTime(v.Time.UTC())
 	return nil
 }
 
-// nullTime stores the zero time ("not yet") as NULL.
-func nullTime(t time.Time) any {
-	if t.IsZero() {
+// nullUTCTime scans a nullable timestamptz, NULL as the zero time.
+type nullUTCTime time.Time
+
+func (t *nullUTCTime) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid {
+		*t = nullUTCTime{}
 		return nil
 	}
-	return t
-}
-
-func fromNullTime(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
-// joinList refuses items the space-separated column could not give back.
-func joinList(field string, xs []string) (string, error) {
-	for _, x := range xs {
-		if x == "" || strings.ContainsFunc(x, unicode.IsSpace) {
-			return "", fmt.Errorf("postgres: %s item %q is empty or holds whitespace", field, x)
-		}
-	}
-	return strings.Join(xs, " "), nil
-}
-
-func splitList(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Fields(s)
+	return (*utcTime)(t).ScanTimestamptz(v)
 }
 
 // isNetError reports a network-level failure under err.

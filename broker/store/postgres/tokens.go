@@ -7,15 +7,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
 // CreateRefreshToken implements broker.RefreshStore.
 func (s *Store) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) error {
-	_, err := s.q.Exec(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
-		namespace_id, scope, time_offset, created_at, expires_at, spent_at)
+	_, err := s.q.Exec(ctx, `INSERT INTO refresh_tokens (`+sqlstore.RefreshTokenColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		t.Hash, t.FamilyID, t.ClientID, t.UserID, t.NamespaceID, t.Scope, t.TimeOffset,
-		t.CreatedAt, t.ExpiresAt, nullTime(t.SpentAt))
+		codec.RefreshTokenArgs(t)...)
 	return wrap("create refresh token", err)
 }
 
@@ -72,20 +71,12 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r broker.Rotation) (brok
 
 // GetRefreshToken implements broker.RefreshStore.
 func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (broker.RefreshToken, error) {
-	var (
-		t     broker.RefreshToken
-		spent *time.Time
-	)
-	err := s.q.QueryRow(ctx, `SELECT hash, family_id, client_id, user_id, namespace_id, scope,
-		time_offset, created_at, expires_at, spent_at,
+	t, err := codec.ScanRefreshToken(s.q.QueryRow(ctx, `SELECT `+sqlstore.RefreshTokenColumns+`,
 		EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)
-		FROM refresh_tokens t WHERE hash = $1`, hash).
-		Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope,
-			&t.TimeOffset, &t.CreatedAt, &t.ExpiresAt, &spent, &t.FamilyRevoked)
+		FROM refresh_tokens t WHERE hash = $1`, hash))
 	if err != nil {
 		return broker.RefreshToken{}, wrap("get refresh token", err)
 	}
-	t.CreatedAt, t.ExpiresAt, t.SpentAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC(), fromNullTime(spent)
 	return t, nil
 }
 
@@ -110,30 +101,20 @@ func (s *Store) FamilyRevoked(ctx context.Context, familyID string) (bool, error
 
 // CreateKey implements broker.KeyStore.
 func (s *Store) CreateKey(ctx context.Context, k broker.SigningKey) error {
-	_, err := s.q.Exec(ctx, `INSERT INTO signing_keys
-		(id, alg, sealed, created_at, retired_at, publish_until) VALUES ($1, $2, $3, $4, $5, $6)`,
-		k.ID, k.Alg, k.Sealed, k.CreatedAt, nullTime(k.RetiredAt), nullTime(k.PublishUntil))
+	_, err := s.q.Exec(ctx, `INSERT INTO signing_keys (`+sqlstore.SigningKeyColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		codec.SigningKeyArgs(k)...)
 	return wrap("create key", err)
 }
 
 // ListKeys implements broker.KeyStore.
 func (s *Store) ListKeys(ctx context.Context) ([]broker.SigningKey, error) {
-	rows, err := s.q.Query(ctx, `SELECT id, alg, sealed, created_at, retired_at, publish_until
+	rows, err := s.q.Query(ctx, `SELECT `+sqlstore.SigningKeyColumns+`
 		FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, wrap("list keys", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.SigningKey, error) {
-		var (
-			k                     broker.SigningKey
-			retired, publishUntil *time.Time
-		)
-		if err := row.Scan(&k.ID, &k.Alg, &k.Sealed, &k.CreatedAt, &retired, &publishUntil); err != nil {
-			return broker.SigningKey{}, err
-		}
-		k.CreatedAt, k.RetiredAt, k.PublishUntil = k.CreatedAt.UTC(), fromNullTime(retired), fromNullTime(publishUntil)
-		return k, nil
-	})
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.SigningKey, error) { return codec.ScanSigningKey(row) })
 	return out, wrap("list keys", err)
 }
 

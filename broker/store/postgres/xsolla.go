@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
 // PutAttributes implements broker.AttributeStore in one statement: the
@@ -36,17 +37,12 @@ func (s *Store) PutAttributes(ctx context.Context, userID string, attrs []broker
 
 // ListAttributes implements broker.AttributeStore.
 func (s *Store) ListAttributes(ctx context.Context, userID string) ([]broker.Attribute, error) {
-	rows, err := s.q.Query(ctx, `SELECT key, value, attr_type, permission, read_only, updated_at
+	rows, err := s.q.Query(ctx, `SELECT `+sqlstore.AttributeColumns+`
 		FROM user_attributes WHERE user_id = $1 ORDER BY key COLLATE "C"`, userID)
 	if err != nil {
 		return nil, wrap("list attributes", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Attribute, error) {
-		var a broker.Attribute
-		err := row.Scan(&a.Key, &a.Value, &a.Type, &a.Permission, &a.ReadOnly, &a.UpdatedAt)
-		a.UpdatedAt = a.UpdatedAt.UTC()
-		return a, err
-	})
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.Attribute, error) { return codec.ScanAttribute(row) })
 	return out, wrap("list attributes", err)
 }
 

@@ -2,39 +2,24 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
-
-const accountColumns = `user_id, namespace_id, password_hash, time_offset, created_at, last_authenticated_at`
 
 // CreateAccount implements broker.AccountStore. The foreign key on
 // (user_id, namespace_id) refuses an account without its user, or in
 // another namespace than its user's.
 func (s *Store) CreateAccount(ctx context.Context, a broker.Account) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.UserID, a.NamespaceID, a.PasswordHash, a.TimeOffset, ms(a.CreatedAt), nullMS(a.LastAuthenticatedAt))
+	_, err := s.w.ExecContext(ctx, `INSERT INTO accounts (`+sqlstore.AccountColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		codec.AccountArgs(a)...)
 	return wrap("create account", err)
-}
-
-func scanAccount(row scanner) (broker.Account, error) {
-	var (
-		a       broker.Account
-		created int64
-		last    sql.NullInt64
-	)
-	if err := row.Scan(&a.UserID, &a.NamespaceID, &a.PasswordHash, &a.TimeOffset, &created, &last); err != nil {
-		return broker.Account{}, err
-	}
-	a.CreatedAt, a.LastAuthenticatedAt = fromMS(created), fromNullMS(last)
-	return a, nil
 }
 
 // GetAccount implements broker.AccountStore.
 func (s *Store) GetAccount(ctx context.Context, namespaceID, userID string) (broker.Account, error) {
-	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts
+	a, err := codec.ScanAccount(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.AccountColumns+` FROM accounts
 		WHERE namespace_id = ? AND user_id = ?`, namespaceID, userID))
 	if err != nil {
 		return broker.Account{}, wrap("get account", err)
@@ -49,12 +34,12 @@ func (s *Store) ListAccounts(ctx context.Context, namespaceID, afterUserID strin
 	if limit < 1 {
 		return nil, nil
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.AccountColumns+` FROM accounts
 		WHERE namespace_id = ? AND user_id > ? ORDER BY user_id LIMIT ?`, namespaceID, afterUserID, limit)
 	if err != nil {
 		return nil, wrap("list accounts", err)
 	}
-	return collect(rows, "list accounts", scanAccount)
+	return collect(rows, "list accounts", codec.ScanAccount)
 }
 
 // TouchAccount implements broker.AccountStore.

@@ -5,15 +5,16 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
 // PutBan implements broker.BanStore.
 func (s *Store) PutBan(ctx context.Context, b broker.Ban) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO bans (user_id, name, reason, release_at, created_at)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO bans (`+sqlstore.BanColumns+`)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, name) DO UPDATE SET reason = excluded.reason,
 			release_at = excluded.release_at, created_at = excluded.created_at`,
-		b.UserID, b.Name, b.Reason, ms(b.ReleaseAt), ms(b.CreatedAt))
+		codec.BanArgs(b)...)
 	return wrap("put ban", err)
 }
 
@@ -29,20 +30,12 @@ func (s *Store) DeleteBans(ctx context.Context, userID, name string) (int64, err
 
 // ListBans implements broker.BanStore.
 func (s *Store) ListBans(ctx context.Context, userID string) ([]broker.Ban, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT user_id, name, reason, release_at, created_at FROM bans
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.BanColumns+` FROM bans
 		WHERE user_id = ? ORDER BY release_at, name`, userID)
 	if err != nil {
 		return nil, wrap("list bans", err)
 	}
-	return collect(rows, "list bans", func(row scanner) (broker.Ban, error) {
-		var (
-			b                  broker.Ban
-			release, createdAt int64
-		)
-		err := row.Scan(&b.UserID, &b.Name, &b.Reason, &release, &createdAt)
-		b.ReleaseAt, b.CreatedAt = fromMS(release), fromMS(createdAt)
-		return b, err
-	})
+	return collect(rows, "list bans", codec.ScanBan)
 }
 
 // Banned implements broker.BanStore.

@@ -5,16 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
 // CreateNamespace implements broker.NamespaceStore.
 func (s *Store) CreateNamespace(ctx context.Context, ns broker.Namespace) error {
-	_, err := s.w.ExecContext(ctx,
-		`INSERT INTO namespaces (id, name, created_at) VALUES (?, ?, ?)`,
-		ns.ID, ns.Name, ms(ns.CreatedAt))
+	_, err := s.w.ExecContext(ctx, `INSERT INTO namespaces (`+sqlstore.NamespaceColumns+`) VALUES (?, ?, ?)`,
+		codec.NamespaceArgs(ns)...)
 	return wrap("create namespace", err)
 }
 
@@ -29,74 +28,27 @@ func (s *Store) GetNamespaceByName(ctx context.Context, name string) (broker.Nam
 }
 
 func (s *Store) getNamespace(ctx context.Context, op, where string, arg any) (broker.Namespace, error) {
-	var (
-		ns      broker.Namespace
-		created int64
-	)
-	err := s.r.QueryRowContext(ctx, `SELECT id, name, created_at FROM namespaces WHERE `+where, arg).
-		Scan(&ns.ID, &ns.Name, &created)
+	ns, err := codec.ScanNamespace(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.NamespaceColumns+` FROM namespaces WHERE `+where, arg))
 	if err != nil {
 		return broker.Namespace{}, wrap(op, err)
 	}
-	ns.CreatedAt = fromMS(created)
 	return ns, nil
-}
-
-const clientColumns = `id, namespace_id, name, secret_hash, public, grants, scopes, redirect_uris,
-	access_ttl_ms, refresh_ttl_ms, custom_id_slot, rate_limit, created_at, updated_at`
-
-// clientLists encodes the three list columns.
-func clientLists(c broker.Client) (grants, scopes, uris string, err error) {
-	if grants, err = joinList("grant", c.Grants); err != nil {
-		return "", "", "", err
-	}
-	if scopes, err = joinList("scope", c.Scopes); err != nil {
-		return "", "", "", err
-	}
-	if uris, err = joinList("redirect URI", c.RedirectURIs); err != nil {
-		return "", "", "", err
-	}
-	return grants, scopes, uris, nil
 }
 
 // CreateClient implements broker.ClientStore.
 func (s *Store) CreateClient(ctx context.Context, c broker.Client) error {
-	grants, scopes, uris, err := clientLists(c)
+	args, err := codec.ClientArgs(c)
 	if err != nil {
-		return err
+		return fmt.Errorf("sqlite: %w", err)
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.NamespaceID, c.Name, nullBytes(c.SecretHash), c.Public, grants, scopes, uris,
-		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.RateLimit,
-		ms(c.CreatedAt), ms(c.UpdatedAt))
+	_, err = s.w.ExecContext(ctx, `INSERT INTO clients (`+sqlstore.ClientColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	return wrap("create client", err)
-}
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanClient(row scanner) (broker.Client, error) {
-	var (
-		c                    broker.Client
-		grants, scopes, uris string
-		accessMS, refreshMS  int64
-		createdMS, updatedMS int64
-	)
-	err := row.Scan(&c.ID, &c.NamespaceID, &c.Name, &c.SecretHash, &c.Public, &grants, &scopes, &uris,
-		&accessMS, &refreshMS, &c.CustomIDSlot, &c.RateLimit, &createdMS, &updatedMS)
-	if err != nil {
-		return broker.Client{}, err
-	}
-	c.Grants, c.Scopes, c.RedirectURIs = splitList(grants), splitList(scopes), splitList(uris)
-	c.AccessTTL = time.Duration(accessMS) * time.Millisecond
-	c.RefreshTTL = time.Duration(refreshMS) * time.Millisecond
-	c.CreatedAt, c.UpdatedAt = fromMS(createdMS), fromMS(updatedMS)
-	return c, nil
 }
 
 // GetClient implements broker.ClientStore.
 func (s *Store) GetClient(ctx context.Context, id string) (broker.Client, error) {
-	c, err := scanClient(s.r.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
+	c, err := codec.ScanClient(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.ClientColumns+` FROM clients WHERE id = ?`, id))
 	if err != nil {
 		return broker.Client{}, wrap("get client", err)
 	}
@@ -105,25 +57,25 @@ func (s *Store) GetClient(ctx context.Context, id string) (broker.Client, error)
 
 // ListClients implements broker.ClientStore.
 func (s *Store) ListClients(ctx context.Context) ([]broker.Client, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY created_at, id`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.ClientColumns+` FROM clients ORDER BY created_at, id`)
 	if err != nil {
 		return nil, wrap("list clients", err)
 	}
-	return collect(rows, "list clients", scanClient)
+	return collect(rows, "list clients", codec.ScanClient)
 }
 
 // UpdateClient implements broker.ClientStore. It rewrites every field except
 // ID, NamespaceID and CreatedAt: a client never changes tenant, and its
 // creation time orders ListClients.
 func (s *Store) UpdateClient(ctx context.Context, c broker.Client) error {
-	grants, scopes, uris, err := clientLists(c)
+	grants, scopes, uris, err := sqlstore.ClientLists(c)
 	if err != nil {
-		return err
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	res, err := s.w.ExecContext(ctx, `UPDATE clients SET name = ?, secret_hash = ?, public = ?,
 		grants = ?, scopes = ?, redirect_uris = ?, access_ttl_ms = ?, refresh_ttl_ms = ?,
 		custom_id_slot = ?, rate_limit = ?, updated_at = ? WHERE id = ?`,
-		c.Name, nullBytes(c.SecretHash), c.Public, grants, scopes, uris,
+		c.Name, sqlstore.NullBytes(c.SecretHash), c.Public, grants, scopes, uris,
 		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.RateLimit, ms(c.UpdatedAt), c.ID)
 	return affectedOne("update client", res, err)
 }
@@ -137,23 +89,16 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 // CreateUser implements broker.UserStore.
 func (s *Store) CreateUser(ctx context.Context, u broker.User) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO users (id, namespace_id, created_at) VALUES (?, ?, ?)`,
-		u.ID, u.NamespaceID, ms(u.CreatedAt))
+		codec.UserArgs(u)...)
 	return wrap("create user", err)
 }
 
 // GetUser implements broker.UserStore.
 func (s *Store) GetUser(ctx context.Context, id string) (broker.User, error) {
-	var (
-		u        broker.User
-		created  int64
-		nickname sql.NullString
-	)
-	err := s.r.QueryRowContext(ctx, `SELECT id, namespace_id, created_at, nickname FROM users WHERE id = ?`, id).
-		Scan(&u.ID, &u.NamespaceID, &created, &nickname)
+	u, err := codec.ScanUser(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.UserColumns+` FROM users WHERE id = ?`, id))
 	if err != nil {
 		return broker.User{}, wrap("get user", err)
 	}
-	u.CreatedAt, u.Nickname = fromMS(created), nickname.String
 	return u, nil
 }
 
@@ -166,30 +111,15 @@ func (s *Store) SetNickname(ctx context.Context, userID, nickname string) error 
 // CreateLink implements broker.UserStore; the primary key and the
 // (user_id, slot) unique constraint give the two ErrAlreadyExists cases.
 func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO takeover_links
-		(namespace_id, slot, identifier, user_id, created_at, password_hash, revision)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO takeover_links (`+sqlstore.LinkColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, 1)`,
-		l.NamespaceID, l.Slot, l.Identifier, l.UserID, ms(l.CreatedAt), nullBytes(l.PasswordHash))
+		codec.LinkArgs(l)...)
 	return wrap("create link", err)
-}
-
-const linkColumns = `namespace_id, slot, identifier, user_id, created_at, password_hash, revision`
-
-func scanLink(row scanner) (broker.Link, error) {
-	var (
-		l       broker.Link
-		created int64
-	)
-	if err := row.Scan(&l.NamespaceID, &l.Slot, &l.Identifier, &l.UserID, &created, &l.PasswordHash, &l.Revision); err != nil {
-		return broker.Link{}, err
-	}
-	l.CreatedAt = fromMS(created)
-	return l, nil
 }
 
 // GetLink implements broker.UserStore.
 func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (broker.Link, error) {
-	l, err := scanLink(s.r.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM takeover_links
+	l, err := codec.ScanLink(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE namespace_id = ? AND slot = ? AND identifier = ?`, namespaceID, slot, identifier))
 	if err != nil {
 		return broker.Link{}, wrap("get link", err)
@@ -199,17 +129,17 @@ func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, ident
 
 // ListLinks implements broker.UserStore.
 func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+linkColumns+` FROM takeover_links
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE user_id = ? ORDER BY slot`, userID)
 	if err != nil {
 		return nil, wrap("list links", err)
 	}
-	return collect(rows, "list links", scanLink)
+	return collect(rows, "list links", codec.ScanLink)
 }
 
 // GetUserLink implements broker.UserStore.
 func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broker.Link, error) {
-	l, err := scanLink(s.r.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM takeover_links
+	l, err := codec.ScanLink(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE user_id = ? AND slot = ?`, userID, slot))
 	if err != nil {
 		return broker.Link{}, wrap("get user link", err)
@@ -223,8 +153,8 @@ func (s *Store) UpdateLinkPassword(ctx context.Context, userID string, slot int,
 	var l broker.Link
 	err := s.atomic(ctx, "update link password", func(q dbtx) error {
 		var err error
-		l, err = scanLink(q.QueryRowContext(ctx, `UPDATE takeover_links SET password_hash = ?, revision = revision + 1
-			WHERE user_id = ? AND slot = ? AND revision = ? RETURNING `+linkColumns, hash, userID, slot, revision))
+		l, err = codec.ScanLink(q.QueryRowContext(ctx, `UPDATE takeover_links SET password_hash = ?, revision = revision + 1
+			WHERE user_id = ? AND slot = ? AND revision = ? RETURNING `+sqlstore.LinkColumns, hash, userID, slot, revision))
 		if !errors.Is(err, sql.ErrNoRows) {
 			return wrap("update link password", err)
 		}
@@ -238,7 +168,7 @@ func (s *Store) UpdateLinkPassword(ctx context.Context, userID string, slot int,
 }
 
 // collect scans every row and closes rows.
-func collect[T any](rows *sql.Rows, op string, scan func(scanner) (T, error)) ([]T, error) {
+func collect[T any](rows *sql.Rows, op string, scan func(sqlstore.Row) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {

@@ -11,12 +11,12 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/retry"
 	"github.com/bridgekeeper/bridgekeeper/migrations"
 )
@@ -197,86 +197,83 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// errs wraps the driver's errors in the shape both stores share; classify
+// is SQLite's part.
+var errs = sqlstore.Errors{Backend: "sqlite", Classify: classify}
+
 // wrap maps driver errors onto the broker's sentinels, keeping the driver's
 // error in the chain for logs. It returns nil for nil.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
+func wrap(op string, err error) error { return errs.Wrap(op, err) }
+
+// classify says what a database/sql or SQLite error means to the broker.
+func classify(err error) sqlstore.Kind {
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("sqlite: %s: %w", op, broker.ErrNotFound)
+		return sqlstore.NoRows
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch code := se.Code(); {
 		case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("sqlite: %s: %w: %w", op, broker.ErrAlreadyExists, err)
+			return sqlstore.Duplicate
 		case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
 			// Another process held the lock past busy_timeout: retryable,
 			// and unavailable if it stays so. Never a conflict.
-			return fmt.Errorf("sqlite: %s: %w", op, retry.Busy(err))
+			return sqlstore.Busy
 		}
 	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
+	return sqlstore.Other
 }
 
 // affectedOne turns "no row matched" into ErrNotFound.
 func affectedOne(op string, res sql.Result, err error) error {
-	if err != nil {
-		return wrap(op, err)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return wrap(op, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("sqlite: %s: %w", op, broker.ErrNotFound)
-	}
-	return nil
+	return errs.AffectedOne(op, n, err)
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-// nullMS stores the zero time ("not yet") as NULL.
-func nullMS(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixMilli()
-}
-
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
-func fromNullMS(v sql.NullInt64) time.Time {
+// codec maps the broker's models to and from the columns both schemas
+// share; SQLite keeps times as Unix milliseconds.
+var codec = sqlstore.Codec{Times: unixMS{}}
+
+// unixMS is sqlstore.Times for INTEGER columns of Unix milliseconds.
+type unixMS struct{}
+
+func (unixMS) Arg(t time.Time) any       { return ms(t) }
+func (unixMS) Dest(t *time.Time) any     { return (*msTime)(t) }
+func (unixMS) NullDest(t *time.Time) any { return (*nullMSTime)(t) }
+
+// msTime scans a NOT NULL column of Unix milliseconds, converting as
+// database/sql would into an int64.
+type msTime time.Time
+
+func (t *msTime) Scan(src any) error {
+	var v sql.NullInt64
+	if err := v.Scan(src); err != nil {
+		return err
+	}
 	if !v.Valid {
-		return time.Time{}
+		return errors.New("converting NULL to a time is unsupported")
 	}
-	return fromMS(v.Int64)
+	*t = msTime(fromMS(v.Int64))
+	return nil
 }
 
-// nullBytes stores a nil slice as NULL; the driver would store an empty blob.
-func nullBytes(b []byte) any {
-	if b == nil {
+// nullMSTime scans a nullable column of Unix milliseconds, NULL as the
+// zero time.
+type nullMSTime time.Time
+
+func (t *nullMSTime) Scan(src any) error {
+	if src == nil {
+		*t = nullMSTime{}
 		return nil
 	}
-	return b
-}
-
-// joinList refuses items the space-separated column could not give back.
-func joinList(field string, xs []string) (string, error) {
-	for _, x := range xs {
-		if x == "" || strings.ContainsFunc(x, unicode.IsSpace) {
-			return "", fmt.Errorf("sqlite: %s item %q is empty or holds whitespace", field, x)
-		}
-	}
-	return strings.Join(xs, " "), nil
-}
-
-func splitList(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Fields(s)
+	return (*msTime)(t).Scan(src)
 }
 
 // migrateLocked applies migrations while holding an exclusive flock on

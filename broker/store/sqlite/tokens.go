@@ -2,19 +2,17 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
 // CreateRefreshToken implements broker.RefreshStore.
 func (s *Store) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
-		namespace_id, scope, time_offset, created_at, expires_at, spent_at)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO refresh_tokens (`+sqlstore.RefreshTokenColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.Hash, t.FamilyID, t.ClientID, t.UserID, t.NamespaceID, t.Scope, t.TimeOffset,
-		ms(t.CreatedAt), ms(t.ExpiresAt), nullMS(t.SpentAt))
+		codec.RefreshTokenArgs(t)...)
 	return wrap("create refresh token", err)
 }
 
@@ -76,21 +74,12 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r broker.Rotation) (brok
 
 // GetRefreshToken implements broker.RefreshStore.
 func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (broker.RefreshToken, error) {
-	var (
-		t                broker.RefreshToken
-		created, expires int64
-		spent            sql.NullInt64
-	)
-	err := s.r.QueryRowContext(ctx, `SELECT hash, family_id, client_id, user_id, namespace_id, scope,
-		time_offset, created_at, expires_at, spent_at,
+	t, err := codec.ScanRefreshToken(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.RefreshTokenColumns+`,
 		EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)
-		FROM refresh_tokens t WHERE hash = ?`, hash).
-		Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope,
-			&t.TimeOffset, &created, &expires, &spent, &t.FamilyRevoked)
+		FROM refresh_tokens t WHERE hash = ?`, hash))
 	if err != nil {
 		return broker.RefreshToken{}, wrap("get refresh token", err)
 	}
-	t.CreatedAt, t.ExpiresAt, t.SpentAt = fromMS(created), fromMS(expires), fromNullMS(spent)
 	return t, nil
 }
 
@@ -114,31 +103,20 @@ func (s *Store) FamilyRevoked(ctx context.Context, familyID string) (bool, error
 
 // CreateKey implements broker.KeyStore.
 func (s *Store) CreateKey(ctx context.Context, k broker.SigningKey) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO signing_keys
-		(id, alg, sealed, created_at, retired_at, publish_until) VALUES (?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Alg, k.Sealed, ms(k.CreatedAt), nullMS(k.RetiredAt), nullMS(k.PublishUntil))
+	_, err := s.w.ExecContext(ctx, `INSERT INTO signing_keys (`+sqlstore.SigningKeyColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		codec.SigningKeyArgs(k)...)
 	return wrap("create key", err)
 }
 
 // ListKeys implements broker.KeyStore.
 func (s *Store) ListKeys(ctx context.Context) ([]broker.SigningKey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, alg, sealed, created_at, retired_at, publish_until
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.SigningKeyColumns+`
 		FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, wrap("list keys", err)
 	}
-	return collect(rows, "list keys", func(row scanner) (broker.SigningKey, error) {
-		var (
-			k                     broker.SigningKey
-			created               int64
-			retired, publishUntil sql.NullInt64
-		)
-		if err := row.Scan(&k.ID, &k.Alg, &k.Sealed, &created, &retired, &publishUntil); err != nil {
-			return broker.SigningKey{}, err
-		}
-		k.CreatedAt, k.RetiredAt, k.PublishUntil = fromMS(created), fromNullMS(retired), fromNullMS(publishUntil)
-		return k, nil
-	})
+	return collect(rows, "list keys", codec.ScanSigningKey)
 }
 
 // RetireKey implements broker.KeyStore.

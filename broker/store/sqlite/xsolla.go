@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
 // PutAttributes implements broker.AttributeStore: one transaction of
@@ -28,20 +29,12 @@ func (s *Store) PutAttributes(ctx context.Context, userID string, attrs []broker
 
 // ListAttributes implements broker.AttributeStore.
 func (s *Store) ListAttributes(ctx context.Context, userID string) ([]broker.Attribute, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, value, attr_type, permission, read_only, updated_at
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.AttributeColumns+`
 		FROM user_attributes WHERE user_id = ? ORDER BY key`, userID)
 	if err != nil {
 		return nil, wrap("list attributes", err)
 	}
-	return collect(rows, "list attributes", func(row scanner) (broker.Attribute, error) {
-		var (
-			a       broker.Attribute
-			updated int64
-		)
-		err := row.Scan(&a.Key, &a.Value, &a.Type, &a.Permission, &a.ReadOnly, &updated)
-		a.UpdatedAt = fromMS(updated)
-		return a, err
-	})
+	return collect(rows, "list attributes", codec.ScanAttribute)
 }
 
 // LogoutUser implements broker.RevocationStore.

@@ -1,0 +1,46 @@
+package sqlstore
+
+import "github.com/bridgekeeper/bridgekeeper/broker"
+
+// RefreshTokenColumns are the columns of refresh_tokens, in
+// RefreshTokenArgs's and ScanRefreshToken's order.
+const RefreshTokenColumns = `hash, family_id, client_id, user_id, namespace_id, scope, time_offset,
+	created_at, expires_at, spent_at`
+
+// RefreshTokenArgs are the arguments of an INSERT of RefreshTokenColumns.
+func (c Codec) RefreshTokenArgs(t broker.RefreshToken) []any {
+	return []any{t.Hash, t.FamilyID, t.ClientID, t.UserID, t.NamespaceID, t.Scope, t.TimeOffset,
+		c.Times.Arg(t.CreatedAt), c.Times.Arg(t.ExpiresAt), c.nullTime(t.SpentAt)}
+}
+
+// ScanRefreshToken reads a row of RefreshTokenColumns followed by one
+// boolean column: whether the token's family is revoked.
+func (c Codec) ScanRefreshToken(row Row) (broker.RefreshToken, error) {
+	var t broker.RefreshToken
+	err := row.Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope, &t.TimeOffset,
+		c.Times.Dest(&t.CreatedAt), c.Times.Dest(&t.ExpiresAt), c.Times.NullDest(&t.SpentAt), &t.FamilyRevoked)
+	if err != nil {
+		return broker.RefreshToken{}, err
+	}
+	return t, nil
+}
+
+// SigningKeyColumns are the columns of signing_keys, in SigningKeyArgs's and
+// ScanSigningKey's order.
+const SigningKeyColumns = `id, alg, sealed, created_at, retired_at, publish_until`
+
+// SigningKeyArgs are the arguments of an INSERT of SigningKeyColumns.
+func (c Codec) SigningKeyArgs(k broker.SigningKey) []any {
+	return []any{k.ID, k.Alg, k.Sealed, c.Times.Arg(k.CreatedAt), c.nullTime(k.RetiredAt), c.nullTime(k.PublishUntil)}
+}
+
+// ScanSigningKey reads a row of SigningKeyColumns.
+func (c Codec) ScanSigningKey(row Row) (broker.SigningKey, error) {
+	var k broker.SigningKey
+	err := row.Scan(&k.ID, &k.Alg, &k.Sealed,
+		c.Times.Dest(&k.CreatedAt), c.Times.NullDest(&k.RetiredAt), c.Times.NullDest(&k.PublishUntil))
+	if err != nil {
+		return broker.SigningKey{}, err
+	}
+	return k, nil
+}

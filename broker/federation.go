@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bridgekeeper/bridgekeeper/broker/gs2policy"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
 )
@@ -33,7 +34,7 @@ func (b *Broker) Federate(ctx context.Context, c Client, originalUserID string, 
 	}
 	policyHash := ""
 	if policyDocument != "" {
-		if _, err := ParsePolicy([]byte(policyDocument)); err != nil {
+		if _, err := gs2policy.Parse([]byte(policyDocument)); err != nil {
 			return Token{}, &Error{Kind: KindInvalid, Field: "policyDocument", Description: err.Error(), Err: ErrInvalidPolicy}
 		}
 		sum := sha256.Sum256([]byte(policyDocument))
@@ -108,12 +109,12 @@ func (b *Broker) PolicyAllows(ctx context.Context, policyHash, action, resource 
 // names one document), so the cache is only bounded, not expired.
 type policyCache struct {
 	mu sync.Mutex
-	m  map[string]Policy
+	m  map[string]gs2policy.Policy
 }
 
 const maxCachedPolicies = 1024
 
-func (pc *policyCache) get(ctx context.Context, store PolicyStore, hash string) (Policy, error) {
+func (pc *policyCache) get(ctx context.Context, store PolicyStore, hash string) (gs2policy.Policy, error) {
 	pc.mu.Lock()
 	p, ok := pc.m[hash]
 	pc.mu.Unlock()
@@ -122,19 +123,19 @@ func (pc *policyCache) get(ctx context.Context, store PolicyStore, hash string) 
 	}
 	sum, err := base64.RawURLEncoding.DecodeString(hash)
 	if err != nil {
-		return Policy{}, fmt.Errorf("policy hash %q: %w", hash, ErrNotFound)
+		return gs2policy.Policy{}, fmt.Errorf("policy hash %q: %w", hash, ErrNotFound)
 	}
 	doc, err := store.GetPolicy(ctx, sum)
 	if err != nil {
-		return Policy{}, fmt.Errorf("get policy: %w", err)
+		return gs2policy.Policy{}, fmt.Errorf("get policy: %w", err)
 	}
-	if p, err = ParsePolicy([]byte(doc)); err != nil {
-		return Policy{}, fmt.Errorf("stored policy: %w", err)
+	if p, err = gs2policy.Parse([]byte(doc)); err != nil {
+		return gs2policy.Policy{}, fmt.Errorf("stored policy: %w", err)
 	}
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.m == nil || len(pc.m) >= maxCachedPolicies {
-		pc.m = make(map[string]Policy)
+		pc.m = make(map[string]gs2policy.Policy)
 	}
 	pc.m[hash] = p
 	return p, nil

@@ -30,7 +30,7 @@ targets=(
 	"./web FuzzGS2Body"
 	"./web FuzzXsollaBody"
 	"./broker FuzzVerifyAccessToken"
-	"./broker FuzzPolicy"
+	"./broker/gs2policy FuzzPolicy"
 )
 
 want=("$@")

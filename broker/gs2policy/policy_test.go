@@ -1,11 +1,11 @@
-package broker
+package gs2policy
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestParsePolicy(t *testing.T) {
+func TestParse(t *testing.T) {
 	for _, tc := range []struct {
 		name, doc string
 		wantErr   string // "" = valid
@@ -19,10 +19,10 @@ func TestParsePolicy(t *testing.T) {
 		{"should fail because of an unknown field", `{"Version":"2016-04-01","Statement":[]}`, "unknown field"},
 		{"should fail because it is not JSON", `Version: 2016-04-01`, "not valid JSON"},
 		{"should fail because of trailing data", `{"Version":"2016-04-01","Statements":[{"Effect":"Allow","Actions":["a"],"Resources":["*"]}]} {}`, "after its JSON"},
-		{"should fail because it is too long", `{"Version":"` + strings.Repeat("x", MaxPolicyLen) + `"}`, "longer than"},
+		{"should fail because it is too long", `{"Version":"` + strings.Repeat("x", MaxLen) + `"}`, "longer than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParsePolicy([]byte(tc.doc))
+			_, err := Parse([]byte(tc.doc))
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("unexpected error: %v", err)
@@ -32,7 +32,7 @@ func TestParsePolicy(t *testing.T) {
 		})
 	}
 	t.Run("should report every problem at once", func(t *testing.T) {
-		_, err := ParsePolicy([]byte(`{"Version":"x","Statements":[{"Effect":"x","Actions":[],"Resources":[]}]}`))
+		_, err := Parse([]byte(`{"Version":"x","Statements":[{"Effect":"x","Actions":[],"Resources":[]}]}`))
 		for _, want := range []string{"Version", "Effect", "Actions must not be empty", "Resources must not be empty"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("error %v does not report %q", err, want)
@@ -42,7 +42,7 @@ func TestParsePolicy(t *testing.T) {
 }
 
 func TestPolicyAllows(t *testing.T) {
-	p, err := ParsePolicy([]byte(`{"Version":"2016-04-01","Statements":[
+	p, err := Parse([]byte(`{"Version":"2016-04-01","Statements":[
 		{"Effect":"Allow","Actions":["Gs2Inventory:*","Gs2Account:GetAccount"],"Resources":["grn:gs2:ap-northeast-1:owner:inventory:*"]},
 		{"Effect":"Deny","Actions":["Gs2Inventory:Delete*"],"Resources":["*"]},
 		{"Effect":"Allow","Actions":["Gs2Account:GetAccount"],"Resources":["grn:gs2:*:account:game:account:*"]}]}`))

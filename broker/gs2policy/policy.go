@@ -1,4 +1,4 @@
-package broker
+package gs2policy
 
 import (
 	"bytes"
@@ -15,11 +15,11 @@ import (
 //	  {"Effect": "Allow", "Actions": ["Gs2Inventory:*"], "Resources": ["*"]},
 //	  {"Effect": "Deny", "Actions": ["Gs2Inventory:Delete*"], "Resources": ["*"]}]}
 
-// PolicyVersion is the only policy language version GS2 defines.
-const PolicyVersion = "2016-04-01"
+// Version is the only policy language version GS2 defines.
+const Version = "2016-04-01"
 
-// MaxPolicyLen is GS2's bound on a policy document (characters).
-const MaxPolicyLen = 524288
+// MaxLen is GS2's bound on a policy document (characters).
+const MaxLen = 524288
 
 // Policy is a parsed, valid policy document.
 type Policy struct {
@@ -35,12 +35,12 @@ type Statement struct {
 	Resources []string `json:"Resources"`
 }
 
-// ParsePolicy parses and validates a policy document, reporting every
+// Parse parses and validates a policy document, reporting every
 // problem at once.
-func ParsePolicy(doc []byte) (Policy, error) {
+func Parse(doc []byte) (Policy, error) {
 	var p Policy
-	if utf8.RuneCount(doc) > MaxPolicyLen {
-		return p, fmt.Errorf("policy document is longer than %d characters", MaxPolicyLen)
+	if utf8.RuneCount(doc) > MaxLen {
+		return p, fmt.Errorf("policy document is longer than %d characters", MaxLen)
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
@@ -51,8 +51,8 @@ func ParsePolicy(doc []byte) (Policy, error) {
 		return Policy{}, errors.New("policy document has data after its JSON object")
 	}
 	var errs []error
-	if p.Version != PolicyVersion {
-		errs = append(errs, fmt.Errorf("Version must be %q", PolicyVersion))
+	if p.Version != Version {
+		errs = append(errs, fmt.Errorf("Version must be %q", Version))
 	}
 	if len(p.Statements) == 0 {
 		errs = append(errs, errors.New("Statements must not be empty"))

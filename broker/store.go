@@ -21,17 +21,22 @@ type ClientStore interface {
 	DeleteClient(ctx context.Context, id string) error // ErrNotFound if absent
 }
 
-// UserStore keeps users and their takeover links.
+// UserStore keeps users.
 type UserStore interface {
 	CreateUser(ctx context.Context, u User) error // ErrAlreadyExists on a taken ID
 	GetUser(ctx context.Context, id string) (User, error)
+	// SetNickname records the user's nickname; ErrNotFound if no user.
+	SetNickname(ctx context.Context, userID, nickname string) error
+}
+
+// LinkStore keeps users' takeover links: (namespace, slot, identifier) ->
+// user, at most one per slot and user.
+type LinkStore interface {
 	// CreateLink fails with ErrAlreadyExists when (namespace, slot, identifier)
 	// is taken or the user already has a link in that slot.
 	CreateLink(ctx context.Context, l Link) error
 	GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (Link, error)
 	ListLinks(ctx context.Context, userID string) ([]Link, error) // ordered by slot
-	// SetNickname records the user's nickname; ErrNotFound if no user.
-	SetNickname(ctx context.Context, userID, nickname string) error
 	// GetUserLink is the user's link in slot; ErrNotFound when none.
 	GetUserLink(ctx context.Context, userID string, slot int) (Link, error)
 	// UpdateLinkPassword sets the password hash of the user's link in slot
@@ -155,6 +160,7 @@ type Store interface {
 	NamespaceStore
 	ClientStore
 	UserStore
+	LinkStore
 	AuthStore
 	AccountStore
 	BanStore

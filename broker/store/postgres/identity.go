@@ -110,7 +110,7 @@ func (s *Store) SetNickname(ctx context.Context, userID, nickname string) error 
 	return affectedOne("set nickname", tag, err)
 }
 
-// CreateLink implements broker.UserStore; the primary key and the
+// CreateLink implements broker.LinkStore; the primary key and the
 // (user_id, slot) unique constraint give the two ErrAlreadyExists cases.
 func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO takeover_links (`+sqlstore.LinkColumns+`)
@@ -119,7 +119,7 @@ func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
 	return wrap("create link", err)
 }
 
-// GetLink implements broker.UserStore.
+// GetLink implements broker.LinkStore.
 func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (broker.Link, error) {
 	l, err := codec.ScanLink(s.q.QueryRow(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE namespace_id = $1 AND slot = $2 AND identifier = $3`, namespaceID, slot, identifier))
@@ -129,7 +129,7 @@ func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, ident
 	return l, nil
 }
 
-// ListLinks implements broker.UserStore.
+// ListLinks implements broker.LinkStore.
 func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, error) {
 	rows, err := s.q.Query(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE user_id = $1 ORDER BY slot`, userID)
@@ -140,7 +140,7 @@ func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, er
 	return out, wrap("list links", err)
 }
 
-// GetUserLink implements broker.UserStore.
+// GetUserLink implements broker.LinkStore.
 func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broker.Link, error) {
 	l, err := codec.ScanLink(s.q.QueryRow(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE user_id = $1 AND slot = $2`, userID, slot))
@@ -150,7 +150,7 @@ func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broke
 	return l, nil
 }
 
-// UpdateLinkPassword implements broker.UserStore: the revision in the WHERE
+// UpdateLinkPassword implements broker.LinkStore: the revision in the WHERE
 // clause makes it a compare-and-swap.
 func (s *Store) UpdateLinkPassword(ctx context.Context, userID string, slot int, revision int64, hash []byte) (broker.Link, error) {
 	l, err := codec.ScanLink(s.q.QueryRow(ctx, `UPDATE takeover_links SET password_hash = $4, revision = revision + 1
@@ -179,7 +179,7 @@ const deleteLinkSQL = `WITH links AS (
 SELECT (SELECT count(*) FROM links), EXISTS (SELECT 1 FROM links WHERE slot = $2 AND ($3 = '' OR identifier = $3)),
 	EXISTS (SELECT 1 FROM gone)`
 
-// DeleteLink implements broker.UserStore. Under READ COMMITTED, two deletes
+// DeleteLink implements broker.LinkStore. Under READ COMMITTED, two deletes
 // of a user's last two links could each count two and each delete one; so
 // the user's row is locked first (FOR UPDATE), which queues deletes for one
 // user, and the count is taken only once the lock is held.

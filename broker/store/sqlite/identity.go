@@ -108,7 +108,7 @@ func (s *Store) SetNickname(ctx context.Context, userID, nickname string) error 
 	return affectedOne("set nickname", res, err)
 }
 
-// CreateLink implements broker.UserStore; the primary key and the
+// CreateLink implements broker.LinkStore; the primary key and the
 // (user_id, slot) unique constraint give the two ErrAlreadyExists cases.
 func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO takeover_links (`+sqlstore.LinkColumns+`)
@@ -117,7 +117,7 @@ func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
 	return wrap("create link", err)
 }
 
-// GetLink implements broker.UserStore.
+// GetLink implements broker.LinkStore.
 func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (broker.Link, error) {
 	l, err := codec.ScanLink(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE namespace_id = ? AND slot = ? AND identifier = ?`, namespaceID, slot, identifier))
@@ -127,7 +127,7 @@ func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, ident
 	return l, nil
 }
 
-// ListLinks implements broker.UserStore.
+// ListLinks implements broker.LinkStore.
 func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE user_id = ? ORDER BY slot`, userID)
@@ -137,7 +137,7 @@ func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, er
 	return collect(rows, "list links", codec.ScanLink)
 }
 
-// GetUserLink implements broker.UserStore.
+// GetUserLink implements broker.LinkStore.
 func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broker.Link, error) {
 	l, err := codec.ScanLink(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE user_id = ? AND slot = ?`, userID, slot))
@@ -147,7 +147,7 @@ func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broke
 	return l, nil
 }
 
-// UpdateLinkPassword implements broker.UserStore: the revision in the WHERE
+// UpdateLinkPassword implements broker.LinkStore: the revision in the WHERE
 // clause makes it a compare-and-swap.
 func (s *Store) UpdateLinkPassword(ctx context.Context, userID string, slot int, revision int64, hash []byte) (broker.Link, error) {
 	var l broker.Link
@@ -184,7 +184,7 @@ func collect[T any](rows *sql.Rows, op string, scan func(sqlstore.Row) (T, error
 	return out, nil
 }
 
-// DeleteLink implements broker.UserStore; a GS2 account counts as a way in
+// DeleteLink implements broker.LinkStore; a GS2 account counts as a way in
 // as a link does. The count and the delete run in
 // one IMMEDIATE transaction (a savepoint inside InTx) on the single writer,
 // so no other delete can come between them.

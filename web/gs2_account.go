@@ -87,7 +87,6 @@ func (s *Server) gs2Namespace(r *http.Request) (broker.Client, string, error) {
 
 // gs2CreateAccount is GS2-Account's createAccount.
 func (s *Server) gs2CreateAccount(w http.ResponseWriter, r *http.Request) error {
-	const model = "account"
 	c, ns, err := s.gs2Namespace(r)
 	if err != nil {
 		return err

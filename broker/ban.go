@@ -19,11 +19,16 @@ const (
 // has not been released; surfaces that name it test for it with errors.Is.
 var ErrBanned = Forbidden("the user is banned", nil)
 
-// checkBan refuses a user banned at now. It reads through s, which inside
-// a transaction must be the transaction's store: a second connection from
-// the pool while the transaction holds one can wait out the request.
-func (b *Broker) checkBan(ctx context.Context, s Store, userID string) error {
-	is, err := s.Banned(ctx, userID, b.now())
+// BanChecker is what a ban check reads.
+type BanChecker interface {
+	Banned(ctx context.Context, userID string, now time.Time) (bool, error)
+}
+
+// CheckBan refuses (ErrBanned) a user banned at now. Inside a transaction s
+// must be the transaction's store: a second connection from the pool while
+// the transaction holds one can wait out the request.
+func CheckBan(ctx context.Context, s BanChecker, userID string, now time.Time) error {
+	is, err := s.Banned(ctx, userID, now)
 	if err != nil {
 		return fmt.Errorf("check ban: %w", err)
 	}
@@ -31,6 +36,10 @@ func (b *Broker) checkBan(ctx context.Context, s Store, userID string) error {
 		return ErrBanned
 	}
 	return nil
+}
+
+func (b *Broker) checkBan(ctx context.Context, s BanChecker, userID string) error {
+	return CheckBan(ctx, s, userID, b.now())
 }
 
 // BanUser bans a user of the namespace until releaseAt, under name (a new
@@ -49,7 +58,7 @@ func BanUser(ctx context.Context, s Store, now time.Time, namespaceID, userID, n
 	case !releaseAt.After(now):
 		return Ban{}, Invalid("until", "the release time must be in the future")
 	}
-	if err := userIn(ctx, s, namespaceID, userID); err != nil {
+	if err := UserIn(ctx, s, namespaceID, userID); err != nil {
 		return Ban{}, err
 	}
 	ban := Ban{UserID: userID, Name: name, Reason: reason, ReleaseAt: releaseAt, CreatedAt: now}
@@ -62,7 +71,7 @@ func BanUser(ctx context.Context, s Store, now time.Time, namespaceID, userID, n
 // UnbanUser lifts the user's ban of that name, or all of them when name is
 // "", and reports how many were lifted.
 func UnbanUser(ctx context.Context, s Store, namespaceID, userID, name string) (int64, error) {
-	if err := userIn(ctx, s, namespaceID, userID); err != nil {
+	if err := UserIn(ctx, s, namespaceID, userID); err != nil {
 		return 0, err
 	}
 	n, err := s.DeleteBans(ctx, userID, name)
@@ -72,23 +81,13 @@ func UnbanUser(ctx context.Context, s Store, namespaceID, userID, name string) (
 	return n, nil
 }
 
-// ActiveBans are the user's bans that hold now.
-func (b *Broker) ActiveBans(ctx context.Context, userID string) ([]Ban, error) {
-	all, err := b.store.ListBans(ctx, userID)
-	if err != nil {
-		return nil, fmt.Errorf("list bans: %w", err)
-	}
-	now, active := b.now(), all[:0]
-	for _, ban := range all {
-		if ban.Active(now) {
-			active = append(active, ban)
-		}
-	}
-	return active, nil
+// UserGetter reads users.
+type UserGetter interface {
+	GetUser(ctx context.Context, id string) (User, error)
 }
 
-// userIn is ErrNotFound unless the user exists in the namespace.
-func userIn(ctx context.Context, s UserStore, namespaceID, userID string) error {
+// UserIn is ErrNotFound unless the user exists in the namespace.
+func UserIn(ctx context.Context, s UserGetter, namespaceID, userID string) error {
 	u, err := s.GetUser(ctx, userID)
 	if err == nil && u.NamespaceID != namespaceID {
 		err = ErrNotFound

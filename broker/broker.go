@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -29,9 +28,6 @@ type Config struct {
 	// RefreshGrace is how long a spent refresh token may be presented again
 	// (a client retrying a lost response) and get the same successor back.
 	RefreshGrace time.Duration
-	// PasswordCost is the bcrypt cost of account and takeover passwords;
-	// 0: DefaultPasswordCost. (Tests lower it; production should not.)
-	PasswordCost int
 }
 
 // Broker applies the rules: it authenticates clients, finds or creates users,
@@ -42,13 +38,8 @@ type Broker struct {
 	secrets  *Secrets
 	keys     *Keyring
 	clients  *clientCache
-	policies *policyCache
-	// dummyHash is what passwordMatches compares against when there is no
-	// password, made once at the configured cost.
-	dummyOnce sync.Once
-	dummyHash []byte
-	now       func() time.Time
-	log       *slog.Logger
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // New wires a broker; now is the clock (time.Now outside tests).
@@ -58,7 +49,7 @@ func New(cfg Config, store Store, secrets *Secrets, keys *Keyring, now func() ti
 	}
 	return &Broker{
 		cfg: cfg, store: store, secrets: secrets, keys: keys, now: now, log: log,
-		clients: newClientCache(store, now, clientCacheTTL), policies: &policyCache{},
+		clients: newClientCache(store, now, clientCacheTTL),
 	}
 }
 
@@ -138,6 +129,31 @@ func (b *Broker) IssueClientToken(ctx context.Context, c Client, scope []string)
 		return Token{}, fmt.Errorf("client_credentials: %w", err)
 	}
 	return Token{AccessToken: at, ExpiresIn: int64(c.AccessTTL / time.Second), Scope: granted}, nil
+}
+
+// AccessToken signs an access token for userID issued to c now, without a
+// refresh token: the GS2 logins and the Xsolla login mint theirs here,
+// after their own checks. The claims carry c's scope and the GS2 time
+// offset; extend, when not nil, may change them and returns what is signed
+// (the claims, or a struct that embeds them).
+func (b *Broker) AccessToken(c Client, userID string, timeOffset int, extend func(*AccessClaims) any) (Token, error) {
+	now := b.now()
+	exp := now.Add(c.AccessTTL)
+	claims := AccessClaims{
+		Issuer: b.cfg.Issuer, Subject: userID, Audience: jwt.Audience{c.ID},
+		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp),
+		ID: uuid.NewString(), ClientID: c.ID, Scope: strings.Join(c.Scopes, " "), Namespace: c.NamespaceID,
+		UserID: userID, TimeOffset: &timeOffset,
+	}
+	var signed any = claims
+	if extend != nil {
+		signed = extend(&claims)
+	}
+	at, err := b.keys.Sign(signed)
+	if err != nil {
+		return Token{}, fmt.Errorf("sign access token: %w", err)
+	}
+	return Token{AccessToken: at, ExpiresIn: int64(c.AccessTTL / time.Second), UserID: userID, Expire: exp}, nil
 }
 
 // LoginByLink signs in the user behind the takeover link (client's namespace,

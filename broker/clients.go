@@ -300,3 +300,13 @@ func ParseScope(s string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Namespace finds a namespace by its ID (an Xsolla projectId).
+func (b *Broker) Namespace(ctx context.Context, id string) (Namespace, error) {
+	return b.store.GetNamespace(ctx, id)
+}
+
+// NamespaceByName finds a namespace by its name (GS2 paths name them).
+func (b *Broker) NamespaceByName(ctx context.Context, name string) (Namespace, error) {
+	return b.store.GetNamespaceByName(ctx, name)
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/gs2"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
 	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 )
@@ -24,6 +25,7 @@ const fzIssuer = "http://fuzz.bridgekeeper.test"
 // fzTokens is a broker on SQLite and the access tokens it issued.
 type fzTokens struct {
 	b      *broker.Broker
+	auth   *gs2.Auth
 	keys   *broker.Keyring
 	issued map[string]bool
 	// vars maps the placeholders of the seeds ({{client_token}},
@@ -66,11 +68,12 @@ func newFzTokens(tb testing.TB) *fzTokens {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	user, err := b.LoginUser(ctx, c, broker.GS2User{UserID: "fuzz-user", TimeOffset: 60})
+	auth := gs2.NewAuth(store, b, secrets, time.Now)
+	user, err := auth.LoginUser(ctx, c, gs2.User{UserID: "fuzz-user", TimeOffset: 60})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	fed, err := b.Federate(ctx, c, "fuzz-user", broker.GS2User{UserID: "fuzz-federated"}, `{"Version":"2016-04-01","Statements":[`+
+	fed, err := auth.Federate(ctx, c, "fuzz-user", gs2.User{UserID: "fuzz-federated"}, `{"Version":"2016-04-01","Statements":[`+
 		`{"Effect":"Allow","Actions":["Gs2Account:*"],"Resources":["*"]},`+
 		`{"Effect":"Deny","Actions":["Gs2Account:Delete*"],"Resources":["*"]}]}`)
 	if err != nil {
@@ -82,7 +85,7 @@ func newFzTokens(tb testing.TB) *fzTokens {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	z := &fzTokens{b: b, keys: keys, issued: map[string]bool{}, vars: map[string]string{"{{id_token}}": idToken}}
+	z := &fzTokens{b: b, auth: auth, keys: keys, issued: map[string]bool{}, vars: map[string]string{"{{id_token}}": idToken}}
 	for name, tok := range map[string]string{"client": client.AccessToken, "user": user.AccessToken, "federated": fed.AccessToken} {
 		z.issued[tok] = true
 		parts := strings.Split(tok, ".")
@@ -159,8 +162,8 @@ func FuzzVerifyAccessToken(f *testing.F) {
 			{"Gs2Account:GetAccount", "grn:gs2:ap-northeast-1:bridgekeeper:account:game:account:fuzz-federated"},
 			{"Gs2Account:DeleteAccount", "*"},
 		} {
-			if ok, err := z.b.Allowed(ctx, token, q[0], q[1]); (ok || err == nil) && !issued {
-				t.Fatalf("Broker.Allowed(%q, %q) = %v, %v for a token the broker did not issue: %q", q[0], q[1], ok, err, token)
+			if ok, err := z.auth.Allowed(ctx, token, q[0], q[1]); (ok || err == nil) && !issued {
+				t.Fatalf("Auth.Allowed(%q, %q) = %v, %v for a token the broker did not issue: %q", q[0], q[1], ok, err, token)
 			}
 		}
 	})

@@ -11,6 +11,9 @@ const (
 	// DefaultCustomIDSlot is the takeover slot of server_custom_id identities
 	// unless a client configures another.
 	DefaultCustomIDSlot = 3
+	// MaxCustomIDLen is Xsolla's bound on a server custom ID, which the
+	// server_custom_id grant shares.
+	MaxCustomIDLen = 256
 )
 
 // Namespace is a tenant: a GS2 namespace, an Xsolla project.

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/gs2"
 )
 
 // The GS2 surface speaks GS2's wire format (/work/shared/GS2-WIRE.md) so that
@@ -67,7 +68,7 @@ func (s *Server) writeGS2Error(w http.ResponseWriter, r *http.Request, model str
 	// GS2-Account's two named refusals, whichever call meets them.
 	case errors.Is(err, broker.ErrBanned):
 		ge = gs2Refuse(http.StatusUnauthorized, "account", "banned", "infinity")
-	case errors.Is(err, broker.ErrPasswordIncorrect):
+	case errors.Is(err, gs2.ErrPasswordIncorrect):
 		ge = gs2Refuse(http.StatusUnauthorized, "account", "password", "invalid")
 	case kind == broker.KindUnauthenticated:
 		ge = gs2Refuse(http.StatusUnauthorized, model, field, cmp.Or(reason, "unauthorized"))

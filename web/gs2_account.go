@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/gs2"
 )
 
 // GS2-Account: accounts created anonymously with a random password, whose
@@ -58,7 +59,7 @@ func (s *Server) gs2Account(ns string, a broker.Account, bans []broker.Ban, pass
 
 // gs2AccountWithBans is the Account model of a with its active bans.
 func (s *Server) gs2AccountWithBans(r *http.Request, ns string, a broker.Account) (gs2AccountJSON, error) {
-	bans, err := s.broker.ActiveBans(r.Context(), a.UserID)
+	bans, err := s.gs2Accounts.ActiveBans(r.Context(), a.UserID)
 	if err != nil {
 		return gs2AccountJSON{}, err
 	}
@@ -91,7 +92,7 @@ func (s *Server) gs2CreateAccount(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	a, password, err := s.broker.CreateAccount(r.Context(), c.NamespaceID)
+	a, password, err := s.gs2Accounts.CreateAccount(r.Context(), c.NamespaceID)
 	if err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func (s *Server) gs2GetAccount(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.broker.Account(r.Context(), c.NamespaceID, mux.Vars(r)["userId"])
+	a, err := s.gs2Accounts.Account(r.Context(), c.NamespaceID, mux.Vars(r)["userId"])
 	if err != nil {
 		return gs2NotFoundAs(err, "account", "userId")
 	}
@@ -130,7 +131,7 @@ func (s *Server) gs2DescribeAccounts(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	// One more than asked tells whether a next page exists.
-	as, err := s.broker.Accounts(r.Context(), c.NamespaceID, after, limit+1)
+	as, err := s.gs2Accounts.Accounts(r.Context(), c.NamespaceID, after, limit+1)
 	if err != nil {
 		return err
 	}
@@ -195,7 +196,7 @@ func (s *Server) gs2Authenticate(w http.ResponseWriter, r *http.Request) error {
 		signed, signature string
 	)
 	err = s.pipeline.Guarded(caller(r), "account:"+c.NamespaceID+":"+userID, func() (err error) {
-		a, signed, signature, err = s.broker.Authenticate(r.Context(), c.NamespaceID, userID, password, keyID)
+		a, signed, signature, err = s.gs2Accounts.Authenticate(r.Context(), c.NamespaceID, userID, password, keyID)
 		return err
 	})
 	if err != nil {
@@ -232,10 +233,10 @@ func (s *Server) gs2LoginBySignature(w http.ResponseWriter, r *http.Request) err
 	}
 	var tok broker.Token
 	err = s.pipeline.Guarded(caller(r), "", func() (err error) {
-		tok, err = s.broker.LoginBySignature(r.Context(), c, keyID, signed, signature)
+		tok, err = s.gs2Accounts.LoginBySignature(r.Context(), c, keyID, signed, signature)
 		return err
 	})
-	if errors.Is(err, broker.ErrSignature) || errors.Is(err, broker.ErrNotFound) {
+	if errors.Is(err, gs2.ErrSignature) || errors.Is(err, broker.ErrNotFound) {
 		err = gs2Refuse(http.StatusUnauthorized, model, "signature", "invalid")
 	}
 	return gs2TokenAnswer(w, tok, err)

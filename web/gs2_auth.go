@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/gs2"
 )
 
 // gs2Version is the service version getServiceVersion answers.
@@ -56,7 +57,7 @@ func (s *Server) gs2ProjectLogin(w http.ResponseWriter, r *http.Request) error {
 // issueTimeOffsetTokenByUserId share: the project token, userId and
 // timeOffset, and the X-GS2-TIME-OFFSET-TOKEN header; it returns the body
 // for the rest.
-func (s *Server) gs2UserRequest(w http.ResponseWriter, r *http.Request, model string) (c broker.Client, body gs2Body, u broker.GS2User, err error) {
+func (s *Server) gs2UserRequest(w http.ResponseWriter, r *http.Request, model string) (c broker.Client, body gs2Body, u gs2.User, err error) {
 	if c, err = s.gs2Client(r); err != nil {
 		return c, body, u, err
 	}
@@ -77,7 +78,7 @@ func (s *Server) gs2Login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tok, err := s.broker.LoginUser(r.Context(), c, u)
+	tok, err := s.gs2Auth.LoginUser(r.Context(), c, u)
 	return gs2TokenAnswer(w, tok, err)
 }
 
@@ -105,7 +106,7 @@ func (s *Server) gs2Federation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tok, err := s.broker.Federate(r.Context(), c, original, u, policy)
+	tok, err := s.gs2Auth.Federate(r.Context(), c, original, u, policy)
 	return gs2TokenAnswer(w, tok, err)
 }
 
@@ -115,7 +116,7 @@ func (s *Server) gs2IssueTimeOffsetToken(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	tok, exp, err := s.broker.IssueTimeOffsetToken(c, u.UserID, u.TimeOffset)
+	tok, exp, err := s.gs2Auth.IssueTimeOffsetToken(c, u.UserID, u.TimeOffset)
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func (s *Server) gs2TakeOverUser(r *http.Request, action string) (gs2TakeOverCal
 		return call, refuse
 	}
 	call.userID = claims.UserID
-	ok, err := s.broker.PolicyAllows(r.Context(), claims.FederationPolicy, action,
+	ok, err := s.gs2Auth.PolicyAllows(r.Context(), claims.FederationPolicy, action,
 		s.gs2GRN("account:"+ns+":account:"+call.userID))
 	if err != nil {
 		return call, err
@@ -141,7 +141,7 @@ func (s *Server) gs2CreateTakeOver(w http.ResponseWriter, r *http.Request) error
 	if !hasSlot {
 		return gs2Refuse(http.StatusBadRequest, model, "type", "required")
 	}
-	l, err := s.broker.CreateTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot, identifier, password)
+	l, err := s.gs2Accounts.CreateTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot, identifier, password)
 	if err != nil {
 		return gs2NotFoundAs(err, "account", "userId")
 	}
@@ -167,7 +167,7 @@ func (s *Server) gs2DescribeTakeOvers(w http.ResponseWriter, r *http.Request) er
 			return gs2Refuse(http.StatusBadRequest, model, "pageToken", "invalid")
 		}
 	}
-	links, err := s.broker.TakeOvers(r.Context(), call.client.NamespaceID, call.userID, afterSlot, limit+1)
+	links, err := s.gs2Accounts.TakeOvers(r.Context(), call.client.NamespaceID, call.userID, afterSlot, limit+1)
 	if err != nil {
 		return gs2NotFoundAs(err, "account", "userId")
 	}
@@ -186,7 +186,7 @@ func (s *Server) gs2DescribeTakeOvers(w http.ResponseWriter, r *http.Request) er
 // gs2GetTakeOver is getTakeOver and getTakeOverByUserId.
 func (s *Server) gs2GetTakeOver(w http.ResponseWriter, r *http.Request) error {
 	return s.gs2OneTakeOver(w, r, actionGetTakeOver, func(call gs2TakeOverCall, slot int) (broker.Link, error) {
-		return s.broker.TakeOver(r.Context(), call.client.NamespaceID, call.userID, slot)
+		return s.gs2Accounts.TakeOver(r.Context(), call.client.NamespaceID, call.userID, slot)
 	})
 }
 
@@ -194,7 +194,7 @@ func (s *Server) gs2GetTakeOver(w http.ResponseWriter, r *http.Request) error {
 // answer is the deleted takeover.
 func (s *Server) gs2DeleteTakeOver(w http.ResponseWriter, r *http.Request) error {
 	return s.gs2OneTakeOver(w, r, actionDeleteTakeOver, func(call gs2TakeOverCall, slot int) (broker.Link, error) {
-		return s.broker.DeleteTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot)
+		return s.gs2Accounts.DeleteTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot)
 	})
 }
 
@@ -213,7 +213,7 @@ func (s *Server) gs2UpdateTakeOver(w http.ResponseWriter, r *http.Request) error
 		}
 		var l broker.Link
 		err = s.pipeline.Guarded(caller(r), "takeover:"+call.userID+":"+strconv.Itoa(slot), func() (err error) {
-			l, err = s.broker.UpdateTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot, oldPassword, password)
+			l, err = s.gs2Accounts.UpdateTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot, oldPassword, password)
 			return err
 		})
 		return l, err
@@ -250,7 +250,7 @@ func (s *Server) gs2DeleteTakeOverByIdentifier(w http.ResponseWriter, r *http.Re
 	if err != nil {
 		return err
 	}
-	l, err := s.broker.DeleteTakeOverByIdentifier(r.Context(), c.NamespaceID, slot, mux.Vars(r)["userIdentifier"])
+	l, err := s.gs2Accounts.DeleteTakeOverByIdentifier(r.Context(), c.NamespaceID, slot, mux.Vars(r)["userIdentifier"])
 	if err != nil {
 		return err
 	}
@@ -284,7 +284,7 @@ func (s *Server) gs2DoTakeOver(w http.ResponseWriter, r *http.Request) error {
 		newPassword string
 	)
 	err = s.pipeline.Guarded(caller(r), "takeover:"+c.NamespaceID+":"+strconv.Itoa(slot)+":"+identifier, func() (err error) {
-		a, newPassword, err = s.broker.DoTakeOver(r.Context(), c.NamespaceID, slot, identifier, password)
+		a, newPassword, err = s.gs2Accounts.DoTakeOver(r.Context(), c.NamespaceID, slot, identifier, password)
 		return err
 	})
 	if err != nil {

@@ -17,8 +17,10 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/gs2"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
+	"github.com/bridgekeeper/bridgekeeper/broker/xsolla"
 	"github.com/bridgekeeper/bridgekeeper/grants"
 	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 	"github.com/bridgekeeper/bridgekeeper/throttle"
@@ -50,6 +52,8 @@ type fixture struct {
 	Handler http.Handler
 	Store   broker.Store
 	Broker  *broker.Broker
+	GS2Auth *gs2.Auth
+	svc     web.Services
 	Secrets *broker.Secrets
 	Clock   *clock
 	Logs    *strings.Builder
@@ -132,7 +136,7 @@ func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string
 	srv.Config.Handler = w.handler
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &fixture{URL: issuer, Handler: w.handler, Store: store, Broker: w.broker, Secrets: w.secrets, Clock: w.clock, Logs: &logs.Builder}
+	return &fixture{URL: issuer, Handler: w.handler, Store: store, Broker: w.broker, GS2Auth: w.services.GS2Auth, svc: w.services, Secrets: w.secrets, Clock: w.clock, Logs: &logs.Builder}
 }
 
 // settings are what a test may change of the wiring: the server's
@@ -145,10 +149,11 @@ type settings struct {
 // wired is a broker and its HTTP surface over a store, wired as serve wires
 // them, on a test clock.
 type wired struct {
-	broker  *broker.Broker
-	handler http.Handler
-	secrets *broker.Secrets
-	clock   *clock
+	broker   *broker.Broker
+	services web.Services
+	handler  http.Handler
+	secrets  *broker.Secrets
+	clock    *clock
 }
 
 // wire builds the broker (a fresh KEK and signing key, client rate limits
@@ -168,11 +173,21 @@ func wire(tb testing.TB, store broker.Store, issuer string, log *slog.Logger, op
 	if _, err := keys.EnsureActive(context.Background(), "ES256"); err != nil {
 		tb.Fatal(err)
 	}
-	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second, PasswordCost: bcrypt.MinCost},
-		store, secrets, keys, clk.Now, log)
-	p := pipeline(b, clk, opts.Limits)
+	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second}, store, secrets, keys, clk.Now, log)
+	svc := services(b, store, secrets, clk)
 	opts.Now = clk.Now
-	return wired{broker: b, handler: web.NewServer(b, p, log, opts.Options).Handler(), secrets: secrets, clock: clk}
+	return wired{broker: b, services: svc, handler: web.NewServer(svc, pipeline(b, clk, opts.Limits), log, opts.Options).Handler(),
+		secrets: secrets, clock: clk}
+}
+
+// services are serve's services over b, on the test clock.
+func services(b *broker.Broker, store broker.Store, secrets *broker.Secrets, clk *clock) web.Services {
+	return web.Services{
+		Broker:      b,
+		GS2Accounts: gs2.NewAccounts(gs2.Config{PasswordCost: bcrypt.MinCost}, store, b, secrets, clk.Now),
+		GS2Auth:     gs2.NewAuth(store, b, secrets, clk.Now),
+		Xsolla:      xsolla.New(b, store, clk.Now),
+	}
 }
 
 // pipeline is serve's pipeline over b: every grant, the guards of limits

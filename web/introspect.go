@@ -72,7 +72,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	var allowed *bool
 	if action := form.Get("action"); action != "" {
-		ok, err := s.broker.PolicyAllows(r.Context(), in.FederationPolicy, action, form.Get("resource"))
+		ok, err := s.gs2Auth.PolicyAllows(r.Context(), in.FederationPolicy, action, form.Get("resource"))
 		if err != nil {
 			s.writeOAuthError(w, r, err)
 			return

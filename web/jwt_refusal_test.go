@@ -24,6 +24,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/gs2"
 )
 
 // The JWT refusal table: hostile tokens (rows) presented to every verifier
@@ -293,7 +294,7 @@ func jrColumns() []jrColumn {
 				return jrGo(err, "VerifyAccess")
 			}},
 			{name: "Go Broker.Allowed (" + kind + ")", kind: kind, check: func(t *testing.T, e *jrEnv, token string) jrVerdict {
-				ok, err := e.f.Broker.Allowed(context.Background(), token, "Gs2Account:GetAccount", "*")
+				ok, err := e.f.GS2Auth.Allowed(context.Background(), token, "Gs2Account:GetAccount", "*")
 				v := jrGo(err, fmt.Sprintf("Allowed = %v", ok))
 				v.accepted = ok || err == nil
 				return v
@@ -535,8 +536,8 @@ func TestJWTTimeOffsetTokenOfAnotherUser(t *testing.T) {
 			})
 		}
 		// Expired: a time-offset token lives an hour.
-		f.Clock.Advance(broker.TimeOffsetTokenTTL + time.Second)
-		defer f.Clock.Advance(-(broker.TimeOffsetTokenTTL + time.Second))
+		f.Clock.Advance(gs2.TimeOffsetTokenTTL + time.Second)
+		defer f.Clock.Advance(-(gs2.TimeOffsetTokenTTL + time.Second))
 		hdr = trusted(id, f.gs2ProjectToken(t, id, secret))
 		r := f.gs2Send(t, gs2Call{path: "/gs2/auth/login", body: `{"userId":"alice"}`, header: with(alice)})
 		if r.Status != http.StatusBadRequest {

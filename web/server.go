@@ -17,16 +17,30 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/gs2"
+	"github.com/bridgekeeper/bridgekeeper/broker/xsolla"
 	"github.com/bridgekeeper/bridgekeeper/grants"
 )
 
+// Services are what the surfaces call: the broker's core, GS2's two
+// services beside it, and the Xsolla login.
+type Services struct {
+	Broker      *broker.Broker
+	GS2Accounts *gs2.Accounts
+	GS2Auth     *gs2.Auth
+	Xsolla      *xsolla.Service
+}
+
 // Server is the HTTP surface.
 type Server struct {
-	broker   *broker.Broker
-	pipeline *grants.Pipeline
-	log      *slog.Logger
-	maxBody  int64
-	timeout  time.Duration
+	broker      *broker.Broker
+	gs2Accounts *gs2.Accounts
+	gs2Auth     *gs2.Auth
+	xsolla      *xsolla.Service
+	pipeline    *grants.Pipeline
+	log         *slog.Logger
+	maxBody     int64
+	timeout     time.Duration
 	// upstreams by name, in configuration order, and slot -> provider name.
 	upstreams    map[string]Upstream
 	upstreamList []Upstream
@@ -57,10 +71,11 @@ type Options struct {
 	Now                     func() time.Time // nil: time.Now
 }
 
-// NewServer builds the HTTP surface over a broker and the token pipeline.
-func NewServer(b *broker.Broker, pipeline *grants.Pipeline, log *slog.Logger, opts Options) *Server {
+// NewServer builds the HTTP surface over the services and the token
+// pipeline.
+func NewServer(svc Services, pipeline *grants.Pipeline, log *slog.Logger, opts Options) *Server {
 	s := &Server{
-		broker: b, pipeline: pipeline, log: log, maxBody: opts.MaxBodyBytes, timeout: opts.RequestTimeout,
+		broker: svc.Broker, gs2Accounts: svc.GS2Accounts, gs2Auth: svc.GS2Auth, xsolla: svc.Xsolla, pipeline: pipeline, log: log, maxBody: opts.MaxBodyBytes, timeout: opts.RequestTimeout,
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bridgekeeper_http_requests_total", Help: "HTTP requests by route and status code.",

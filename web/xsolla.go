@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/xsolla"
 )
 
 // The Xsolla-style surface: POST /users/login/server_custom_id (Xsolla
@@ -58,7 +59,7 @@ func (s *Server) writeXsollaError(w http.ResponseWriter, r *http.Request, err er
 	case kind == broker.KindUnavailable:
 		s.log.WarnContext(r.Context(), "storage unavailable", "route", routeName(r), "err", err)
 		xe = xsollaRefuse(http.StatusServiceUnavailable, "temporarily_unavailable", "the service is briefly unavailable; retry")
-	case errors.Is(err, broker.ErrSocialLinked):
+	case errors.Is(err, xsolla.ErrSocialLinked):
 		xe = &xsollaError{status: http.StatusConflict, code: "social_profile_linked", description: e.Description, field: e.Field}
 	case errors.Is(err, broker.ErrBanned):
 		xe = xsollaRefuse(http.StatusForbidden, "user_banned", "the user is banned")
@@ -167,8 +168,8 @@ type customIDBody struct {
 // limit (refused on its Content-Length without reading it), 400 for JSON
 // that is malformed or of the wrong types, 422 naming the field for a
 // missing one or an unknown platform. The broker checks the rest.
-func (s *Server) readCustomIDLogin(w http.ResponseWriter, r *http.Request) (broker.CustomIDLogin, error) {
-	var req broker.CustomIDLogin
+func (s *Server) readCustomIDLogin(w http.ResponseWriter, r *http.Request) (xsolla.CustomIDLogin, error) {
+	var req xsolla.CustomIDLogin
 	q := r.URL.Query()
 	switch q.Get("with_logout") {
 	case "", "0":
@@ -269,7 +270,7 @@ func (s *Server) xsollaLogin(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	tok, err := s.broker.LoginCustomID(r.Context(), c, req)
+	tok, err := s.xsolla.LoginCustomID(r.Context(), c, req)
 	if err != nil {
 		fail(err)
 		return
@@ -295,7 +296,7 @@ func (s *Server) xsollaAttributes(w http.ResponseWriter, r *http.Request) {
 		s.writeXsollaError(w, r, err)
 		return
 	}
-	attrs, err := s.broker.Attributes(r.Context(), c, mux.Vars(r)["userId"])
+	attrs, err := s.xsolla.Attributes(r.Context(), c, mux.Vars(r)["userId"])
 	if err != nil {
 		s.writeXsollaError(w, r, err)
 		return

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/gs2"
+	"github.com/bridgekeeper/bridgekeeper/broker/xsolla"
 	"github.com/bridgekeeper/bridgekeeper/config"
 	"github.com/bridgekeeper/bridgekeeper/grants"
 	"github.com/bridgekeeper/bridgekeeper/throttle"
@@ -48,7 +50,13 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	srv := web.NewServer(b, pipeline, log, web.Options{
+	services := web.Services{
+		Broker:      b,
+		GS2Accounts: gs2.NewAccounts(gs2.Config{}, store, b, secrets, time.Now),
+		GS2Auth:     gs2.NewAuth(store, b, secrets, time.Now),
+		Xsolla:      xsolla.New(b, store, time.Now),
+	}
+	srv := web.NewServer(services, pipeline, log, web.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: time.Duration(cfg.RequestTimeout), Upstreams: ups,
 		GS2Region: cfg.GS2.Region, GS2Owner: cfg.GS2.OwnerID,
 		XsollaPublisherProjects: cfg.Xsolla.PublisherProjects, SocialSlots: cfg.Xsolla.SocialSlots,

@@ -1,9 +1,7 @@
-package broker
+package gs2
 
 import (
-	"log/slog"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -14,16 +12,16 @@ func TestPasswordCost(t *testing.T) {
 	for _, tc := range []struct {
 		configured, want int
 	}{{0, DefaultPasswordCost}, {bcrypt.MinCost, bcrypt.MinCost}, {11, 11}} {
-		b := New(Config{PasswordCost: tc.configured}, nil, nil, nil, time.Now, slog.Default())
-		hash, err := b.hashPassword("correct horse")
+		p := newPasswords(tc.configured)
+		hash, err := p.hash("correct horse")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if cost, err := bcrypt.Cost(hash); err != nil || cost != tc.want {
 			t.Errorf("configured %d: cost %d (%v), want %d", tc.configured, cost, err, tc.want)
 		}
-		if !b.passwordMatches(hash, "correct horse") || b.passwordMatches(hash, "wrong horse") || b.passwordMatches(nil, "") {
-			t.Errorf("configured %d: passwordMatches disagrees with the hash", tc.configured)
+		if !p.matches(hash, "correct horse") || p.matches(hash, "wrong horse") || p.matches(nil, "") {
+			t.Errorf("configured %d: matches disagrees with the hash", tc.configured)
 		}
 	}
 	if DefaultPasswordCost < 10 {

@@ -16,6 +16,21 @@ if ((${#missing[@]})); then
 	apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2
 fi
 
+# The interop test drives GS2's TypeScript SDK from interop/gs2sdk; go test
+# itself uses no network, so its locked dependencies are installed here, from
+# the committed package-lock.json, when node_modules is missing or older than
+# the lockfile (npm writes node_modules/.package-lock.json last). Without npm
+# the interop test says what is missing (and fails under CI).
+sdk=interop/gs2sdk
+if [ ! -e "$sdk/node_modules/.package-lock.json" ] || [ "$sdk/package-lock.json" -nt "$sdk/node_modules/.package-lock.json" ]; then
+	if command -v npm >/dev/null 2>&1; then
+		echo "test: npm ci in $sdk" >&2
+		(cd "$sdk" && npm ci --no-audit --no-fund >&2)
+	else
+		echo "test: npm is not installed; the interop test cannot run" >&2
+	fi
+fi
+
 url=$(scripts/testdb.sh start)
 trap 'scripts/testdb.sh stop >/dev/null 2>&1 || true' EXIT
 export BRIDGEKEEPER_TEST_POSTGRES_URL="$url"

@@ -20,8 +20,8 @@ const (
 	crashCCWorkers = 2  // workers that ask for client_credentials tokens
 	// The kill comes once this many requests have completed (and at least
 	// crashMinLoad has passed), with requests in flight.
-	crashKillAfter = 400
-	crashMinLoad   = 1500 * time.Millisecond
+	crashKillAfter = 200
+	crashMinLoad   = 750 * time.Millisecond
 	crashMaxLoad   = 30 * time.Second
 )
 

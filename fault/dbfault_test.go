@@ -177,7 +177,8 @@ func TestPostgresOutage(t *testing.T) {
 		}
 	})
 
-	time.Sleep(1500 * time.Millisecond)
+	// Load before the outage: each worker's four operations a few times over.
+	time.Sleep(500 * time.Millisecond)
 
 	phase.Store(phaseStopping)
 	stopAt := time.Now()
@@ -198,9 +199,9 @@ func TestPostgresOutage(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// Long enough for the client cache to expire and the pool to try, and
-	// fail, to reconnect.
-	time.Sleep(3 * time.Second)
+	// Long enough for the client cache (250ms) to expire several times over
+	// and the pool to try, and fail, to reconnect: hundreds of requests.
+	time.Sleep(1500 * time.Millisecond)
 
 	phase.Store(phaseStarting)
 	startAt := time.Now()
@@ -228,9 +229,10 @@ func TestPostgresOutage(t *testing.T) {
 			t.Errorf("%s did not succeed again within %s of PostgreSQL's restart", op, recoverWithin)
 		}
 	}
-	// Then everything must succeed.
+	// Then everything must succeed: each worker's four operations a few
+	// times over.
 	phase.Store(phaseAfter)
-	time.Sleep(2 * time.Second)
+	time.Sleep(time.Second)
 	stopLoad()
 	wg.Wait()
 

@@ -32,8 +32,8 @@ const sdkDir = "gs2sdk"
 // TestGS2TypeScriptSDK runs gs2sdk/sdk.test.js (GS2's own SDK, as a game
 // team's server uses it) against a fresh broker on loopback.
 func TestGS2TypeScriptSDK(t *testing.T) {
-	requireTools(t, "node", "npm")
-	npmCI(t)
+	requireTools(t, "node")
+	requireNodeModules(t)
 
 	db := "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "bk.db"))
 	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
@@ -80,9 +80,12 @@ func requireTools(t *testing.T, tools ...string) {
 	}
 }
 
-// npmCI installs gs2sdk's locked dependencies when node_modules is missing
-// or older than package-lock.json.
-func npmCI(t *testing.T) {
+// requireNodeModules checks that gs2sdk's locked dependencies are
+// installed and not older than package-lock.json. The test itself never
+// installs them, so that go test needs no network: scripts/test.sh (make
+// test) runs npm ci before go test. Without them the test is skipped, or
+// fails under CI, where a skip would pass while proving nothing.
+func requireNodeModules(t *testing.T) {
 	t.Helper()
 	lock, err := os.Stat(filepath.Join(sdkDir, "package-lock.json"))
 	if err != nil {
@@ -90,18 +93,20 @@ func npmCI(t *testing.T) {
 	}
 	// npm writes node_modules/.package-lock.json at the end of every install.
 	installed, err := os.Stat(filepath.Join(sdkDir, "node_modules", ".package-lock.json"))
-	if err == nil && !installed.ModTime().Before(lock.ModTime()) {
+	problem := ""
+	switch {
+	case err != nil:
+		problem = "interop/gs2sdk/node_modules is not installed"
+	case installed.ModTime().Before(lock.ModTime()):
+		problem = "interop/gs2sdk/node_modules is older than package-lock.json"
+	default:
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-	cmd.Dir = sdkDir
-	cmd.Env = baseEnviron()
-	cmd.WaitDelay = 5 * time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s: %v (context: %v)\n%s", sdkDir, err, ctx.Err(), out)
+	fix := "run `make test` (scripts/test.sh runs npm ci before go test) or `npm ci` in interop/gs2sdk"
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s; under CI the interop test must run: %s", problem, fix)
 	}
+	t.Skipf("%s: %s; set CI to make this a failure", problem, fix)
 }
 
 func baseEnviron() []string { return proctest.Environ() }

@@ -28,6 +28,7 @@ func retryAfter(t *testing.T, r response, max int) {
 // right one — until a failure's worth of time has passed; successes never
 // count.
 func TestFailedSecretsSlowAnAddress(t *testing.T) {
+	t.Parallel()
 	eachStoreWith(t, addressGuard, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		cc := url.Values{"grant_type": {"client_credentials"}}
@@ -59,6 +60,7 @@ func TestFailedSecretsSlowAnAddress(t *testing.T) {
 // refusal tells nothing about existence. GS2 answers 503 (its SDKs know no
 // 429).
 func TestFailedPasswordsSlowAnIdentifier(t *testing.T) {
+	t.Parallel()
 	eachStoreWith(t, identifierGuard, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		hdr := trusted(clientID, project)
@@ -93,6 +95,7 @@ func TestFailedPasswordsSlowAnIdentifier(t *testing.T) {
 // TestWrongTakeOverPasswordsSlowAnIdentifier: doTakeOver guesses against
 // one identifier are slowed whether or not the takeover exists.
 func TestWrongTakeOverPasswordsSlowAnIdentifier(t *testing.T) {
+	t.Parallel()
 	eachStoreWith(t, identifierGuard, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		hdr := trusted(clientID, project)
@@ -121,6 +124,11 @@ func TestWrongTakeOverPasswordsSlowAnIdentifier(t *testing.T) {
 		}
 	})
 }
+
+// Not parallel, TestClientRateLimit and TestAddressRateLimit: their limits
+// are per second on the fixture's clock, which follows real time, so their
+// requests must come within a fraction of a second, which a machine busy with
+// the parallel tests does not promise.
 
 // TestClientRateLimit: a client held to --rate-limit 2 gets 429 slow_down
 // with Retry-After on the token endpoint once its burst is spent; another

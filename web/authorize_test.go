@@ -22,6 +22,7 @@ import (
 // through mockoidc with PKCE, gets an ID token go-oidc accepts with its
 // nonce, and the upstream subject maps to one broker user.
 func TestAuthorizationCodeFlow(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		id, _ := f.client(t, nativeSpec("game"))
 		cfg := f.oauthConfig(id, "", nativeRedirect, "openid", "game")
@@ -64,6 +65,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 
 // TestNoOpenIDNoIDToken: without openid in the scope there is no ID token.
 func TestNoOpenIDNoIDToken(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		id, secret := f.client(t, appSpec("game"))
 		tok := f.login(t, f.oauthConfig(id, secret, appRedirect, "game"), "google", "alice")
@@ -80,6 +82,7 @@ func TestNoOpenIDNoIDToken(t *testing.T) {
 // TestAuthorizeErrorPages: a request whose client or redirect_uri cannot be
 // trusted is answered on a page, never redirected.
 func TestAuthorizeErrorPages(t *testing.T) {
+	t.Parallel()
 	f := newFlowEnv(t, openSQLite(t))
 	id, _ := f.client(t, nativeSpec("game"))
 	cfg := f.oauthConfig(id, "", nativeRedirect, "openid")
@@ -127,6 +130,7 @@ func TestAuthorizeErrorPages(t *testing.T) {
 // TestAuthorizeRedirectErrors: every other bad request goes back to the
 // client's redirect_uri as error= with its state.
 func TestAuthorizeRedirectErrors(t *testing.T) {
+	t.Parallel()
 	f := newFlowEnv(t, openSQLite(t))
 	native, _ := f.client(t, nativeSpec("game"))
 	spec := appSpec("game")
@@ -175,6 +179,7 @@ func TestAuthorizeRedirectErrors(t *testing.T) {
 // TestUpstreamRefusalReachesClient: a player who declines at the upstream
 // comes back to the client with error= and the client's state.
 func TestUpstreamRefusalReachesClient(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		id, _ := f.client(t, nativeSpec("game"))
 		cfg := f.oauthConfig(id, "", nativeRedirect, "openid")
@@ -217,6 +222,7 @@ func TestUpstreamRefusalReachesClient(t *testing.T) {
 // TestCallbackStateRefused: the upstream's state must be one the broker
 // issued to this browser, unused and unexpired.
 func TestCallbackStateRefused(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		id, _ := f.client(t, nativeSpec("game"))
 		cfg := f.oauthConfig(id, "", nativeRedirect, "openid")
@@ -292,6 +298,7 @@ func TestCallbackStateRefused(t *testing.T) {
 // TestCodeRedemptionRules: a code is bound to its client, redirect_uri and
 // PKCE verifier, lives 60 s, and a replay revokes what it issued.
 func TestCodeRedemptionRules(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		id, secret := f.client(t, appSpec("game"))
 		otherID, otherSecret := f.client(t, appSpec("game"))
@@ -392,6 +399,7 @@ var loginLink = regexp.MustCompile(`<a class="button" href="([^"]+)">Continue wi
 // TestLoginPage: without a provider the player chooses among all of them,
 // and each choice signs in at that provider.
 func TestLoginPage(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		id, secret := f.client(t, appSpec("game"))
 		cfg := f.oauthConfig(id, secret, appRedirect, "openid")
@@ -443,6 +451,7 @@ func TestLoginPage(t *testing.T) {
 // TestConcurrentFirstSignIn: a new player signing in from several browsers at
 // once becomes one user with one link.
 func TestConcurrentFirstSignIn(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		id, secret := f.client(t, appSpec("game"))
 		cfg := f.oauthConfig(id, secret, appRedirect, "game")
@@ -480,6 +489,7 @@ func TestConcurrentFirstSignIn(t *testing.T) {
 // TestConcurrentCodeExchange: of several exchanges of one code at once
 // exactly one gets tokens, and the replays revoke them.
 func TestConcurrentCodeExchange(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		id, secret := f.client(t, appSpec("game"))
 		cfg := f.oauthConfig(id, secret, appRedirect, "game")
@@ -521,6 +531,7 @@ func TestConcurrentCodeExchange(t *testing.T) {
 // upstream and the code's exchange gets no tokens; after the release the
 // same player signs in again.
 func TestBannedUserCannotExchangeCode(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		ctx := context.Background()
 		id, _ := f.client(t, nativeSpec("game"))
@@ -569,6 +580,7 @@ func (s failingRefreshInsert) CreateRefreshToken(ctx context.Context, rt broker.
 // that stores its tokens, so a failure to store them leaves the code
 // redeemable instead of burnt with nothing issued.
 func TestCodeExchangeIsOneTransaction(t *testing.T) {
+	t.Parallel()
 	for name, open := range map[string]func(testing.TB) broker.Store{
 		"sqlite": openSQLite, "postgres": func(t testing.TB) broker.Store { return openPostgres(t.(*testing.T)) },
 	} {

@@ -20,6 +20,7 @@ const chromium = "/usr/bin/chromium"
 // player clicks google on the login page, mockoidc signs them in, and the
 // browser lands on the game's redirect URI with a code the game exchanges.
 func TestBrowserSignIn(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat(chromium); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is missing; under CI the browser test must run: %v", chromium, err)

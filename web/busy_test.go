@@ -98,6 +98,7 @@ var busyStores = []struct {
 // wire format (never 409, never 500), and the same request succeeds once
 // the lock is released.
 func TestBusyDatabaseIsUnavailable(t *testing.T) {
+	t.Parallel()
 	for _, bs := range busyStores {
 		t.Run(bs.name, func(t *testing.T) {
 			ls := bs.open(t)

@@ -14,6 +14,7 @@ import (
 // TestGS2LoginConcurrentFirstSight: 100 concurrent GS2 logins of a user ID
 // the broker has never seen make one user.
 func TestGS2LoginConcurrentFirstSight(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		got := parallel(t, 100, func() response {
@@ -37,6 +38,7 @@ func TestGS2LoginConcurrentFirstSight(t *testing.T) {
 // clear refusal (409, or 401 for an update that came after the winner and
 // so holds an old password), never a 5xx and never a second winner.
 func TestTakeOverConcurrentWrites(t *testing.T) {
+	t.Parallel()
 	const writers = 10
 	eachStore(t, func(t *testing.T, f *fixture) {
 		ctx := context.Background()

@@ -37,6 +37,7 @@ func strs(v any) []string {
 // TestDiscovery: RFC 8414 and OpenID Connect Discovery 1.0 §3, at both
 // well-known paths, with endpoints that answer.
 func TestDiscovery(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		var docs []string
 		for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
@@ -110,6 +111,7 @@ func TestDiscovery(t *testing.T) {
 // TestDiscoveredEndpointsWork follows the discovery document, as a client
 // library would.
 func TestDiscoveredEndpointsWork(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		d := f.get(t, "/.well-known/oauth-authorization-server")
 		rel := func(key string) string {
@@ -143,6 +145,7 @@ func TestDiscoveredEndpointsWork(t *testing.T) {
 // TestJWKS: RFC 7517 — the active key, public parts only, and it verifies
 // the tokens the broker issues.
 func TestJWKS(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		r := f.get(t, "/.well-known/jwks.json")
 		if r.Status != http.StatusOK {
@@ -191,6 +194,7 @@ func TestJWKS(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		for _, path := range []string{"/healthz", "/readyz"} {
 			r := f.get(t, path)
@@ -223,6 +227,7 @@ func (f *fixture) metrics(t *testing.T) map[string]float64 {
 }
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		f.mustToken(t, id, secret, url.Values{"grant_type": {"client_credentials"}})
@@ -259,6 +264,7 @@ func TestMetrics(t *testing.T) {
 // TestClientChangesTakeEffect: a client created, changed or deleted in the
 // store by another process (the CLI) is seen within a second.
 func TestClientChangesTakeEffect(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		ctx := context.Background()
 		ccForm := url.Values{"grant_type": {"client_credentials"}}
@@ -340,6 +346,7 @@ func TestClientChangesTakeEffect(t *testing.T) {
 // TestSecretsNotLogged: DESIGN §6 — never log a token or a secret, even at
 // debug level and on failures.
 func TestSecretsNotLogged(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		otherID, otherSecret := f.client(t, gameServer("game"))

@@ -336,6 +336,7 @@ func tokenErrors() []tokenError {
 // server and store are shared per store, since a PostgreSQL fixture costs
 // a CREATE DATABASE.
 func TestTokenErrors(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		for _, tc := range tokenErrors() {
 			t.Run("should fail because "+tc.name, func(t *testing.T) {
@@ -362,6 +363,7 @@ func TestTokenErrors(t *testing.T) {
 // %x20-21 / %x23-5B / %x5D-7E in error_description: no '"', no '\', nothing
 // outside printable ASCII.
 func TestTokenErrorDescriptionCharset(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		var bad []string
@@ -396,6 +398,7 @@ func validDescription(s string) bool {
 // authentication method" as an invalid_client case; the client used the
 // Authorization header, so the 401 carries the Basic challenge.
 func TestTokenUnsupportedAuthScheme(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		r := f.send(t, call{body: cc(), auth: "Bearer x"})
 		if r.Status >= 500 || r.Status < 400 {
@@ -412,6 +415,7 @@ func TestTokenUnsupportedAuthScheme(t *testing.T) {
 
 // TestTokenAcceptsEdgeInputs: inputs at the edge of what is allowed succeed.
 func TestTokenAcceptsEdgeInputs(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		call func(id, secret string) call
@@ -473,6 +477,7 @@ func TestTokenAcceptsEdgeInputs(t *testing.T) {
 
 // TestTokenAlias: POST /connect/1.0/api/token is /oauth2/token.
 func TestTokenAlias(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		login := f.do(t, http.MethodPost, "/connect/1.0/api/token", formType, customID("p1").Encode(), creds(id, secret))
@@ -500,6 +505,7 @@ func TestTokenAlias(t *testing.T) {
 
 // TestRoutingErrors: unknown paths and methods are JSON errors too.
 func TestRoutingErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, method, path string
 		status             int
@@ -540,6 +546,7 @@ func TestRoutingErrors(t *testing.T) {
 // TestRandomInputsNever5xx: 300 random requests (fixed seed) are each answered
 // with a status below 500 and, when refused, a JSON error.
 func TestRandomInputsNever5xx(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		login := f.mustToken(t, id, secret, customID("p1"))
@@ -708,6 +715,7 @@ func (g *gen) authenticate(c *call) {
 // value carrying it is refused with the error its parameter calls for, the
 // same on both stores, never a 500.
 func TestNULBytes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		call   func(id, secret string) call

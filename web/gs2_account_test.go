@@ -80,6 +80,7 @@ func aboutNow(t *testing.T, f *fixture, name string, v any) {
 }
 
 func TestGS2CreateAccount(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		hdr := trusted(clientID, project)
@@ -144,6 +145,7 @@ func mustNamespace(t *testing.T, f *fixture, name string) broker.Namespace {
 }
 
 func TestGS2GetAccount(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		hdr := trusted(clientID, project)
@@ -188,6 +190,7 @@ func TestGS2GetAccount(t *testing.T) {
 }
 
 func TestGS2Authentication(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		hdr := trusted(clientID, project)
@@ -259,6 +262,7 @@ func tamper(s string, i int) string {
 }
 
 func TestGS2LoginBySignature(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		hdr := trusted(clientID, project)
@@ -322,6 +326,7 @@ func TestGS2LoginBySignature(t *testing.T) {
 
 // TestGS2SignedPairExpires: a body/signature pair lives an hour.
 func TestGS2SignedPairExpires(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		hdr := trusted(id, f.gs2ProjectToken(t, id, secret))
@@ -341,6 +346,7 @@ func TestGS2SignedPairExpires(t *testing.T) {
 // TestGS2DescribeAccounts pages through 2,500 accounts (made in the store
 // directly: bcrypt at the API's cost would take minutes under -race).
 func TestGS2DescribeAccounts(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "bulk")
 		hdr := trusted(clientID, project)
@@ -490,6 +496,7 @@ func TestGS2DescribeAccounts(t *testing.T) {
 // TestGS2DescribeAccountsEmpty: a namespace without accounts lists none,
 // as an empty array.
 func TestGS2DescribeAccountsEmpty(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		r := f.gs2Send(t, gs2Call{method: http.MethodGet, path: "/gs2/account/game/account", header: trusted(clientID, project)})

@@ -31,6 +31,7 @@ func jwtPayload(t *testing.T, token string) map[string]any {
 }
 
 func TestGS2ProjectLogin(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		publicSpec := gameServer("game")
@@ -69,6 +70,7 @@ func TestGS2ProjectLogin(t *testing.T) {
 
 // TestGS2Login: GS2-Auth's login, with and without a time-offset token.
 func TestGS2Login(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		hdr := trusted(clientID, project)
@@ -135,6 +137,7 @@ func TestGS2Login(t *testing.T) {
 
 // TestGS2TimeOffsetTokenExpires: a time-offset token lives an hour.
 func TestGS2TimeOffsetTokenExpires(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		project := f.gs2ProjectToken(t, id, secret)
@@ -153,6 +156,7 @@ func TestGS2TimeOffsetTokenExpires(t *testing.T) {
 
 // TestGS2TimeOffsetTokenRequest: issueTimeOffsetTokenByUserId's checks.
 func TestGS2TimeOffsetTokenRequest(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		tests := []struct {
@@ -186,6 +190,7 @@ func TestGS2TimeOffsetTokenRequest(t *testing.T) {
 // TestGS2LoginUserElsewhere: a userId taken in another namespace is a 409,
 // and the namespace that has it keeps logging it in.
 func TestGS2LoginUserElsewhere(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		gameID, gameProject := f.gs2Project(t, "game")
 		otherID, otherProject := f.gs2Project(t, "other")

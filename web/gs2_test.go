@@ -117,6 +117,7 @@ func checkGS2Error(t *testing.T, r response, status int, component string) gs2Er
 }
 
 func TestGS2ServiceVersion(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		for _, svc := range []string{"auth", "identifier", "account"} {
 			t.Run(svc, func(t *testing.T) {
@@ -137,6 +138,7 @@ func TestGS2ServiceVersion(t *testing.T) {
 // TestGS2ProjectTokenAuth: trusted-server calls need a live client token
 // of a confidential client, named by X-GS2-CLIENT-ID when that is sent.
 func TestGS2ProjectTokenAuth(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		// A player's token, as GS2-Auth's login hands it out.
@@ -176,6 +178,7 @@ func TestGS2ProjectTokenAuth(t *testing.T) {
 
 // TestGS2ProjectTokenOfDeletedClient: the client must still exist.
 func TestGS2ProjectTokenOfDeletedClient(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		if err := f.Store.DeleteClient(t.Context(), clientID); err != nil {
@@ -190,6 +193,7 @@ func TestGS2ProjectTokenOfDeletedClient(t *testing.T) {
 // TestGS2LiberalInput: GS2-WIRE.md's "be liberal" rules, and what is
 // refused anyway.
 func TestGS2LiberalInput(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		tests := []struct {
@@ -234,6 +238,7 @@ func TestGS2LiberalInput(t *testing.T) {
 
 // TestGS2BodyLimit: the body limit bounds the decompressed size too.
 func TestGS2BodyLimit(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		clientID, project := f.gs2Project(t, "game")
 		big := `{"userId":"u1","pad":"` + strings.Repeat("a", 128<<10) + `"}`
@@ -253,6 +258,7 @@ func TestGS2BodyLimit(t *testing.T) {
 // TestGS2UnknownCall: an unserved GS2 path or method is a 404 the SDKs can
 // read, not the OAuth2 surface's error.
 func TestGS2UnknownCall(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		for _, c := range []gs2Call{
 			{path: "/gs2/account/game/takeover/type/0/openIdConnect"},

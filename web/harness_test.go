@@ -68,9 +68,11 @@ func eachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
 // configure (nil: as they are).
 func eachStoreWith(t *testing.T, configure func(*settings), fn func(t *testing.T, f *fixture)) {
 	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel() // each backend has a fixture of its own
 		fn(t, buildFixture(t, openSQLite(t), nil, configure))
 	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		fn(t, buildFixture(t, openPostgres(t), nil, configure))
 	})
 }

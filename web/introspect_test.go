@@ -107,6 +107,7 @@ func near(t *testing.T, what string, got int64, want time.Time, tolerance time.D
 }
 
 func TestIntrospectAccessToken(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		ns := namespaceOf(t, f, id)
@@ -153,6 +154,7 @@ func TestIntrospectAccessToken(t *testing.T) {
 }
 
 func TestIntrospectClientCredentialsToken(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		at := f.mustToken(t, id, secret, url.Values{"grant_type": {"client_credentials"}, "scope": {"game"}}).str("access_token")
@@ -174,6 +176,7 @@ func TestIntrospectClientCredentialsToken(t *testing.T) {
 // TestIntrospectRefreshToken: the hint orders the lookups but does not
 // restrict them (RFC 7662 §2.1).
 func TestIntrospectRefreshToken(t *testing.T) {
+	t.Parallel()
 	for _, hint := range []string{"refresh_token", "", "access_token", "no-such-hint"} {
 		t.Run("hint="+hint, func(t *testing.T) {
 			eachStore(t, func(t *testing.T, f *fixture) {
@@ -208,6 +211,7 @@ func TestIntrospectRefreshToken(t *testing.T) {
 // TestIntrospectInactive: whatever makes a token unusable makes it inactive,
 // and the answer is exactly {"active":false}.
 func TestIntrospectInactive(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		// token returns the token to introspect, after any setup.
@@ -366,10 +370,12 @@ func endpointErrors(path string) []tokenError {
 }
 
 func TestIntrospectErrors(t *testing.T) {
+	t.Parallel()
 	testEndpointErrors(t, "/oauth2/introspect")
 }
 
 func TestRevokeErrors(t *testing.T) {
+	t.Parallel()
 	testEndpointErrors(t, "/oauth2/revoke")
 }
 
@@ -392,6 +398,7 @@ func testEndpointErrors(t *testing.T, path string) {
 // token revokes it and the access tokens of its grant; an unknown or wrong
 // hint must not stop the server from finding it.
 func TestRevokeRefreshTokenRevokesFamily(t *testing.T) {
+	t.Parallel()
 	for _, hint := range []string{"", "refresh_token", "no-such-hint", "access_token"} {
 		t.Run("hint="+hint, func(t *testing.T) {
 			eachStore(t, func(t *testing.T, f *fixture) {
@@ -431,6 +438,7 @@ func TestRevokeRefreshTokenRevokesFamily(t *testing.T) {
 // TestRevokeAccessToken: revoking an access token deactivates it alone; its
 // refresh token keeps working.
 func TestRevokeAccessToken(t *testing.T) {
+	t.Parallel()
 	for _, hint := range []string{"", "access_token", "refresh_token"} {
 		t.Run("hint="+hint, func(t *testing.T) {
 			eachStore(t, func(t *testing.T, f *fixture) {
@@ -456,6 +464,7 @@ func TestRevokeAccessToken(t *testing.T) {
 // TestRevokeIgnoresOthersTokens: RFC 7009 §2.2 — 200 for a token the server
 // does not know or that is another client's, which stays active.
 func TestRevokeIgnoresOthersTokens(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		for _, tok := range []string{"unknown", "rt_" + strings.Repeat("A", 43), "a.b.c", strings.Repeat("x", 10<<10)} {

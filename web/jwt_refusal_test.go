@@ -438,6 +438,7 @@ func jrRows() []jrRow {
 // verifier, in the shape that verifier promises (401, active:false, an
 // error); the controls are accepted everywhere.
 func TestJWTRefusal(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		e := newJREnv(t, f)
 		cols := jrColumns()
@@ -487,6 +488,7 @@ func TestJWTRefusal(t *testing.T) {
 // user and namespace; presented for another user, or in another namespace,
 // login and federation refuse it (400 timeOffsetToken invalid).
 func TestJWTTimeOffsetTokenOfAnotherUser(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		hdr := trusted(id, f.gs2ProjectToken(t, id, secret))
@@ -553,6 +555,7 @@ func TestJWTTimeOffsetTokenOfAnotherUser(t *testing.T) {
 // §7.1), so that one token has one spelling (for anything keyed on it), and
 // revoking the original ends every spelling in any case.
 func TestJWTNonCanonicalSpelling(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, openSQLite(t))
 	e := newJREnv(t, f)
 	ctx := context.Background()

@@ -124,6 +124,7 @@ func hasLink(ls []linkItem, provider, subject string) bool {
 // TestLinkProvider: a signed-in player links mobage through the browser
 // flow and can then sign in with either provider as the same user.
 func TestLinkProvider(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		e := newLinkEnv(f, t)
 		tok := e.login(t, e.cfg, "google", "g-alice")
@@ -157,6 +158,7 @@ func TestLinkProvider(t *testing.T) {
 // TestLinkReturnsToClient: with a redirect_uri the browser goes back to the
 // game with linked= and its state.
 func TestLinkReturnsToClient(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		e := newLinkEnv(f, t)
 		tok := e.login(t, e.cfg, "mobage", "m-bob")
@@ -207,6 +209,7 @@ func TestLinkReturnsToClient(t *testing.T) {
 
 // TestLinkConflict: an identity linked to another user is never re-pointed.
 func TestLinkConflict(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		e := newLinkEnv(f, t)
 		alice := e.userID(t, e.login(t, e.cfg, "mobage", "m-alice").AccessToken)
@@ -274,6 +277,7 @@ func TestLinkConflict(t *testing.T) {
 
 // TestUnlink: a link can be removed, but never the last way in.
 func TestUnlink(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		e := newLinkEnv(f, t)
 		tok := e.login(t, e.cfg, "google", "g-carol")
@@ -321,6 +325,7 @@ func TestUnlink(t *testing.T) {
 // TestAccountAuth: the account API and /userinfo take a player's Bearer
 // access token and nothing else.
 func TestAccountAuth(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		e := newLinkEnv(f, t)
 		tok := e.login(t, e.cfg, "google", "g-dave")
@@ -377,6 +382,7 @@ func TestAccountAuth(t *testing.T) {
 
 // TestLinkURLExpires: a link URL is good for AuthRequestTTL only.
 func TestLinkURLExpires(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		e := newLinkEnv(f, t)
 		tok := e.login(t, e.cfg, "google", "g-erin")
@@ -389,6 +395,7 @@ func TestLinkURLExpires(t *testing.T) {
 
 // TestConcurrentUnlink: removing both of two links at once leaves one.
 func TestConcurrentUnlink(t *testing.T) {
+	t.Parallel()
 	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
 		e := newLinkEnv(f, t)
 		tok := e.login(t, e.cfg, "google", "g-frank")

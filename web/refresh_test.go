@@ -11,6 +11,7 @@ import (
 )
 
 func TestRefreshRotates(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		login := f.mustToken(t, id, secret, customID("p1"))
@@ -43,6 +44,7 @@ func TestRefreshRotates(t *testing.T) {
 // TestRefreshReuseRevokesFamily: a spent token presented after the grace
 // window is reuse; the whole family dies, access tokens included.
 func TestRefreshReuseRevokesFamily(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		login := f.mustToken(t, id, secret, customID("p1"))
@@ -74,6 +76,7 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 }
 
 func TestRefreshConcurrentRotatesOnce(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		rt := f.mustToken(t, id, secret, customID("p1")).str("refresh_token")
@@ -99,6 +102,7 @@ func TestRefreshConcurrentRotatesOnce(t *testing.T) {
 }
 
 func TestRefreshScope(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		login := f.mustToken(t, id, secret, url.Values{"grant_type": {"server_custom_id"}, "server_custom_id": {"p"}, "scope": {"game"}})
@@ -131,6 +135,7 @@ func TestRefreshScope(t *testing.T) {
 // TestKeyRotationKeepsOldTokens: after `key rotate`, tokens signed by the
 // retired key still verify (its key stays in JWKS) and new ones use the new key.
 func TestKeyRotationKeepsOldTokens(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		cc := url.Values{"grant_type": {"client_credentials"}}

@@ -43,6 +43,7 @@ func jwtHeader(t *testing.T, token string) map[string]any {
 }
 
 func TestClientCredentials(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		r := f.mustToken(t, id, secret, url.Values{"grant_type": {"client_credentials"}})
@@ -83,6 +84,7 @@ func TestClientCredentials(t *testing.T) {
 // TestClientCredentialsLibrary: golang.org/x/oauth2's client, unmodified,
 // with either client authentication method.
 func TestClientCredentialsLibrary(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
@@ -113,6 +115,7 @@ func asRetrieve(err error, re **oauth2.RetrieveError) bool {
 }
 
 func TestServerCustomID(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		first := f.mustToken(t, id, secret, customID("player-42"))
@@ -155,6 +158,7 @@ func TestServerCustomID(t *testing.T) {
 }
 
 func TestServerCustomIDConcurrentFirstLogin(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		id, secret := f.client(t, gameServer("game"))
 		users := parallel(t, 100, func() response { return f.token(t, id, secret, customID("new-player")) })

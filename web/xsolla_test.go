@@ -279,6 +279,7 @@ func xsClaim(claims map[string]any, name string) string {
 // against the JWKS, the user, its links and its profile in the store, and
 // later logins of the same player.
 func TestXsollaLogin(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		ctx := t.Context()
 		srv := f.xsServer(t, gameServer("game"))
@@ -372,6 +373,7 @@ func TestXsollaLogin(t *testing.T) {
 // TestXsollaLoginSameUserAsGrant: the player of this endpoint is the very
 // user the server_custom_id grant signs in, whichever comes first.
 func TestXsollaLoginSameUserAsGrant(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		srv := f.xsServer(t, gameServer("game"))
 		ns := xsProject(t, f, "game")
@@ -399,6 +401,7 @@ func TestXsollaLoginSameUserAsGrant(t *testing.T) {
 // TestXsollaLoginConcurrentFirstLogin: 20 concurrent first logins of one
 // server_custom_id (with attributes and a social profile) are one user.
 func TestXsollaLoginConcurrentFirstLogin(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		srv := f.xsServer(t, gameServer("game"))
 		ns := xsProject(t, f, "game")
@@ -470,6 +473,7 @@ func TestXsollaLoginConcurrentFirstLogin(t *testing.T) {
 // TestXsollaAttributesUpsert: later logins upsert attributes by key; a
 // read_only attribute keeps its first value (and the login succeeds).
 func TestXsollaAttributesUpsert(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		srv := f.xsServer(t, gameServer("game"))
 		ns := xsProject(t, f, "game")
@@ -532,6 +536,7 @@ func TestXsollaAttributesUpsert(t *testing.T) {
 
 // TestXsollaAttributesEndpoint: who may read which user's attributes.
 func TestXsollaAttributesEndpoint(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		srv := f.xsServer(t, gameServer("game"))
 		ns := xsProject(t, f, "game")
@@ -579,6 +584,7 @@ func xsTokenOf(t *testing.T, f *fixture, srv xsServer, ns, id string) string {
 // the server_custom_id grant in the project's namespace is a server; all
 // else is 401 with a Bearer challenge, on both endpoints.
 func TestXsollaServerAuth(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		ctx := t.Context()
 		srv := f.xsServer(t, gameServer("game"))
@@ -653,6 +659,7 @@ func TestXsollaServerAuth(t *testing.T) {
 
 // TestXsollaProject: projectId and publisher_project_id.
 func TestXsollaProject(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		srv := f.xsServer(t, gameServer("game"))
 		ns := xsProject(t, f, "game")
@@ -703,6 +710,7 @@ func TestXsollaProject(t *testing.T) {
 
 // TestXsollaQuery: with_logout and payload.
 func TestXsollaQuery(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		srv := f.xsServer(t, gameServer("game"))
 		ns := xsProject(t, f, "game")
@@ -728,6 +736,7 @@ func TestXsollaQuery(t *testing.T) {
 // TestXsollaMalformedBody: JSON that is malformed or of the wrong types is a
 // 400, before any rule is checked.
 func TestXsollaMalformedBody(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		srv := f.xsServer(t, gameServer("game"))
 		ns := xsProject(t, f, "game")
@@ -767,6 +776,7 @@ func TestXsollaMalformedBody(t *testing.T) {
 // TestXsollaInvalidFields: valid JSON breaking a rule is a 422 naming the
 // field; a rule's boundary passes.
 func TestXsollaInvalidFields(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		srv := f.xsServer(t, gameServer("game"))
 		ns := xsProject(t, f, "game")
@@ -822,6 +832,7 @@ func TestXsollaInvalidFields(t *testing.T) {
 // TestXsollaNeverServerError: inputs a store may not hold are refused (or
 // taken) the same on both stores, never a 5xx.
 func TestXsollaNeverServerError(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		srv := f.xsServer(t, gameServer("game"))
 		ns := xsProject(t, f, "game")
@@ -854,6 +865,7 @@ func xsLastError(f *fixture) string {
 // TestXsollaSocialProfileLinked: a social identity belongs to one user, and
 // a user has one identity per platform.
 func TestXsollaSocialProfileLinked(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		ctx := t.Context()
 		srv := f.xsServer(t, gameServer("game"))
@@ -904,6 +916,7 @@ func TestXsollaSocialProfileLinked(t *testing.T) {
 // between the earlier logins and the logout, and by 1 s after it, so that
 // no token lands in the logout's second by chance.
 func TestXsollaWithLogout(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		srv := f.xsServer(t, gameServer("game"))
 		ns := xsProject(t, f, "game")
@@ -1030,6 +1043,7 @@ func (b *xsStallingBody) Read(p []byte) (int, error) {
 // the stall the client would push much of the body into the loopback
 // socket buffers whatever the server does, and the count would say nothing.
 func TestXsollaBodyLimit(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		srv := f.xsServer(t, gameServer("game"))
 		ns := xsProject(t, f, "game")
@@ -1102,6 +1116,7 @@ func TestXsollaBodyLimit(t *testing.T) {
 // budget is shared by all it does (its client_credentials token request
 // spends from it too).
 func TestXsollaRateLimit(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		spec := gameServer("game")
 		spec.RateLimit = 2
@@ -1143,6 +1158,7 @@ func TestXsollaRateLimit(t *testing.T) {
 
 // TestXsollaBannedUser: a banned player cannot log in until the release.
 func TestXsollaBannedUser(t *testing.T) {
+	t.Parallel()
 	xsollaEachStore(t, func(t *testing.T, f *fixture) {
 		ctx := t.Context()
 		srv := f.xsServer(t, gameServer("game"))
@@ -1178,6 +1194,7 @@ func TestXsollaBannedUser(t *testing.T) {
 // TestXsollaChallenge: a 401 names invalid_token only when a token was
 // sent (RFC 6750 §3.1).
 func TestXsollaChallenge(t *testing.T) {
+	t.Parallel()
 	f := buildFixture(t, openSQLite(t), nil, xsollaOptions)
 	for _, tc := range []struct {
 		auth string

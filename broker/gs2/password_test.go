@@ -20,6 +20,12 @@ func TestPasswordCost(t *testing.T) {
 		if cost, err := bcrypt.Cost(hash); err != nil || cost != tc.want {
 			t.Errorf("configured %d: cost %d (%v), want %d", tc.configured, cost, err, tc.want)
 		}
+		// Comparing reads the cost from the hash, so the cheapest hash
+		// checks it as well as any: each check at cost 10 or 11 is seconds
+		// of CPU under -race.
+		if tc.want != bcrypt.MinCost {
+			continue
+		}
 		if !p.matches(hash, "correct horse") || p.matches(hash, "wrong horse") || p.matches(nil, "") {
 			t.Errorf("configured %d: matches disagrees with the hash", tc.configured)
 		}

@@ -29,6 +29,7 @@ func writeFile(t *testing.T, name, content string) string {
 // TestConfigLayers checks file < BRIDGEKEEPER_* < flags by where a created
 // client lands: in the database that the winning layer names.
 func TestConfigLayers(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
 		fileDB, envDB, flagDB := s.newURL(t), s.newURL(t), s.newURL(t)
 		kek := proctest.NewKEK()
@@ -76,6 +77,7 @@ func TestConfigLayers(t *testing.T) {
 // TestConfigFileSetsServe checks that serve takes every setting from the
 // file: addr, issuer, database, signing_alg and the KEK file.
 func TestConfigFileSetsServe(t *testing.T) {
+	t.Parallel()
 	db := sqliteURL(t)
 	addr := proctest.FreeAddr(t)
 	kekFile := writeFile(t, "kek", proctest.NewKEK()+"\n")
@@ -104,6 +106,7 @@ type invalidCase struct {
 }
 
 func TestInvalidConfigurationStops(t *testing.T) {
+	t.Parallel()
 	kek := proctest.NewKEK()
 	withKEK := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + kek}
 	tests := []invalidCase{
@@ -207,6 +210,7 @@ func checkStopped(t *testing.T, r result, names, kek string) {
 }
 
 func TestKEKProblemsStopServe(t *testing.T) {
+	t.Parallel()
 	valid := proctest.NewKEK()
 	short := base64.StdEncoding.EncodeToString([]byte("sixteen byte key"))
 	long := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 48)))
@@ -264,6 +268,7 @@ func TestKEKProblemsStopServe(t *testing.T) {
 }
 
 func TestKEKMissingStopsAdminCommands(t *testing.T) {
+	t.Parallel()
 	db := sqliteURL(t)
 	for _, args := range [][]string{
 		{"client", "create", "--database", db, "--namespace", "ns", "--name", "n", "--grant", "client_credentials"},
@@ -281,6 +286,7 @@ func TestKEKMissingStopsAdminCommands(t *testing.T) {
 // TestWrongKEKStopsServe: a well-formed KEK that did not seal the stored
 // signing keys must stop serve, not sign with a new key or crash.
 func TestWrongKEKStopsServe(t *testing.T) {
+	t.Parallel()
 	db := sqliteURL(t)
 	first := startServe(t, db, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()})
 	if code, _ := first.stop(t, syscall.SIGTERM, 5*time.Second); code != 0 {
@@ -299,6 +305,7 @@ func TestWrongKEKStopsServe(t *testing.T) {
 // TestServeDataDir: without --database, serve and the CLI share
 // <data-dir>/bridgekeeper.db.
 func TestServeDataDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 	addr := proctest.FreeAddr(t)
@@ -315,6 +322,7 @@ func TestServeDataDir(t *testing.T) {
 // TestServeLogsNoDatabasePassword: the password in a database URL never
 // reaches the log.
 func TestServeLogsNoDatabasePassword(t *testing.T) {
+	t.Parallel()
 	u, err := url.Parse(testdb.Postgres(t))
 	if err != nil {
 		t.Fatal(err)

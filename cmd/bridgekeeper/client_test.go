@@ -27,6 +27,7 @@ func decodeOneObject(t *testing.T, out string) map[string]any {
 }
 
 func TestClientCreateListDelete(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
 		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
@@ -134,6 +135,7 @@ func TestClientCreateListDelete(t *testing.T) {
 }
 
 func TestClientCreateOutputText(t *testing.T) {
+	t.Parallel()
 	db := migratedSQLite(t)
 	r := mustBK(t, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()},
 		"client", "create", "--database", db, "--namespace", "ns", "--name", "n", "--grant", "client_credentials")
@@ -144,6 +146,7 @@ func TestClientCreateOutputText(t *testing.T) {
 }
 
 func TestClientCreateBadInput(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
 		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
@@ -194,6 +197,7 @@ func TestClientCreateBadInput(t *testing.T) {
 }
 
 func TestClientListBadOutput(t *testing.T) {
+	t.Parallel()
 	r := bk(t, nil, "client", "list", "--database", sqliteURL(t), "--output", "yaml")
 	if r.code == 0 {
 		t.Fatalf("client list accepted --output yaml:\n%s", r.stdout)
@@ -204,6 +208,7 @@ func TestClientListBadOutput(t *testing.T) {
 }
 
 func TestClientDeleteNeedsClientID(t *testing.T) {
+	t.Parallel()
 	r := bk(t, nil, "client", "delete", "--database", sqliteURL(t))
 	if r.code == 0 || !strings.Contains(r.stderr, "client-id") {
 		t.Errorf("client delete without --client-id: want a non-zero exit naming client-id; got %v", r)
@@ -211,6 +216,7 @@ func TestClientDeleteNeedsClientID(t *testing.T) {
 }
 
 func TestUnknownCommands(t *testing.T) {
+	t.Parallel()
 	db := sqliteURL(t)
 	tests := []struct {
 		args []string

@@ -22,6 +22,7 @@ import (
 // (kill -9). Every refresh token issued must still work after the restart,
 // and the backup must be a sound database.
 func TestSQLiteOutsideReadersLoseNothing(t *testing.T) {
+	t.Parallel()
 	shell, err := exec.LookPath("sqlite3")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -109,6 +110,7 @@ func TestSQLiteOutsideReadersLoseNothing(t *testing.T) {
 // did not seal the database refuses before it changes anything, so that the
 // next serve with the right key still starts and its clients still work.
 func TestWrongKEKRefusedBeforeWriting(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
 		right := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
@@ -139,6 +141,7 @@ func TestWrongKEKRefusedBeforeWriting(t *testing.T) {
 // database. Any other command run against a missing file says which path it
 // looked at and leaves nothing behind.
 func TestMissingDatabaseIsAnError(t *testing.T) {
+	t.Parallel()
 	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 	for _, args := range [][]string{
 		{"client", "create", "--namespace", "game", "--name", "n", "--grant", "client_credentials"},

@@ -47,32 +47,44 @@ func countRows(t *testing.T, database string) map[string]int {
 // revocations and released bans go, and the tables shrink back, while the
 // broker serves (the janitor runs every janitor_interval).
 func TestJanitorShrinksTables(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
 		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK(), "BRIDGEKEEPER_JANITOR_INTERVAL=1s"}
+		// Every row must still be there when the rows are first counted, or
+		// the test proves nothing (it fails then). The lifetimes leave room
+		// for the logins, revocations and the ban on a busy machine (make
+		// test runs many tests at once): 1s and 2s did not.
 		c := createClient(t, env, "--database", db, "--namespace", "game", "--name", "short",
 			"--grant", "client_credentials", "--grant", "server_custom_id", "--grant", "refresh_token",
-			"--access-ttl", "1s", "--refresh-ttl", "2s")
+			"--access-ttl", "4s", "--refresh-ttl", "10s")
 		srv := startServe(t, db, env)
+
+		login := func(player string) tokenResponse {
+			tr := token(t, srv.URL, c.ClientID, c.ClientSecret, url.Values{
+				"grant_type": {"server_custom_id"}, "server_custom_id": {player},
+			})
+			if tr.status != http.StatusOK {
+				t.Fatalf("login of %s: %d %s", player, tr.status, tr.raw)
+			}
+			return tr
+		}
+		// The ban first: running the CLI is the slowest step, and the access
+		// tokens, the shortest-lived rows, come after it.
+		userID := subject(t, login("banned-player").AccessToken)
+		mustBK(t, nil, "user", "ban", "--database", db, "--namespace", "game", "--user", userID,
+			"--until", time.Now().Add(10*time.Second).UTC().Format(time.RFC3339Nano))
 
 		const logins = 60
 		var access, refresh []string
 		for i := range logins {
-			tr := token(t, srv.URL, c.ClientID, c.ClientSecret, url.Values{
-				"grant_type": {"server_custom_id"}, "server_custom_id": {fmt.Sprintf("player-%d", i)},
-			})
-			if tr.status != http.StatusOK {
-				t.Fatalf("login %d: %d %s", i, tr.status, tr.raw)
-			}
+			tr := login(fmt.Sprintf("player-%d", i))
 			access, refresh = append(access, tr.AccessToken), append(refresh, refreshOf(t, tr))
 		}
 		for i := range 10 { // 10 families and 10 access tokens revoked
 			revoke(t, srv.URL, c.ClientID, c.ClientSecret, refresh[i])
 			revoke(t, srv.URL, c.ClientID, c.ClientSecret, access[logins-1-i])
 		}
-		userID := subject(t, access[20])
-		mustBK(t, nil, "user", "ban", "--database", db, "--namespace", "game", "--user", userID,
-			"--until", time.Now().Add(2*time.Second).UTC().Format(time.RFC3339Nano))
 
 		before := countRows(t, db)
 		for _, table := range purgedTables {
@@ -148,6 +160,7 @@ func revoke(t *testing.T, base, id, secret, tok string) {
 // TestShutdownDrainsInFlight: SIGTERM lets a request already in flight
 // finish with its answer, refuses new connections, and exits 0.
 func TestShutdownDrainsInFlight(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
 		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}

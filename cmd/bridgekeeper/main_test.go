@@ -128,7 +128,10 @@ var stores = []store{
 // eachStore runs fn as a subtest per backend.
 func eachStore(t *testing.T, fn func(t *testing.T, s store)) {
 	for _, s := range stores {
-		t.Run(s.name, func(t *testing.T) { fn(t, s) })
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel() // each backend has a database of its own
+			fn(t, s)
+		})
 	}
 }
 

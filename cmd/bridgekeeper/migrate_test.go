@@ -6,11 +6,13 @@ import (
 	"testing"
 
 	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
+	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 )
 
 func TestMigrate(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
-		db := s.newURL(t)
+		db := unmigratedURL(t, s)
 		// migrate needs no key-encryption key: it touches no secret.
 		for i := range 2 {
 			r := mustBK(t, nil, "migrate", "--database", db)
@@ -38,6 +40,7 @@ func TestMigrate(t *testing.T) {
 }
 
 func TestMigrateDefaultDatabase(t *testing.T) {
+	t.Parallel()
 	// Without --database, migrate uses <data-dir>/bridgekeeper.db.
 	dir := t.TempDir()
 	mustBK(t, nil, "migrate", "--data-dir", dir)
@@ -47,6 +50,7 @@ func TestMigrateDefaultDatabase(t *testing.T) {
 }
 
 func TestMigrateUnreachablePostgres(t *testing.T) {
+	t.Parallel()
 	// Nothing listens on port 1: a clear failure, not a hang.
 	r := bk(t, nil, "migrate", "--database", "postgres://bk:hunter2secret@127.0.0.1:1/bk?connect_timeout=5")
 	if r.code == 0 {
@@ -60,8 +64,9 @@ func TestMigrateUnreachablePostgres(t *testing.T) {
 // TestMigrateConcurrent: replicas (or serve and the CLI) starting at once on
 // a fresh database must not trip over each other's migrations.
 func TestMigrateConcurrent(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
-		db := s.newURL(t)
+		db := unmigratedURL(t, s)
 		const n = 4
 		results := make(chan result, n)
 		for range n {
@@ -80,4 +85,14 @@ func TestMigrateConcurrent(t *testing.T) {
 			t.Errorf("client list after concurrent migrations: %v", listedIDs(ls))
 		}
 	})
+}
+
+// unmigratedURL is the database the tests of migrate start from: an empty
+// PostgreSQL database, as an operator's new one is (s.newURL is migrated
+// already), and on SQLite what s.newURL gives, as before.
+func unmigratedURL(t *testing.T, s store) string {
+	if s.name == "postgres" {
+		return testdb.EmptyPostgres(t)
+	}
+	return s.newURL(t)
 }

@@ -8,6 +8,7 @@ import (
 )
 
 func TestNamespaceCreate(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
 		r := mustBK(t, nil, "namespace", "create", "mygame", "--database", db)

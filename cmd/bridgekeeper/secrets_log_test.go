@@ -19,6 +19,7 @@ import (
 // successes and failures alike, and then looks for every token, secret,
 // password and signature it saw in the process's whole output.
 func TestSecretsNeverLogged(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
 		kek := proctest.NewKEK()

@@ -48,6 +48,7 @@ func verify(t *testing.T, v *oidc.IDTokenVerifier, tok string) {
 }
 
 func TestServeSeesCLIClientChanges(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
 		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
@@ -85,6 +86,7 @@ func TestServeSeesCLIClientChanges(t *testing.T) {
 }
 
 func TestServeKeyRotate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                string
 		serveAlg, rotateAlg string // "" for the default, ES256
@@ -214,6 +216,7 @@ func introspect(t *testing.T, base, id, secret, tok string) bool {
 // TestKeyRotatePublishFor: a retired key leaves JWKS once its publication
 // period is over, without a restart.
 func TestKeyRotatePublishFor(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
 		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
@@ -239,6 +242,7 @@ func TestKeyRotatePublishFor(t *testing.T) {
 }
 
 func TestServeSigningAlg(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		alg      string // "" leaves the default
 		wantAlg  string
@@ -289,6 +293,7 @@ func TestServeSigningAlg(t *testing.T) {
 }
 
 func TestServeStopsOnSignal(t *testing.T) {
+	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			eachStore(t, func(t *testing.T, s store) {
@@ -310,6 +315,7 @@ func TestServeStopsOnSignal(t *testing.T) {
 }
 
 func TestServeAddrInUse(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -330,6 +336,7 @@ var (
 )
 
 func TestServeDemo(t *testing.T) {
+	t.Parallel()
 	db := sqliteURL(t)
 	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK(), "BRIDGEKEEPER_DEMO=true"}
 
@@ -386,6 +393,7 @@ func TestServeDemo(t *testing.T) {
 }
 
 func TestServeWithoutDemoCreatesNoClient(t *testing.T) {
+	t.Parallel()
 	db := sqliteURL(t)
 	srv := startServe(t, db, []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()})
 	if out := srv.stdout.String(); strings.Contains(out, "client_secret") {

@@ -16,6 +16,7 @@ import (
 // serve runs is served as changed within a second: a grant taken away, a
 // secret rotated (the old one refused, the new one accepted).
 func TestServeSeesCLIClientUpdates(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
 		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
@@ -59,6 +60,7 @@ func TestServeSeesCLIClientUpdates(t *testing.T) {
 }
 
 func TestClientUpdateBadInput(t *testing.T) {
+	t.Parallel()
 	db := migratedSQLite(t)
 	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 	c := createClient(t, env, "--database", db, "--namespace", "ns", "--name", "n", "--grant", "client_credentials")

@@ -17,6 +17,7 @@ import (
 // TestUserBanUnban: ban and unban through the real binary land in the
 // store that every login path checks.
 func TestUserBanUnban(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
 		ctx := context.Background()
 		db := s.newURL(t)
@@ -105,6 +106,7 @@ func TestUserBanUnban(t *testing.T) {
 // TestNamespacesFromConfig: serve creates the namespaces its configuration
 // lists, once, beside those made by `namespace create`.
 func TestNamespacesFromConfig(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s store) {
 		db := s.newURL(t)
 		mustBK(t, nil, "namespace", "create", "existing", "--database", db)

@@ -4,27 +4,53 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/bridgekeeper/bridgekeeper/migrations"
 )
 
 // EnvPostgresURL names the variable holding the admin URL of the test
 // cluster: a superuser connection to its `postgres` database.
 const EnvPostgresURL = "BRIDGEKEEPER_TEST_POSTGRES_URL"
 
-// adminTimeout bounds CREATE and DROP DATABASE; with fsync on, both wait for
-// a checkpoint-sized write and can take a while on a slow disk.
+// adminTimeout bounds CREATE and DROP DATABASE, and building the template;
+// with fsync on, each waits for a flush and can take a while on a slow disk.
 const adminTimeout = 2 * time.Minute
 
-// Postgres returns the URL of a new, empty database on the test cluster; it
-// is dropped, with any connections still open to it, when t ends.
+// templateLockKey is the advisory lock (on the admin database) that
+// serialises building a template across the test binaries that go test runs
+// at once.
+const templateLockKey = 0x626b746d706c // "bktmpl"
+
+// Postgres returns the URL of a new database on the test cluster with every
+// migration applied: a clone (CREATE DATABASE ... TEMPLATE) of a template
+// database that is migrated once per cluster, not once per test. It is
+// dropped, with any connections still open to it, when t ends.
 func Postgres(t testing.TB) string {
+	t.Helper()
+	return newPostgres(t, true)
+}
+
+// EmptyPostgres returns the URL of a new database on the test cluster with
+// no schema at all, for the tests of migrating one. It is dropped when t
+// ends.
+func EmptyPostgres(t testing.TB) string {
+	t.Helper()
+	return newPostgres(t, false)
+}
+
+// adminURL returns the test cluster's admin URL; without one the test is
+// skipped, or fails under CI.
+func adminURL(t testing.TB) string {
 	t.Helper()
 	admin := os.Getenv(EnvPostgresURL)
 	if admin == "" {
@@ -37,18 +63,52 @@ func Postgres(t testing.TB) string {
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		t.Fatalf("%s must be a postgres:// URL, got %q", EnvPostgresURL, admin)
 	}
+	return admin
+}
+
+func newPostgres(t testing.TB, migrated bool) string {
+	t.Helper()
+	admin := adminURL(t)
+	u, _ := url.Parse(admin)
 
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
 	name := "bktest_" + hex.EncodeToString(b[:])
-	if err := adminExec(admin, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("testdb: create database %s: %v", name, err)
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("testdb: connect to %s: %v", EnvPostgresURL, err)
+	}
+	// The same session drops the database when t ends: a connection costs
+	// the server a process, tens of milliseconds of CPU on a small machine.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+		defer cancel()
+		conn.Close(ctx)
+	})
+	create := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if migrated {
+		tmpl, err := templateName()
+		if err == nil {
+			err = ensureTemplate(ctx, conn, tmpl)
+		}
+		if err != nil {
+			t.Fatalf("testdb: %v", err)
+		}
+		create += " TEMPLATE " + pgx.Identifier{tmpl}.Sanitize()
+	}
+	if err := execRetryInUse(ctx, conn, create); err != nil {
+		t.Fatalf("testdb: %v", err)
 	}
 	t.Cleanup(func() {
+		// Not t.Context(): that is already cancelled when cleanups run.
+		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+		defer cancel()
 		// FORCE: a test that failed midway may not have closed its pool.
-		if err := adminExec(admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 			t.Errorf("testdb: drop database %s: %v", name, err)
 		}
 	})
@@ -56,28 +116,87 @@ func Postgres(t testing.TB) string {
 	return u.String()
 }
 
-// adminExec runs one statement on the admin database. Not t.Context(): that
-// is already cancelled when cleanups run.
-func adminExec(admin, sql string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
+// templateName is the name of the migrated template database: it carries
+// the migrations' fingerprint, so that a template built from other
+// migrations (another branch, an edited file) is never cloned.
+func templateName() (string, error) {
+	sum, err := migrations.Fingerprint(migrations.Postgres)
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w", EnvPostgresURL, err)
+		return "", err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("%s: %w", sql, err)
+	return "bktmpl_" + sum[:20], nil
+}
+
+// ensureTemplate makes sure the template database name exists, migrated,
+// on the cluster that conn (a superuser session on another database) is
+// connected to. The test binaries of one `go test ./...` run at once and
+// share the cluster, so the first one to get the advisory lock builds it
+// and the others wait for it, then find it ready. Ready means marked
+// IS_TEMPLATE, which happens last: a database by that name that is not (a
+// build that died midway) is dropped and built again. A ready template also
+// refuses connections, so that no session ever blocks cloning it.
+func ensureTemplate(ctx context.Context, conn *pgx.Conn, name string) error {
+	ready := func() (exists, ready bool, err error) {
+		err = conn.QueryRow(ctx, `SELECT datistemplate FROM pg_database WHERE datname = $1`, name).Scan(&ready)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, false, nil
+		}
+		return err == nil, ready, err
+	}
+	if _, ok, err := ready(); err != nil || ok {
+		return err // the common case: built by an earlier test
+	}
+
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(templateLockKey)); err != nil {
+		return fmt.Errorf("lock for the template %s: %w", name, err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(templateLockKey))
+	exists, ok, err := ready()
+	if err != nil || ok {
+		return err // another binary built it while this one waited
+	}
+	ident := pgx.Identifier{name}.Sanitize()
+	if exists {
+		if _, err := conn.Exec(ctx, "DROP DATABASE "+ident+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop the unfinished template %s: %w", name, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
+		return fmt.Errorf("create the template %s: %w", name, err)
+	}
+	cfg := conn.Config().Copy()
+	cfg.Database = name
+	db := stdlib.OpenDB(*cfg)
+	_, err = migrations.Up(ctx, db, migrations.Postgres)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("migrate the template %s: %w", name, err)
+	}
+	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident+" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"); err != nil {
+		return fmt.Errorf("mark %s a template: %w", name, err)
 	}
 	return nil
 }
 
-// SQLiteURL returns a sqlite:// URL of a database file in t's temporary
-// directory; the file does not exist yet.
-func SQLiteURL(t testing.TB) string {
-	t.Helper()
-	// Escaped: subtest directories can hold '#' and '%', which PathFromURL
-	// would otherwise read as URL syntax.
-	u := url.URL{Scheme: "sqlite", Path: filepath.ToSlash(filepath.Join(t.TempDir(), "bk.db"))}
-	return u.String()
+// execRetryInUse runs sql, again while PostgreSQL answers object_in_use:
+// CREATE DATABASE ... TEMPLATE refuses a template with a session on it, and
+// the backend of the migration that built it may take a moment to exit.
+func execRetryInUse(ctx context.Context, conn *pgx.Conn, sql string) error {
+	for wait := 50 * time.Millisecond; ; wait *= 2 {
+		_, err := conn.Exec(ctx, sql)
+		var pgErr *pgconn.PgError
+		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55006" || wait > 5*time.Second {
+			if err != nil {
+				return fmt.Errorf("%s: %w", sql, err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", sql, err)
+		case <-time.After(wait):
+		}
+	}
 }

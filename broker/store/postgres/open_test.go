@@ -13,7 +13,8 @@ import (
 // settings are honoured, even a one-connection pool can migrate, and a second
 // Open of a migrated database finds nothing to do and keeps the data.
 func TestOpen(t *testing.T) {
-	u, err := url.Parse(testdb.Postgres(t))
+	t.Parallel()
+	u, err := url.Parse(testdb.EmptyPostgres(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +48,7 @@ func TestOpen(t *testing.T) {
 }
 
 func TestOpenBadURL(t *testing.T) {
+	t.Parallel()
 	if _, err := Open(t.Context(), "postgres://127.0.0.1:1/nowhere?connect_timeout=1"); err == nil {
 		t.Errorf("Open of an unreachable server: got nil error")
 	}

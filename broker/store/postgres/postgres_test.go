@@ -11,6 +11,8 @@ import (
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) broker.Store {
+		// Each case has a database of its own.
+		t.Parallel()
 		s, err := postgres.Open(t.Context(), testdb.Postgres(t))
 		if err != nil {
 			t.Fatal(err)

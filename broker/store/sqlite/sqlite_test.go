@@ -1,17 +1,24 @@
 package sqlite_test
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/storetest"
+	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 )
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) broker.Store {
-		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "bk.db"))
+		// Each case has a database file of its own, a copy of one migrated
+		// once (migrating from nothing is TestOpen's).
+		t.Parallel()
+		path, err := sqlite.PathFromURL(testdb.SQLiteURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := sqlite.Open(t.Context(), path)
 		if err != nil {
 			t.Fatal(err)
 		}

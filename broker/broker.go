@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
 )
@@ -33,17 +34,17 @@ type Config struct {
 // Broker applies the rules: it authenticates clients, finds or creates users,
 // issues and rotates tokens, and revokes them.
 type Broker struct {
-	cfg      Config
-	store    Store
-	secrets  *Secrets
-	keys     *Keyring
-	clients  *clientCache
-	now      func() time.Time
-	log      *slog.Logger
+	cfg     Config
+	store   Store
+	secrets *keys.Secrets
+	keys    *keys.Keyring
+	clients *clientCache
+	now     func() time.Time
+	log     *slog.Logger
 }
 
 // New wires a broker; now is the clock (time.Now outside tests).
-func New(cfg Config, store Store, secrets *Secrets, keys *Keyring, now func() time.Time, log *slog.Logger) *Broker {
+func New(cfg Config, store Store, secrets *keys.Secrets, keys *keys.Keyring, now func() time.Time, log *slog.Logger) *Broker {
 	if cfg.RefreshGrace <= 0 {
 		cfg.RefreshGrace = DefaultGrace
 	}
@@ -57,7 +58,7 @@ func New(cfg Config, store Store, secrets *Secrets, keys *Keyring, now func() ti
 func (b *Broker) Issuer() string { return b.cfg.Issuer }
 
 // Keys is the broker's keyring.
-func (b *Broker) Keys() *Keyring { return b.keys }
+func (b *Broker) Keys() *keys.Keyring { return b.keys }
 
 // Ping reports whether the store answers.
 func (b *Broker) Ping(ctx context.Context) error { return b.store.Ping(ctx) }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 	"github.com/google/uuid"
 	"golang.org/x/sync/singleflight"
 )
@@ -101,7 +102,7 @@ var GrantShortNames = map[string]string{"server_custom_id": GrantServerCustomID}
 
 // CreateClient registers a client and returns it with its secret, which is
 // shown once and stored only hashed. The namespace is created if absent.
-func CreateClient(ctx context.Context, store Store, secrets *Secrets, spec ClientSpec, now time.Time) (Client, string, error) {
+func CreateClient(ctx context.Context, store Store, secrets *keys.Secrets, spec ClientSpec, now time.Time) (Client, string, error) {
 	c := Client{
 		ID: uuid.NewString(), Name: spec.Name, Public: spec.Public, Scopes: spec.Scopes,
 		RedirectURIs: spec.RedirectURIs, AccessTTL: spec.AccessTTL, RefreshTTL: spec.RefreshTTL,
@@ -168,7 +169,7 @@ type ClientChange struct {
 // UpdateClient changes a client and returns it, with its new secret when
 // RotateSecret asked for one (the old secret stops working). The broker's
 // client cache sees the change within a second.
-func UpdateClient(ctx context.Context, store Store, secrets *Secrets, id string, ch ClientChange, now time.Time) (Client, string, error) {
+func UpdateClient(ctx context.Context, store Store, secrets *keys.Secrets, id string, ch ClientChange, now time.Time) (Client, string, error) {
 	var secret string
 	var c Client
 	err := store.InTx(ctx, func(tx Store) error {

@@ -49,7 +49,7 @@ func (b *Broker) Introspect(ctx context.Context, c Client, token, hint string) (
 // issuer, lifetime, and revocation. It returns ErrTokenExpired for an expired
 // token so that callers can say so (RFC 6750 §3.1).
 func (b *Broker) VerifyAccess(ctx context.Context, token string) (AccessClaims, error) {
-	claims, err := b.keys.VerifyAccessToken(ctx, token, b.cfg.Issuer, b.now())
+	claims, err := VerifyAccessToken(ctx, b.keys, token, b.cfg.Issuer, b.now())
 	if err != nil {
 		return claims, err
 	}
@@ -102,7 +102,7 @@ func (b *Broker) loggedOut(ctx context.Context, s Store, userID string, created 
 }
 
 func (b *Broker) introspectAccess(ctx context.Context, c Client, token string) (Introspection, error) {
-	claims, err := b.keys.VerifyAccessToken(ctx, token, b.cfg.Issuer, b.now())
+	claims, err := VerifyAccessToken(ctx, b.keys, token, b.cfg.Issuer, b.now())
 	if err != nil || claims.Namespace != c.NamespaceID {
 		return Introspection{}, nil
 	}
@@ -184,7 +184,7 @@ func (b *Broker) revokeRefresh(ctx context.Context, c Client, token string) (boo
 }
 
 func (b *Broker) revokeAccess(ctx context.Context, c Client, token string) (bool, error) {
-	claims, err := b.keys.VerifyAccessToken(ctx, token, b.cfg.Issuer, b.now())
+	claims, err := VerifyAccessToken(ctx, b.keys, token, b.cfg.Issuer, b.now())
 	if err != nil || claims.ClientID != c.ID {
 		return false, nil
 	}

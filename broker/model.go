@@ -95,17 +95,6 @@ type Rotation struct {
 	ExpiresAt time.Time // expiry of the successor
 }
 
-// SigningKey is a JWS signing key; the private key is sealed (AES-256-GCM)
-// under the key-encryption key and never stored in clear.
-type SigningKey struct {
-	ID           string // the JWS kid
-	Alg          string // ES256 | EdDSA | RS256
-	Sealed       []byte
-	CreatedAt    time.Time
-	RetiredAt    time.Time // zero while active
-	PublishUntil time.Time // zero while active; JWKS drops the key after this
-}
-
 // AuthRequest is an authorization request (RFC 6749 §4.1.1) waiting for the
 // player to come back from the upstream provider. Only the hash of its ID is
 // stored; the ID itself travels as the upstream state.

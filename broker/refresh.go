@@ -37,7 +37,7 @@ func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope 
 		}
 	}
 	now := b.now()
-	successor := b.secrets.successor(presented)
+	successor := b.secrets.Successor(presented)
 	rot := Rotation{
 		OldHash: TokenHash(presented), NewHash: TokenHash(successor),
 		ClientID: c.ID, Now: now, ExpiresAt: now.Add(c.RefreshTTL),

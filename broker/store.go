@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 )
 
 // NamespaceStore keeps tenants.
@@ -134,13 +136,6 @@ type AccountStore interface {
 	SetAccountPassword(ctx context.Context, userID string, hash []byte) error
 }
 
-// KeyStore keeps signing keys.
-type KeyStore interface {
-	CreateKey(ctx context.Context, k SigningKey) error
-	ListKeys(ctx context.Context) ([]SigningKey, error)                                // ordered by CreatedAt, then ID
-	RetireKey(ctx context.Context, id string, retiredAt, publishUntil time.Time) error // ErrNotFound if absent or already retired
-}
-
 // RevocationStore keeps revoked access tokens (RFC 7009) until they expire.
 type RevocationStore interface {
 	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error // idempotent
@@ -167,7 +162,7 @@ type Store interface {
 	AttributeStore
 	PolicyStore
 	RefreshStore
-	KeyStore
+	keys.Store
 	RevocationStore
 
 	// InTx runs fn in one transaction; fn's Store sees and writes only inside

@@ -2,14 +2,15 @@ package broker
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
@@ -37,9 +38,6 @@ type AccessClaims struct {
 	FederationPolicy string `json:"federationPolicy,omitempty"`
 }
 
-// compactJWS is the shape of a compact JWS: three base64url parts.
-var compactJWS = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
-
 // MaxTokenLen bounds a token accepted for verification; GS2 allows 1024
 // characters, RS256 tokens are somewhat longer.
 const MaxTokenLen = 4096
@@ -47,70 +45,23 @@ const MaxTokenLen = 4096
 // clockSkew is how far exp and nbf are stretched for clocks that disagree.
 const clockSkew = 30 * time.Second
 
-// Sign serializes access-token claims as a compact JWS with the active key.
-func (k *Keyring) Sign(claims any) (string, error) {
-	return k.sign(claims, func(a *signingKey) jose.Signer { return a.signer })
+// Verifier checks a token's JWS (keys.Keyring) and returns its payload.
+type Verifier interface {
+	Verify(ctx context.Context, token string) ([]byte, error)
 }
 
-// SignIDToken serializes OpenID Connect ID-token claims (typ JWT).
-func (k *Keyring) SignIDToken(claims any) (string, error) {
-	return k.sign(claims, func(a *signingKey) jose.Signer { return a.idSigner })
-}
-
-func (k *Keyring) sign(claims any, signer func(*signingKey) jose.Signer) (string, error) {
-	a := k.Active()
-	if a == nil {
-		return "", errors.New("no active signing key")
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", fmt.Errorf("encode claims: %w", err)
-	}
-	jws, err := signer(a).Sign(payload)
-	if err != nil {
-		return "", fmt.Errorf("sign: %w", err)
-	}
-	return jws.CompactSerialize()
-}
-
-// VerifyAccessToken checks an access token's signature (known kid, expected
-// algorithm, typ at+jwt), issuer and lifetime, and returns its claims. It does
-// not consult revocations: Broker.Introspect does.
-func (k *Keyring) VerifyAccessToken(ctx context.Context, token, issuer string, now time.Time) (AccessClaims, error) {
+// VerifyAccessToken checks an access token's signature (keys.Keyring.Verify:
+// known kid, expected algorithm, typ at+jwt), issuer and lifetime, and
+// returns its claims. It does not consult revocations: Broker.Introspect
+// does.
+func VerifyAccessToken(ctx context.Context, v Verifier, token, issuer string, now time.Time) (AccessClaims, error) {
 	var c AccessClaims
 	if len(token) > MaxTokenLen {
 		return c, errors.New("token too long")
 	}
-	// Only the canonical compact form: go-jose alone would also read the
-	// JSON serialization, skip white space and decode base64url leniently,
-	// giving one token many spellings.
-	if !compactJWS.MatchString(token) {
-		return c, errors.New("not a compact JWS")
-	}
-	jws, err := jose.ParseSignedCompact(token, joseAlgs)
+	payload, err := v.Verify(ctx, token)
 	if err != nil {
-		return c, fmt.Errorf("parse: %w", err)
-	}
-	if again, err := jws.CompactSerialize(); err != nil || again != token {
-		return c, errors.New("not the canonical encoding of its JWS")
-	}
-	if len(jws.Signatures) != 1 {
-		return c, errors.New("want exactly one signature")
-	}
-	h := jws.Signatures[0].Header
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != "at+jwt" {
-		return c, fmt.Errorf("typ %q is not at+jwt", typ)
-	}
-	pk, ok := k.lookup(ctx, h.KeyID)
-	if !ok {
-		return c, fmt.Errorf("unknown kid %q", h.KeyID)
-	}
-	if jose.SignatureAlgorithm(h.Algorithm) != pk.alg {
-		return c, fmt.Errorf("alg %s does not match key %s", h.Algorithm, h.KeyID)
-	}
-	payload, err := jws.Verify(pk.key)
-	if err != nil {
-		return c, fmt.Errorf("signature: %w", err)
+		return c, err
 	}
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return c, fmt.Errorf("claims: %w", err)
@@ -133,3 +84,16 @@ func (k *Keyring) VerifyAccessToken(ctx context.Context, token, issuer string, n
 // ErrTokenExpired tells an expired token from an invalid one, for RFC 6750's
 // error_description "The access token expired".
 var ErrTokenExpired = errors.New("token expired")
+
+// NewOpaqueToken returns prefix + 256 random bits, base64url.
+func NewOpaqueToken(prefix string) string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// TokenHash is the stored form of an opaque refresh token.
+func TokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}

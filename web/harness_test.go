@@ -18,6 +18,7 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/gs2"
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
 	"github.com/bridgekeeper/bridgekeeper/broker/xsolla"
@@ -54,7 +55,7 @@ type fixture struct {
 	Broker  *broker.Broker
 	GS2Auth *gs2.Auth
 	svc     web.Services
-	Secrets *broker.Secrets
+	Secrets *keys.Secrets
 	Clock   *clock
 	Logs    *strings.Builder
 }
@@ -154,7 +155,7 @@ type wired struct {
 	broker   *broker.Broker
 	services web.Services
 	handler  http.Handler
-	secrets  *broker.Secrets
+	secrets  *keys.Secrets
 	clock    *clock
 }
 
@@ -164,14 +165,14 @@ type wired struct {
 // Now becomes the test clock.
 func wire(tb testing.TB, store broker.Store, issuer string, log *slog.Logger, opts settings) wired {
 	tb.Helper()
-	kek := make([]byte, broker.KEKSize)
+	kek := make([]byte, keys.KEKSize)
 	rand.Read(kek)
-	secrets, err := broker.NewSecrets(kek)
+	secrets, err := keys.NewSecrets(kek)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	clk := &clock{}
-	keys := broker.NewKeyring(store, secrets, clk.Now)
+	keys := keys.NewKeyring(store, secrets, clk.Now)
 	if _, err := keys.EnsureActive(context.Background(), "ES256"); err != nil {
 		tb.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func wire(tb testing.TB, store broker.Store, issuer string, log *slog.Logger, op
 }
 
 // services are serve's services over b, on the test clock.
-func services(b *broker.Broker, store broker.Store, secrets *broker.Secrets, clk *clock) web.Services {
+func services(b *broker.Broker, store broker.Store, secrets *keys.Secrets, clk *clock) web.Services {
 	return web.Services{
 		Broker:      b,
 		GS2Accounts: gs2.NewAccounts(gs2.Config{PasswordCost: bcrypt.MinCost}, store, b, secrets, clk.Now),

@@ -25,6 +25,7 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/gs2"
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 )
 
 // The JWT refusal table: hostile tokens (rows) presented to every verifier
@@ -95,8 +96,8 @@ func jrB64JSON(t *testing.T, v any) string {
 // jrEnv is the fixture and what the rows and columns need.
 type jrEnv struct {
 	f                *fixture
-	keys             *broker.Keyring // the broker's keys, loaded from its store
-	clientID, secret string          // the game server of namespace "game"
+	keys             *keys.Keyring // the broker's keys, loaded from its store
+	clientID, secret string        // the game server of namespace "game"
 	nsID             string
 	jwk              json.RawMessage // the broker's public key as JWKS publishes it
 	pub              any             // and parsed
@@ -113,7 +114,7 @@ func newJREnv(t *testing.T, f *fixture) *jrEnv {
 		t.Fatal(err)
 	}
 	e.nsID = ns.ID
-	e.keys = broker.NewKeyring(f.Store, f.Secrets, f.Clock.Now)
+	e.keys = keys.NewKeyring(f.Store, f.Secrets, f.Clock.Now)
 	if err := e.keys.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +218,7 @@ type jrRow struct {
 	// (and back after).
 	advance time.Duration
 	// revocation: the token is refused only for being revoked, which
-	// Keyring.VerifyAccessToken does not check (it says so: revocation is
+	// VerifyAccessToken does not check (it says so: revocation is
 	// Broker.VerifyAccess's and introspection's).
 	revocation bool
 	forge      func(t *testing.T, e *jrEnv, base jrToken) string
@@ -285,8 +286,8 @@ func jrGo(err error, what string) jrVerdict {
 func jrColumns() []jrColumn {
 	goColumns := func(kind string) []jrColumn {
 		return []jrColumn{
-			{name: "Go Keyring.VerifyAccessToken (" + kind + ")", kind: kind, noRevocation: true, check: func(t *testing.T, e *jrEnv, token string) jrVerdict {
-				_, err := e.keys.VerifyAccessToken(context.Background(), token, e.f.URL, e.f.Clock.Now())
+			{name: "Go broker.VerifyAccessToken (" + kind + ")", kind: kind, noRevocation: true, check: func(t *testing.T, e *jrEnv, token string) jrVerdict {
+				_, err := broker.VerifyAccessToken(context.Background(), e.keys, token, e.f.URL, e.f.Clock.Now())
 				return jrGo(err, "VerifyAccessToken")
 			}},
 			{name: "Go Broker.VerifyAccess (" + kind + ")", kind: kind, check: func(t *testing.T, e *jrEnv, token string) jrVerdict {

@@ -24,7 +24,7 @@ type Minter interface {
 }
 
 // Deriver derives keyed values from the key-encryption key
-// (broker.Secrets): the HMACs of signed bodies and time-offset tokens.
+// (keys.Secrets): the HMACs of signed bodies and time-offset tokens.
 type Deriver interface {
 	Derive(purpose, id string) string
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/gs2"
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 	"github.com/bridgekeeper/bridgekeeper/broker/xsolla"
 	"github.com/bridgekeeper/bridgekeeper/config"
 	"github.com/bridgekeeper/bridgekeeper/grants"
@@ -140,7 +141,7 @@ func every(ctx context.Context, d time.Duration, fn func()) {
 
 // ensureDemo creates the demo namespace and client on first start and prints
 // how to use them: what `make run` promises a newcomer.
-func ensureDemo(ctx context.Context, store broker.Store, secrets *broker.Secrets, cfg config.Config, e env) error {
+func ensureDemo(ctx context.Context, store broker.Store, secrets *keys.Secrets, cfg config.Config, e env) error {
 	if ns, err := store.GetNamespaceByName(ctx, "demo"); err == nil {
 		fmt.Fprintf(e.stdout, "demo: namespace \"demo\" (projectId %s) exists; its client credentials were printed on first start\n", ns.ID)
 		return nil

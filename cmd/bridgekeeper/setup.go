@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
 	"github.com/bridgekeeper/bridgekeeper/config"
@@ -128,12 +129,12 @@ func openStore(ctx context.Context, url string, create bool) (broker.Store, erro
 // The check unseals the stored signing keys. A database without one gets its
 // first key here, sealed with this KEK: from the first client secret on,
 // something in the database always tells a wrong KEK from the right one.
-func openSealed(ctx context.Context, cfg config.Config, create bool) (broker.Store, *broker.Secrets, *broker.Keyring, error) {
+func openSealed(ctx context.Context, cfg config.Config, create bool) (broker.Store, *keys.Secrets, *keys.Keyring, error) {
 	kek, err := cfg.KEK()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	secrets, err := broker.NewSecrets(kek)
+	secrets, err := keys.NewSecrets(kek)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -141,7 +142,7 @@ func openSealed(ctx context.Context, cfg config.Config, create bool) (broker.Sto
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	keys := broker.NewKeyring(store, secrets, time.Now)
+	keys := keys.NewKeyring(store, secrets, time.Now)
 	if _, err := keys.EnsureActive(ctx, cfg.SigningAlg); err != nil {
 		store.Close()
 		return nil, nil, nil, fmt.Errorf("signing keys: %w", err)

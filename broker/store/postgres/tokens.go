@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
@@ -99,26 +100,26 @@ func (s *Store) FamilyRevoked(ctx context.Context, familyID string) (bool, error
 	return revoked, wrap("family revoked", err)
 }
 
-// CreateKey implements broker.KeyStore.
-func (s *Store) CreateKey(ctx context.Context, k broker.SigningKey) error {
+// CreateKey implements keys.Store.
+func (s *Store) CreateKey(ctx context.Context, k keys.SigningKey) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO signing_keys (`+sqlstore.SigningKeyColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
 		codec.SigningKeyArgs(k)...)
 	return wrap("create key", err)
 }
 
-// ListKeys implements broker.KeyStore.
-func (s *Store) ListKeys(ctx context.Context) ([]broker.SigningKey, error) {
+// ListKeys implements keys.Store.
+func (s *Store) ListKeys(ctx context.Context) ([]keys.SigningKey, error) {
 	rows, err := s.q.Query(ctx, `SELECT `+sqlstore.SigningKeyColumns+`
 		FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, wrap("list keys", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (broker.SigningKey, error) { return codec.ScanSigningKey(row) })
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (keys.SigningKey, error) { return codec.ScanSigningKey(row) })
 	return out, wrap("list keys", err)
 }
 
-// RetireKey implements broker.KeyStore.
+// RetireKey implements keys.Store.
 func (s *Store) RetireKey(ctx context.Context, id string, retiredAt, publishUntil time.Time) error {
 	tag, err := s.q.Exec(ctx, `UPDATE signing_keys SET retired_at = $2, publish_until = $3
 		WHERE id = $1 AND retired_at IS NULL`, id, retiredAt, publishUntil)

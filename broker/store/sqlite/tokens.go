@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
@@ -101,16 +102,16 @@ func (s *Store) FamilyRevoked(ctx context.Context, familyID string) (bool, error
 	return revoked, wrap("family revoked", err)
 }
 
-// CreateKey implements broker.KeyStore.
-func (s *Store) CreateKey(ctx context.Context, k broker.SigningKey) error {
+// CreateKey implements keys.Store.
+func (s *Store) CreateKey(ctx context.Context, k keys.SigningKey) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO signing_keys (`+sqlstore.SigningKeyColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?)`,
 		codec.SigningKeyArgs(k)...)
 	return wrap("create key", err)
 }
 
-// ListKeys implements broker.KeyStore.
-func (s *Store) ListKeys(ctx context.Context) ([]broker.SigningKey, error) {
+// ListKeys implements keys.Store.
+func (s *Store) ListKeys(ctx context.Context) ([]keys.SigningKey, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.SigningKeyColumns+`
 		FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
@@ -119,7 +120,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]broker.SigningKey, error) {
 	return collect(rows, "list keys", codec.ScanSigningKey)
 }
 
-// RetireKey implements broker.KeyStore.
+// RetireKey implements keys.Store.
 func (s *Store) RetireKey(ctx context.Context, id string, retiredAt, publishUntil time.Time) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ?, publish_until = ?
 		WHERE id = ? AND retired_at IS NULL`, ms(retiredAt), ms(publishUntil), id)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 )
 
 func tokenCases() []testCase {
@@ -272,8 +273,8 @@ func testRevokeAccessToken(t *testing.T, s broker.Store) {
 	check("jti-2", false)
 }
 
-func signingKey(id string, created time.Time) broker.SigningKey {
-	return broker.SigningKey{ID: id, Alg: "ES256", Sealed: hash("sealed-" + id), CreatedAt: created}
+func signingKey(id string, created time.Time) keys.SigningKey {
+	return keys.SigningKey{ID: id, Alg: "ES256", Sealed: hash("sealed-" + id), CreatedAt: created}
 }
 
 func testKeys(t *testing.T, s broker.Store) {
@@ -290,13 +291,13 @@ func testKeys(t *testing.T, s broker.Store) {
 	first.Alg = "RS256"
 	b := signingKey("b", at(30*time.Minute))
 	a := signingKey("a", at(30*time.Minute))
-	for _, k := range []broker.SigningKey{late, b, first, a} {
+	for _, k := range []keys.SigningKey{late, b, first, a} {
 		ok(t, "CreateKey "+k.ID, s.CreateKey(ctx, k))
 	}
-	want := []broker.SigningKey{first, a, b, late}
+	want := []keys.SigningKey{first, a, b, late}
 	got, err = s.ListKeys(ctx)
 	ok(t, "ListKeys", err)
-	keyID := func(k broker.SigningKey) string { return k.ID }
+	keyID := func(k keys.SigningKey) string { return k.ID }
 	if g, w := ids(got, keyID), ids(want, keyID); !slices.Equal(g, w) {
 		t.Fatalf("ListKeys order: got %q, want %q", g, w)
 	}
@@ -318,7 +319,7 @@ func testRetireKey(t *testing.T, s broker.Store) {
 	old.RetiredAt, old.PublishUntil = at(2*time.Hour), at(26*time.Hour)
 	got, err := s.ListKeys(ctx)
 	ok(t, "ListKeys", err)
-	equal(t, "ListKeys after RetireKey", got, []broker.SigningKey{old, cur})
+	equal(t, "ListKeys after RetireKey", got, []keys.SigningKey{old, cur})
 }
 
 func testPurgeExpired(t *testing.T, s broker.Store) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 )
 
 func txCases() []testCase {
@@ -60,7 +61,7 @@ type snapshot struct {
 	Links                               []broker.Link
 	Old                                 broker.RefreshToken
 	FamilyRevoked                       bool
-	Keys                                []broker.SigningKey
+	Keys                                []keys.SigningKey
 	JTINew, JTIExpired                  bool
 	Accounts                            []broker.Account
 }

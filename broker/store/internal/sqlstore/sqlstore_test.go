@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/retry"
 )
 
@@ -175,7 +176,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"refresh token", broker.RefreshToken{Hash: []byte{1}, FamilyID: "f", ClientID: "c", UserID: "u", NamespaceID: "n",
 			Scope: "openid", TimeOffset: 30, CreatedAt: t0, ExpiresAt: t1, FamilyRevoked: true},
 			func(r Row) (any, error) { return c.ScanRefreshToken(r) }, RefreshTokenColumns},
-		{"signing key", broker.SigningKey{ID: "k", Alg: "ES256", Sealed: []byte{1}, CreatedAt: t0, RetiredAt: t1, PublishUntil: t1},
+		{"signing key", keys.SigningKey{ID: "k", Alg: "ES256", Sealed: []byte{1}, CreatedAt: t0, RetiredAt: t1, PublishUntil: t1},
 			func(r Row) (any, error) { return c.ScanSigningKey(r) }, SigningKeyColumns},
 		{"ban", broker.Ban{UserID: "u", Name: "cheat", Reason: "r", ReleaseAt: t1, CreatedAt: t0},
 			func(r Row) (any, error) { return c.ScanBan(r) }, BanColumns},
@@ -203,7 +204,7 @@ func TestCodecRoundTrip(t *testing.T) {
 				row = c.AuthCodeArgs(m)
 			case broker.RefreshToken:
 				row = append(c.RefreshTokenArgs(m), m.FamilyRevoked)
-			case broker.SigningKey:
+			case keys.SigningKey:
 				row = c.SigningKeyArgs(m)
 			case broker.Ban:
 				row = c.BanArgs(m)

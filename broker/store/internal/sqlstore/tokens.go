@@ -1,6 +1,9 @@
 package sqlstore
 
-import "github.com/bridgekeeper/bridgekeeper/broker"
+import (
+	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
+)
 
 // RefreshTokenColumns are the columns of refresh_tokens, in
 // RefreshTokenArgs's and ScanRefreshToken's order.
@@ -30,17 +33,17 @@ func (c Codec) ScanRefreshToken(row Row) (broker.RefreshToken, error) {
 const SigningKeyColumns = `id, alg, sealed, created_at, retired_at, publish_until`
 
 // SigningKeyArgs are the arguments of an INSERT of SigningKeyColumns.
-func (c Codec) SigningKeyArgs(k broker.SigningKey) []any {
+func (c Codec) SigningKeyArgs(k keys.SigningKey) []any {
 	return []any{k.ID, k.Alg, k.Sealed, c.Times.Arg(k.CreatedAt), c.nullTime(k.RetiredAt), c.nullTime(k.PublishUntil)}
 }
 
 // ScanSigningKey reads a row of SigningKeyColumns.
-func (c Codec) ScanSigningKey(row Row) (broker.SigningKey, error) {
-	var k broker.SigningKey
+func (c Codec) ScanSigningKey(row Row) (keys.SigningKey, error) {
+	var k keys.SigningKey
 	err := row.Scan(&k.ID, &k.Alg, &k.Sealed,
 		c.Times.Dest(&k.CreatedAt), c.Times.NullDest(&k.RetiredAt), c.Times.NullDest(&k.PublishUntil))
 	if err != nil {
-		return broker.SigningKey{}, err
+		return keys.SigningKey{}, err
 	}
 	return k, nil
 }

@@ -1,4 +1,4 @@
-package broker
+package keys
 
 import (
 	"crypto/aes"
@@ -95,11 +95,11 @@ func (s *Secrets) CheckClientSecret(secret string, hash []byte) bool {
 	return hmac.Equal(s.HashClientSecret(secret), hash)
 }
 
-// successor derives the refresh token that replaces token. Deriving it instead
+// Successor derives the refresh token that replaces token. Deriving it instead
 // of storing it means a client that retries inside the grace window (its
 // response was lost, even to a broker crash) gets the same successor back,
 // while the database still holds only hashes.
-func (s *Secrets) successor(token string) string {
+func (s *Secrets) Successor(token string) string {
 	m := hmac.New(sha256.New, s.successorKy)
 	m.Write([]byte(token))
 	return "rt_" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
@@ -112,17 +112,4 @@ func (s *Secrets) Derive(purpose, id string) string {
 	m := hmac.New(sha256.New, s.deriveKey)
 	m.Write([]byte(purpose + "\x00" + id))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// NewOpaqueToken returns prefix + 256 random bits, base64url.
-func NewOpaqueToken(prefix string) string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return prefix + base64.RawURLEncoding.EncodeToString(b)
-}
-
-// TokenHash is the stored form of an opaque refresh token.
-func TokenHash(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
 }

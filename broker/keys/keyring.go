@@ -1,4 +1,4 @@
-package broker
+package keys
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -16,6 +17,31 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 )
+
+// Store keeps signing keys.
+type Store interface {
+	CreateKey(ctx context.Context, k SigningKey) error
+	ListKeys(ctx context.Context) ([]SigningKey, error)                                // ordered by CreatedAt, then ID
+	RetireKey(ctx context.Context, id string, retiredAt, publishUntil time.Time) error // ErrNotFound if absent or already retired
+}
+
+// SigningKey is a JWS signing key; the private key is sealed (AES-256-GCM)
+// under the key-encryption key and never stored in clear.
+type SigningKey struct {
+	ID           string // the JWS kid
+	Alg          string // ES256 | EdDSA | RS256
+	Sealed       []byte
+	CreatedAt    time.Time
+	RetiredAt    time.Time // zero while active
+	PublishUntil time.Time // zero while active; JWKS drops the key after this
+}
+
+// randomID is a key ID: 128 random bits, base64url.
+func randomID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
 
 // Signing algorithms the broker can sign with.
 var SigningAlgs = []string{"ES256", "EdDSA", "RS256"}
@@ -43,7 +69,7 @@ type publicKey struct {
 // It is reloaded from the store so that a `key rotate` run by another process
 // takes effect without a restart.
 type Keyring struct {
-	store   KeyStore
+	store   Store
 	secrets *Secrets
 	now     func() time.Time
 
@@ -55,13 +81,13 @@ type Keyring struct {
 }
 
 // NewKeyring returns an empty keyring; call Load (or EnsureActive) before use.
-func NewKeyring(store KeyStore, secrets *Secrets, now func() time.Time) *Keyring {
+func NewKeyring(store Store, secrets *Secrets, now func() time.Time) *Keyring {
 	return &Keyring{store: store, secrets: secrets, now: now, verify: map[string]publicKey{}}
 }
 
 // GenerateKey makes a new signing key of alg and stores it sealed. Callers
 // that replace an active key use Rotate.
-func GenerateKey(ctx context.Context, store KeyStore, secrets *Secrets, alg string, now time.Time) (SigningKey, error) {
+func GenerateKey(ctx context.Context, store Store, secrets *Secrets, alg string, now time.Time) (SigningKey, error) {
 	var priv crypto.Signer
 	var err error
 	switch alg {
@@ -81,7 +107,7 @@ func GenerateKey(ctx context.Context, store KeyStore, secrets *Secrets, alg stri
 	if err != nil {
 		return SigningKey{}, fmt.Errorf("encode %s key: %w", alg, err)
 	}
-	k := SigningKey{ID: NewOpaqueToken("")[:22], Alg: alg, CreatedAt: now}
+	k := SigningKey{ID: randomID(), Alg: alg, CreatedAt: now}
 	k.Sealed = secrets.Seal(der, keyAAD(k.ID, alg))
 	if err := store.CreateKey(ctx, k); err != nil {
 		return SigningKey{}, fmt.Errorf("store signing key: %w", err)
@@ -158,30 +184,6 @@ func (k *Keyring) EnsureActive(ctx context.Context, alg string) (generated bool,
 		return false, err
 	}
 	return true, k.Load(ctx)
-}
-
-// Rotate makes a new active key of alg and retires the current ones; they stay
-// published for publishFor, the longest lifetime of a token they signed.
-func Rotate(ctx context.Context, store Store, secrets *Secrets, alg string, publishFor time.Duration, now time.Time) (SigningKey, error) {
-	var created SigningKey
-	err := store.InTx(ctx, func(tx Store) error {
-		keys, err := tx.ListKeys(ctx)
-		if err != nil {
-			return err
-		}
-		for _, sk := range keys {
-			if sk.RetiredAt.IsZero() {
-				if err := tx.RetireKey(ctx, sk.ID, now, now.Add(publishFor)); err != nil {
-					return fmt.Errorf("retire key %s: %w", sk.ID, err)
-				}
-			}
-		}
-		// Created a millisecond later so that ordering by creation time is
-		// strict even on stores that keep milliseconds.
-		created, err = GenerateKey(ctx, tx, secrets, alg, now.Add(time.Millisecond))
-		return err
-	})
-	return created, err
 }
 
 // Active returns the signing key, or nil before one exists.

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/bridgekeeper/bridgekeeper/broker/keys"
-	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
 )
 
@@ -122,8 +121,8 @@ func ValidIdentifier(s string, maxRunes int) bool {
 func (b *Broker) IssueClientToken(ctx context.Context, c Client, scope []string) (Token, error) {
 	now, granted := b.now(), strings.Join(scope, " ")
 	at, err := b.keys.Sign(AccessClaims{
-		Issuer: b.cfg.Issuer, Subject: c.ID, Audience: jwt.Audience{c.ID},
-		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(c.AccessTTL)),
+		Issuer: b.cfg.Issuer, Subject: c.ID, Audience: c.ID,
+		IssuedAt: NewNumericDate(now), Expiry: NewNumericDate(now.Add(c.AccessTTL)),
 		ID: uuid.NewString(), ClientID: c.ID, Scope: granted, Namespace: c.NamespaceID,
 	})
 	if err != nil {
@@ -141,8 +140,8 @@ func (b *Broker) AccessToken(c Client, userID string, timeOffset int, extend fun
 	now := b.now()
 	exp := now.Add(c.AccessTTL)
 	claims := AccessClaims{
-		Issuer: b.cfg.Issuer, Subject: userID, Audience: jwt.Audience{c.ID},
-		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp),
+		Issuer: b.cfg.Issuer, Subject: userID, Audience: c.ID,
+		IssuedAt: NewNumericDate(now), Expiry: NewNumericDate(exp),
 		ID: uuid.NewString(), ClientID: c.ID, Scope: strings.Join(c.Scopes, " "), Namespace: c.NamespaceID,
 		UserID: userID, TimeOffset: &timeOffset,
 	}
@@ -234,8 +233,8 @@ func (b *Broker) userToken(c Client, row RefreshToken, rt, scope, jti string) (T
 	exp := row.CreatedAt.Add(c.AccessTTL)
 	offset := row.TimeOffset
 	at, err := b.keys.Sign(AccessClaims{
-		Issuer: b.cfg.Issuer, Subject: row.UserID, Audience: jwt.Audience{c.ID},
-		IssuedAt: jwt.NewNumericDate(row.CreatedAt), Expiry: jwt.NewNumericDate(exp),
+		Issuer: b.cfg.Issuer, Subject: row.UserID, Audience: c.ID,
+		IssuedAt: NewNumericDate(row.CreatedAt), Expiry: NewNumericDate(exp),
 		ID: jti, ClientID: c.ID, Scope: scope, Namespace: row.NamespaceID,
 		SessionID: row.FamilyID, UserID: row.UserID, TimeOffset: &offset,
 	})

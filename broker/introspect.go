@@ -115,7 +115,7 @@ func (b *Broker) introspectAccess(ctx context.Context, c Client, token string) (
 	}
 	return Introspection{
 		Active: true, TokenUse: "access_token", Scope: claims.Scope, ClientID: claims.ClientID,
-		Subject: claims.Subject, Audience: claims.Audience, Issuer: claims.Issuer, JTI: claims.ID,
+		Subject: claims.Subject, Audience: []string{claims.Audience}, Issuer: claims.Issuer, JTI: claims.ID,
 		IssuedAt: claims.IssuedAt.Time(), ExpiresAt: claims.Expiry.Time(), Namespace: claims.Namespace,
 		UserID: claims.UserID, TimeOffset: claims.TimeOffset, FederationFromUserID: claims.FederationFromUserID,
 		FederationPolicy: claims.FederationPolicy,

@@ -8,25 +8,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
-
-	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // AccessClaims are the claims of an access token: the RFC 9068 profile plus
 // GS2-Auth's AccessToken fields (userId, timeOffset, federationFromUserId).
 type AccessClaims struct {
-	Issuer    string           `json:"iss"`
-	Subject   string           `json:"sub"`
-	Audience  jwt.Audience     `json:"aud"`
-	Expiry    *jwt.NumericDate `json:"exp"`
-	NotBefore *jwt.NumericDate `json:"nbf,omitempty"`
-	IssuedAt  *jwt.NumericDate `json:"iat"`
-	ID        string           `json:"jti"`
-	ClientID  string           `json:"client_id"`
-	Scope     string           `json:"scope,omitempty"`
-	Namespace string           `json:"namespace"`
+	Issuer  string `json:"iss"`
+	Subject string `json:"sub"`
+	// Audience is the one client the token is for: the broker never
+	// issues an access token to several.
+	Audience  string       `json:"aud"`
+	Expiry    *NumericDate `json:"exp"`
+	NotBefore *NumericDate `json:"nbf,omitempty"`
+	IssuedAt  *NumericDate `json:"iat"`
+	ID        string       `json:"jti"`
+	ClientID  string       `json:"client_id"`
+	Scope     string       `json:"scope,omitempty"`
+	Namespace string       `json:"namespace"`
 	// SessionID is the refresh-token family the token descends from, so that
 	// revoking the family also deactivates its access tokens.
 	SessionID            string `json:"sid,omitempty"`
@@ -36,6 +35,28 @@ type AccessClaims struct {
 	// FederationPolicy is the base64url SHA-256 of a federated token's
 	// policy document (stored by the broker); see Broker.Allowed.
 	FederationPolicy string `json:"federationPolicy,omitempty"`
+}
+
+// NumericDate is a JWT NumericDate (RFC 7519 §2): whole seconds since the
+// epoch, a plain number to encoding/json. go-jose's jwt.NumericDate and
+// jwt.Audience have MarshalJSON methods, whose output encoding/json checks
+// and compacts once more; for the access token, signed on every request,
+// that made encoding its claims cost five times what the same claims cost
+// as plain fields (measured in the broker's CPU profile under make bench).
+type NumericDate int64
+
+// NewNumericDate is t in whole seconds.
+func NewNumericDate(t time.Time) *NumericDate {
+	d := NumericDate(t.Unix())
+	return &d
+}
+
+// Time is the date as a time.Time; the zero time for nil.
+func (d *NumericDate) Time() time.Time {
+	if d == nil {
+		return time.Time{}
+	}
+	return time.Unix(int64(*d), 0)
 }
 
 // MaxTokenLen bounds a token accepted for verification; GS2 allows 1024
@@ -75,7 +96,7 @@ func VerifyAccessToken(ctx context.Context, v Verifier, token, issuer string, no
 	if c.NotBefore != nil && now.Add(clockSkew).Before(c.NotBefore.Time()) {
 		return c, errors.New("token not valid yet")
 	}
-	if !slices.Contains(c.Audience, c.ClientID) {
+	if c.Audience != c.ClientID {
 		return c, errors.New("audience does not name the client")
 	}
 	return c, nil

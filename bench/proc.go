@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/config"
 )
 
 // proc is a server process the benchmark started; its output goes to a log
@@ -172,7 +174,14 @@ func startLimit(ctx context.Context, self selfExec, kind, dbURL string, pool int
 	if dbURL != "" {
 		args = append(args, "--postgres-url", dbURL)
 	}
-	p, err := startProc("limit-"+kind, logDir, nil, self.bin, args...)
+	// The limit server collects garbage as the broker does (serve's
+	// config.GCPercent, or the GOGC both inherit), so that the ratio
+	// compares the work done per request, not two collector settings.
+	var env []string
+	if _, set := os.LookupEnv("GOGC"); !set {
+		env = []string{"GOGC=" + strconv.Itoa(config.GCPercent)}
+	}
+	p, err := startProc("limit-"+kind, logDir, env, self.bin, args...)
 	if err != nil {
 		return nil, "", err
 	}

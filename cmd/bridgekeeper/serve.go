@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
@@ -19,6 +21,14 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/web"
 )
 
+// tuneGC applies config.GCPercent unless GOGC, which the runtime read at
+// start, is set.
+func tuneGC(lookupEnv func(string) (string, bool)) {
+	if _, set := lookupEnv("GOGC"); !set {
+		debug.SetGCPercent(config.GCPercent)
+	}
+}
+
 func serve(ctx context.Context, args []string, e env) error {
 	s := newSettings("serve", e,
 		"addr", "listen address host:port",
@@ -29,6 +39,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	log := newLogger(e.stderr, cfg.LogLevel)
+	tuneGC(os.LookupEnv)
 	store, secrets, keys, err := openSealed(ctx, cfg, mayCreate)
 	if err != nil {
 		return err

@@ -44,8 +44,9 @@ func (a *Auth) Federate(ctx context.Context, c broker.Client, originalUserID str
 	if err := broker.CheckBan(ctx, a.bans, originalUserID, a.now()); err != nil {
 		return broker.Token{}, err
 	}
-	return a.token(ctx, c, u.UserID, timeOffset, func(claims *broker.AccessClaims) {
+	return a.token(ctx, c, u.UserID, timeOffset, func(claims *broker.AccessClaims) any {
 		claims.FederationFromUserID, claims.FederationPolicy = originalUserID, policyHash
+		return claims
 	})
 }
 

@@ -63,20 +63,16 @@ type issuer struct {
 	now   func() time.Time
 }
 
-// token issues the token; with, when not nil, adds claims.
-func (i issuer) token(ctx context.Context, c broker.Client, userID string, timeOffset int, with func(*broker.AccessClaims)) (broker.Token, error) {
+// token issues the token; extend, when not nil, adds claims (as in
+// broker.Broker.AccessToken).
+func (i issuer) token(ctx context.Context, c broker.Client, userID string, timeOffset int, extend func(*broker.AccessClaims) any) (broker.Token, error) {
 	if err := i.ensureUser(ctx, c.NamespaceID, userID); err != nil {
 		return broker.Token{}, err
 	}
 	if err := broker.CheckBan(ctx, i.bans, userID, i.now()); err != nil {
 		return broker.Token{}, err
 	}
-	return i.core.AccessToken(c, userID, timeOffset, func(claims *broker.AccessClaims) any {
-		if with != nil {
-			with(claims)
-		}
-		return claims
-	})
+	return i.core.AccessToken(c, userID, timeOffset, extend)
 }
 
 // ensureUser creates the user with that ID in the namespace unless it

@@ -10,17 +10,20 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
+// accounts is the part of the Store that keeps GS2 accounts.
+type accounts struct{ *conn }
+
 // CreateAccount implements broker.AccountStore. The foreign key on
 // (user_id, namespace_id) refuses an account without its user, or in
 // another namespace than its user's.
-func (s *Store) CreateAccount(ctx context.Context, a broker.Account) error {
+func (s accounts) CreateAccount(ctx context.Context, a broker.Account) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO accounts (`+sqlstore.AccountColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		codec.AccountArgs(a)...)
 	return wrap("create account", err)
 }
 
 // GetAccount implements broker.AccountStore.
-func (s *Store) GetAccount(ctx context.Context, namespaceID, userID string) (broker.Account, error) {
+func (s accounts) GetAccount(ctx context.Context, namespaceID, userID string) (broker.Account, error) {
 	a, err := codec.ScanAccount(s.q.QueryRow(ctx, `SELECT `+sqlstore.AccountColumns+` FROM accounts
 		WHERE namespace_id = $1 AND user_id = $2`, namespaceID, userID))
 	if err != nil {
@@ -31,7 +34,7 @@ func (s *Store) GetAccount(ctx context.Context, namespaceID, userID string) (bro
 
 // ListAccounts implements broker.AccountStore: keyset paging on the
 // (namespace_id, user_id) index. A limit below one lists nothing.
-func (s *Store) ListAccounts(ctx context.Context, namespaceID, afterUserID string, limit int) ([]broker.Account, error) {
+func (s accounts) ListAccounts(ctx context.Context, namespaceID, afterUserID string, limit int) ([]broker.Account, error) {
 	if limit < 1 {
 		return nil, nil
 	}
@@ -45,13 +48,13 @@ func (s *Store) ListAccounts(ctx context.Context, namespaceID, afterUserID strin
 }
 
 // TouchAccount implements broker.AccountStore.
-func (s *Store) TouchAccount(ctx context.Context, userID string, at time.Time) error {
+func (s accounts) TouchAccount(ctx context.Context, userID string, at time.Time) error {
 	tag, err := s.q.Exec(ctx, `UPDATE accounts SET last_authenticated_at = $2 WHERE user_id = $1`, userID, at)
 	return affectedOne("touch account", tag, err)
 }
 
 // SetAccountPassword implements broker.AccountStore.
-func (s *Store) SetAccountPassword(ctx context.Context, userID string, hash []byte) error {
+func (s accounts) SetAccountPassword(ctx context.Context, userID string, hash []byte) error {
 	tag, err := s.q.Exec(ctx, `UPDATE accounts SET password_hash = $2 WHERE user_id = $1`, userID, hash)
 	return affectedOne("set account password", tag, err)
 }

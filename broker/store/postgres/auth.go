@@ -10,8 +10,11 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
+// authRows is the part of the Store that keeps authorization requests and codes.
+type authRows struct{ *conn }
+
 // CreateAuthRequest implements broker.AuthStore.
-func (s *Store) CreateAuthRequest(ctx context.Context, r broker.AuthRequest) error {
+func (s authRows) CreateAuthRequest(ctx context.Context, r broker.AuthRequest) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO auth_requests (`+sqlstore.AuthRequestColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		codec.AuthRequestArgs(r)...)
@@ -22,7 +25,7 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r broker.AuthRequest) err
 // concurrent DELETEs of one row, the first takes its lock and the others,
 // re-checking after it commits, find the row gone and return nothing. An
 // expired request is left for PurgeExpired.
-func (s *Store) ConsumeAuthRequest(ctx context.Context, hash []byte, now time.Time) (broker.AuthRequest, error) {
+func (s authRows) ConsumeAuthRequest(ctx context.Context, hash []byte, now time.Time) (broker.AuthRequest, error) {
 	r, err := codec.ScanAuthRequest(s.q.QueryRow(ctx, `DELETE FROM auth_requests WHERE hash = $1 AND expires_at > $2
 		RETURNING `+sqlstore.AuthRequestColumns, hash, now))
 	if err != nil {
@@ -32,7 +35,7 @@ func (s *Store) ConsumeAuthRequest(ctx context.Context, hash []byte, now time.Ti
 }
 
 // CreateCode implements broker.AuthStore.
-func (s *Store) CreateCode(ctx context.Context, c broker.AuthCode) error {
+func (s authRows) CreateCode(ctx context.Context, c broker.AuthCode) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO auth_codes (`+sqlstore.AuthCodeColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		codec.AuthCodeArgs(c)...)
@@ -47,7 +50,7 @@ func (s *Store) CreateCode(ctx context.Context, c broker.AuthCode) error {
 // winner committed, whereas a read in the UPDATE's own statement could see
 // the row as it was before the winner and lose the FamilyID a replay needs.
 // The happy path stays one round trip.
-func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time, familyID string, keepUntil time.Time) (broker.AuthCode, error) {
+func (s authRows) ConsumeCode(ctx context.Context, hash []byte, now time.Time, familyID string, keepUntil time.Time) (broker.AuthCode, error) {
 	c, err := codec.ScanAuthCode(s.q.QueryRow(ctx, `UPDATE auth_codes SET used_at = $2, family_id = $3, expires_at = $4
 		WHERE hash = $1 AND used_at IS NULL AND expires_at > $2
 		RETURNING `+sqlstore.AuthCodeColumns, hash, now, familyID, keepUntil))

@@ -11,24 +11,27 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
+// identities is the part of the Store that keeps namespaces, clients, users and takeover links.
+type identities struct{ *conn }
+
 // CreateNamespace implements broker.NamespaceStore.
-func (s *Store) CreateNamespace(ctx context.Context, ns broker.Namespace) error {
+func (s identities) CreateNamespace(ctx context.Context, ns broker.Namespace) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO namespaces (`+sqlstore.NamespaceColumns+`) VALUES ($1, $2, $3)`,
 		codec.NamespaceArgs(ns)...)
 	return wrap("create namespace", err)
 }
 
 // GetNamespace implements broker.NamespaceStore.
-func (s *Store) GetNamespace(ctx context.Context, id string) (broker.Namespace, error) {
+func (s identities) GetNamespace(ctx context.Context, id string) (broker.Namespace, error) {
 	return s.getNamespace(ctx, "get namespace", `SELECT `+sqlstore.NamespaceColumns+` FROM namespaces WHERE id = $1`, id)
 }
 
 // GetNamespaceByName implements broker.NamespaceStore.
-func (s *Store) GetNamespaceByName(ctx context.Context, name string) (broker.Namespace, error) {
+func (s identities) GetNamespaceByName(ctx context.Context, name string) (broker.Namespace, error) {
 	return s.getNamespace(ctx, "get namespace by name", `SELECT `+sqlstore.NamespaceColumns+` FROM namespaces WHERE name = $1`, name)
 }
 
-func (s *Store) getNamespace(ctx context.Context, op, query string, arg any) (broker.Namespace, error) {
+func (s identities) getNamespace(ctx context.Context, op, query string, arg any) (broker.Namespace, error) {
 	ns, err := codec.ScanNamespace(s.q.QueryRow(ctx, query, arg))
 	if err != nil {
 		return broker.Namespace{}, wrap(op, err)
@@ -37,7 +40,7 @@ func (s *Store) getNamespace(ctx context.Context, op, query string, arg any) (br
 }
 
 // CreateClient implements broker.ClientStore.
-func (s *Store) CreateClient(ctx context.Context, c broker.Client) error {
+func (s identities) CreateClient(ctx context.Context, c broker.Client) error {
 	args, err := codec.ClientArgs(c)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
@@ -48,7 +51,7 @@ func (s *Store) CreateClient(ctx context.Context, c broker.Client) error {
 }
 
 // GetClient implements broker.ClientStore.
-func (s *Store) GetClient(ctx context.Context, id string) (broker.Client, error) {
+func (s identities) GetClient(ctx context.Context, id string) (broker.Client, error) {
 	c, err := codec.ScanClient(s.q.QueryRow(ctx, `SELECT `+sqlstore.ClientColumns+` FROM clients WHERE id = $1`, id))
 	if err != nil {
 		return broker.Client{}, wrap("get client", err)
@@ -57,7 +60,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (broker.Client, error)
 }
 
 // ListClients implements broker.ClientStore.
-func (s *Store) ListClients(ctx context.Context) ([]broker.Client, error) {
+func (s identities) ListClients(ctx context.Context) ([]broker.Client, error) {
 	rows, err := s.q.Query(ctx, `SELECT `+sqlstore.ClientColumns+` FROM clients ORDER BY created_at, id`)
 	if err != nil {
 		return nil, wrap("list clients", err)
@@ -69,7 +72,7 @@ func (s *Store) ListClients(ctx context.Context) ([]broker.Client, error) {
 // UpdateClient implements broker.ClientStore. It rewrites every field except
 // ID, NamespaceID and CreatedAt: a client never changes tenant, and its
 // creation time orders ListClients.
-func (s *Store) UpdateClient(ctx context.Context, c broker.Client) error {
+func (s identities) UpdateClient(ctx context.Context, c broker.Client) error {
 	grants, scopes, uris, err := sqlstore.ClientLists(c)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
@@ -83,20 +86,20 @@ func (s *Store) UpdateClient(ctx context.Context, c broker.Client) error {
 }
 
 // DeleteClient implements broker.ClientStore.
-func (s *Store) DeleteClient(ctx context.Context, id string) error {
+func (s identities) DeleteClient(ctx context.Context, id string) error {
 	tag, err := s.q.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 	return affectedOne("delete client", tag, err)
 }
 
 // CreateUser implements broker.UserStore.
-func (s *Store) CreateUser(ctx context.Context, u broker.User) error {
+func (s identities) CreateUser(ctx context.Context, u broker.User) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO users (id, namespace_id, created_at) VALUES ($1, $2, $3)`,
 		codec.UserArgs(u)...)
 	return wrap("create user", err)
 }
 
 // GetUser implements broker.UserStore.
-func (s *Store) GetUser(ctx context.Context, id string) (broker.User, error) {
+func (s identities) GetUser(ctx context.Context, id string) (broker.User, error) {
 	u, err := codec.ScanUser(s.q.QueryRow(ctx, `SELECT `+sqlstore.UserColumns+` FROM users WHERE id = $1`, id))
 	if err != nil {
 		return broker.User{}, wrap("get user", err)
@@ -105,14 +108,14 @@ func (s *Store) GetUser(ctx context.Context, id string) (broker.User, error) {
 }
 
 // SetNickname implements broker.UserStore.
-func (s *Store) SetNickname(ctx context.Context, userID, nickname string) error {
+func (s identities) SetNickname(ctx context.Context, userID, nickname string) error {
 	tag, err := s.q.Exec(ctx, `UPDATE users SET nickname = $2 WHERE id = $1`, userID, nickname)
 	return affectedOne("set nickname", tag, err)
 }
 
 // CreateLink implements broker.LinkStore; the primary key and the
 // (user_id, slot) unique constraint give the two ErrAlreadyExists cases.
-func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
+func (s identities) CreateLink(ctx context.Context, l broker.Link) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO takeover_links (`+sqlstore.LinkColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, 1)`,
 		codec.LinkArgs(l)...)
@@ -120,7 +123,7 @@ func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
 }
 
 // GetLink implements broker.LinkStore.
-func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (broker.Link, error) {
+func (s identities) GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (broker.Link, error) {
 	l, err := codec.ScanLink(s.q.QueryRow(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE namespace_id = $1 AND slot = $2 AND identifier = $3`, namespaceID, slot, identifier))
 	if err != nil {
@@ -130,7 +133,7 @@ func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, ident
 }
 
 // ListLinks implements broker.LinkStore.
-func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, error) {
+func (s identities) ListLinks(ctx context.Context, userID string) ([]broker.Link, error) {
 	rows, err := s.q.Query(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE user_id = $1 ORDER BY slot`, userID)
 	if err != nil {
@@ -141,7 +144,7 @@ func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, er
 }
 
 // GetUserLink implements broker.LinkStore.
-func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broker.Link, error) {
+func (s identities) GetUserLink(ctx context.Context, userID string, slot int) (broker.Link, error) {
 	l, err := codec.ScanLink(s.q.QueryRow(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE user_id = $1 AND slot = $2`, userID, slot))
 	if err != nil {
@@ -152,7 +155,7 @@ func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broke
 
 // UpdateLinkPassword implements broker.LinkStore: the revision in the WHERE
 // clause makes it a compare-and-swap.
-func (s *Store) UpdateLinkPassword(ctx context.Context, userID string, slot int, revision int64, hash []byte) (broker.Link, error) {
+func (s identities) UpdateLinkPassword(ctx context.Context, userID string, slot int, revision int64, hash []byte) (broker.Link, error) {
 	l, err := codec.ScanLink(s.q.QueryRow(ctx, `UPDATE takeover_links SET password_hash = $4, revision = revision + 1
 		WHERE user_id = $1 AND slot = $2 AND revision = $3 RETURNING `+sqlstore.LinkColumns, userID, slot, revision, hash))
 	if err == nil || !errors.Is(err, pgx.ErrNoRows) {
@@ -183,7 +186,7 @@ SELECT (SELECT count(*) FROM links), EXISTS (SELECT 1 FROM links WHERE slot = $2
 // of a user's last two links could each count two and each delete one; so
 // the user's row is locked first (FOR UPDATE), which queues deletes for one
 // user, and the count is taken only once the lock is held.
-func (s *Store) DeleteLink(ctx context.Context, userID string, slot int, identifier string) error {
+func (s identities) DeleteLink(ctx context.Context, userID string, slot int, identifier string) error {
 	return s.InTx(ctx, func(tx broker.Store) error {
 		q := tx.(*Store).q
 		var one int

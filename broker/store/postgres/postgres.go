@@ -38,11 +38,32 @@ var (
 // defaultMaxConns is the pool size unless the URL sets pool_max_conns.
 const defaultMaxConns = 32
 
-// Store is a broker.Store on a PostgreSQL database.
+// Store is a broker.Store on a PostgreSQL database: the connection and
+// one part per group of tables, each a type of its own.
 type Store struct {
-	pool *pgxpool.Pool
-	q    querier
-	tx   pgx.Tx // non-nil for the Store given to an InTx fn
+	*conn
+	identities
+	tokens
+	accounts
+	gs2Rows
+	authRows
+	xsollaRows
+}
+
+// conn is what every part queries through: the pool, or the transaction
+// of InTx.
+type conn struct {
+	pool  *pgxpool.Pool
+	q     querier
+	tx    pgx.Tx // non-nil for the Store given to an InTx fn
+	store *Store // the Store this conn belongs to, for InTx's fn
+}
+
+func newStore(c *conn) *Store {
+	s := &Store{conn: c, identities: identities{c}, tokens: tokens{c}, accounts: accounts{c},
+		gs2Rows: gs2Rows{c}, authRows: authRows{c}, xsollaRows: xsollaRows{c}}
+	c.store = s
+	return s
 }
 
 // Open connects to the database at url (a postgres:// URL or key=value DSN;
@@ -67,7 +88,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, q: pool}, nil
+	return newStore(&conn{pool: pool, q: pool}), nil
 }
 
 // migrate runs goose through database/sql on the pool's own connections, so
@@ -90,14 +111,14 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // InTx runs fn in one READ COMMITTED transaction, again (retry.Tx) after a
 // serialization failure or deadlock. Called on the transaction's own Store
 // it runs fn in the enclosing transaction.
-func (s *Store) InTx(ctx context.Context, fn func(broker.Store) error) error {
+func (s *conn) InTx(ctx context.Context, fn func(broker.Store) error) error {
 	if s.tx != nil {
-		return fn(s)
+		return fn(s.store)
 	}
 	return retry.Tx(ctx, func() error { return s.inNewTx(ctx, fn) })
 }
 
-func (s *Store) inNewTx(ctx context.Context, fn func(broker.Store) error) error {
+func (s *conn) inNewTx(ctx context.Context, fn func(broker.Store) error) error {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{})
 	if err != nil {
 		return wrap("begin", err)
@@ -110,20 +131,20 @@ func (s *Store) inNewTx(ctx context.Context, fn func(broker.Store) error) error 
 		defer cancel()
 		_ = tx.Rollback(rctx)
 	}()
-	if err := fn(&Store{pool: s.pool, q: tx, tx: tx}); err != nil {
+	if err := fn(newStore(&conn{pool: s.pool, q: tx, tx: tx})); err != nil {
 		return err
 	}
 	return wrap("commit", tx.Commit(ctx))
 }
 
 // Ping reports whether the database answers.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *conn) Ping(ctx context.Context) error {
 	return wrap("ping", s.pool.Ping(ctx))
 }
 
 // Close closes the pool, waiting for connections in use to be released. The
 // Store given to an InTx fn does not own the pool.
-func (s *Store) Close() error {
+func (s *conn) Close() error {
 	if s.tx != nil {
 		return errors.New("postgres: Close called inside InTx")
 	}

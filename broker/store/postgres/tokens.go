@@ -11,8 +11,11 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
+// tokens is the part of the Store that keeps refresh tokens and their families, signing keys, access-token revocations, the purge.
+type tokens struct{ *conn }
+
 // CreateRefreshToken implements broker.RefreshStore.
-func (s *Store) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) error {
+func (s tokens) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO refresh_tokens (`+sqlstore.RefreshTokenColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		codec.RefreshTokenArgs(t)...)
@@ -20,7 +23,7 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) e
 }
 
 // CreateRefreshTokenByLink implements broker.RefreshStore.
-func (s *Store) CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
+func (s tokens) CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
 	err := s.q.QueryRow(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
 		namespace_id, scope, time_offset, created_at, expires_at)
 		SELECT $1, $2, $3, l.user_id, l.namespace_id, $5, $6, $7, $8
@@ -58,7 +61,7 @@ FROM spent
 RETURNING hash, family_id, client_id, user_id, namespace_id, scope, time_offset, created_at, expires_at`
 
 // RotateRefreshToken implements broker.RefreshStore in one round trip.
-func (s *Store) RotateRefreshToken(ctx context.Context, r broker.Rotation) (broker.RefreshToken, error) {
+func (s tokens) RotateRefreshToken(ctx context.Context, r broker.Rotation) (broker.RefreshToken, error) {
 	var t broker.RefreshToken
 	err := s.q.QueryRow(ctx, rotateSQL, r.OldHash, r.NewHash, r.Now, r.ClientID, r.ExpiresAt).
 		Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope, &t.TimeOffset,
@@ -71,7 +74,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r broker.Rotation) (brok
 }
 
 // GetRefreshToken implements broker.RefreshStore.
-func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (broker.RefreshToken, error) {
+func (s tokens) GetRefreshToken(ctx context.Context, hash []byte) (broker.RefreshToken, error) {
 	t, err := codec.ScanRefreshToken(s.q.QueryRow(ctx, `SELECT `+sqlstore.RefreshTokenColumns+`,
 		EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)
 		FROM refresh_tokens t WHERE hash = $1`, hash))
@@ -83,7 +86,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (broker.Refres
 
 // RevokeFamily implements broker.RefreshStore. Revoking again keeps the first
 // revocation time and the later `until`, so a repeat never shortens it.
-func (s *Store) RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error {
+func (s tokens) RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO revoked_families (family_id, revoked_at, expires_at)
 		VALUES ($1, $2, $3)
 		ON CONFLICT (family_id) DO UPDATE
@@ -93,7 +96,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, now, until ti
 }
 
 // FamilyRevoked implements broker.RefreshStore.
-func (s *Store) FamilyRevoked(ctx context.Context, familyID string) (bool, error) {
+func (s tokens) FamilyRevoked(ctx context.Context, familyID string) (bool, error) {
 	var revoked bool
 	err := s.q.QueryRow(ctx,
 		`SELECT EXISTS (SELECT 1 FROM revoked_families WHERE family_id = $1)`, familyID).Scan(&revoked)
@@ -101,7 +104,7 @@ func (s *Store) FamilyRevoked(ctx context.Context, familyID string) (bool, error
 }
 
 // CreateKey implements keys.Store.
-func (s *Store) CreateKey(ctx context.Context, k keys.SigningKey) error {
+func (s tokens) CreateKey(ctx context.Context, k keys.SigningKey) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO signing_keys (`+sqlstore.SigningKeyColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
 		codec.SigningKeyArgs(k)...)
@@ -109,7 +112,7 @@ func (s *Store) CreateKey(ctx context.Context, k keys.SigningKey) error {
 }
 
 // ListKeys implements keys.Store.
-func (s *Store) ListKeys(ctx context.Context) ([]keys.SigningKey, error) {
+func (s tokens) ListKeys(ctx context.Context) ([]keys.SigningKey, error) {
 	rows, err := s.q.Query(ctx, `SELECT `+sqlstore.SigningKeyColumns+`
 		FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
@@ -120,7 +123,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]keys.SigningKey, error) {
 }
 
 // RetireKey implements keys.Store.
-func (s *Store) RetireKey(ctx context.Context, id string, retiredAt, publishUntil time.Time) error {
+func (s tokens) RetireKey(ctx context.Context, id string, retiredAt, publishUntil time.Time) error {
 	tag, err := s.q.Exec(ctx, `UPDATE signing_keys SET retired_at = $2, publish_until = $3
 		WHERE id = $1 AND retired_at IS NULL`, id, retiredAt, publishUntil)
 	return affectedOne("retire key", tag, err)
@@ -128,7 +131,7 @@ func (s *Store) RetireKey(ctx context.Context, id string, retiredAt, publishUnti
 
 // RevokeAccessToken implements broker.RevocationStore; a repeat keeps the
 // later expiry.
-func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
+func (s tokens) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2)
 		ON CONFLICT (jti) DO UPDATE
 		SET expires_at = GREATEST(revoked_access_tokens.expires_at, EXCLUDED.expires_at)`,
@@ -137,7 +140,7 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt tim
 }
 
 // AccessTokenRevoked implements broker.RevocationStore.
-func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
+func (s tokens) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var revoked bool
 	err := s.q.QueryRow(ctx,
 		`SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)`, jti).Scan(&revoked)
@@ -146,7 +149,7 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 
 // PurgeExpired implements broker.Store: one statement, so the five tables
 // are purged to the same instant without a transaction round trip.
-func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
+func (s tokens) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	err := s.q.QueryRow(ctx, `WITH
 		r AS (DELETE FROM refresh_tokens WHERE expires_at < $1 RETURNING 1),

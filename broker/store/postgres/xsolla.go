@@ -10,9 +10,12 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
+// xsollaRows is the part of the Store that keeps attributes and logouts.
+type xsollaRows struct{ *conn }
+
 // PutAttributes implements broker.AttributeStore in one statement: the
 // WHERE of the conflict update keeps read_only attributes as they are.
-func (s *Store) PutAttributes(ctx context.Context, userID string, attrs []broker.Attribute) error {
+func (s xsollaRows) PutAttributes(ctx context.Context, userID string, attrs []broker.Attribute) error {
 	if len(attrs) == 0 {
 		return nil
 	}
@@ -36,7 +39,7 @@ func (s *Store) PutAttributes(ctx context.Context, userID string, attrs []broker
 }
 
 // ListAttributes implements broker.AttributeStore.
-func (s *Store) ListAttributes(ctx context.Context, userID string) ([]broker.Attribute, error) {
+func (s xsollaRows) ListAttributes(ctx context.Context, userID string) ([]broker.Attribute, error) {
 	rows, err := s.q.Query(ctx, `SELECT `+sqlstore.AttributeColumns+`
 		FROM user_attributes WHERE user_id = $1 ORDER BY key COLLATE "C"`, userID)
 	if err != nil {
@@ -47,7 +50,7 @@ func (s *Store) ListAttributes(ctx context.Context, userID string) ([]broker.Att
 }
 
 // LogoutUser implements broker.RevocationStore.
-func (s *Store) LogoutUser(ctx context.Context, userID string, at time.Time, keepJTI string) error {
+func (s xsollaRows) LogoutUser(ctx context.Context, userID string, at time.Time, keepJTI string) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO user_logouts (user_id, logged_out_at, keep_jti) VALUES ($1, $2, $3)
 		ON CONFLICT (user_id) DO UPDATE SET logged_out_at = EXCLUDED.logged_out_at, keep_jti = EXCLUDED.keep_jti`,
 		userID, at, keepJTI)
@@ -55,7 +58,7 @@ func (s *Store) LogoutUser(ctx context.Context, userID string, at time.Time, kee
 }
 
 // UserLogout implements broker.RevocationStore.
-func (s *Store) UserLogout(ctx context.Context, userID string) (time.Time, string, error) {
+func (s xsollaRows) UserLogout(ctx context.Context, userID string) (time.Time, string, error) {
 	var (
 		at   time.Time
 		keep string

@@ -8,17 +8,20 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
+// accounts is the part of the Store that keeps GS2 accounts.
+type accounts struct{ *conn }
+
 // CreateAccount implements broker.AccountStore. The foreign key on
 // (user_id, namespace_id) refuses an account without its user, or in
 // another namespace than its user's.
-func (s *Store) CreateAccount(ctx context.Context, a broker.Account) error {
+func (s accounts) CreateAccount(ctx context.Context, a broker.Account) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO accounts (`+sqlstore.AccountColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		codec.AccountArgs(a)...)
 	return wrap("create account", err)
 }
 
 // GetAccount implements broker.AccountStore.
-func (s *Store) GetAccount(ctx context.Context, namespaceID, userID string) (broker.Account, error) {
+func (s accounts) GetAccount(ctx context.Context, namespaceID, userID string) (broker.Account, error) {
 	a, err := codec.ScanAccount(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.AccountColumns+` FROM accounts
 		WHERE namespace_id = ? AND user_id = ?`, namespaceID, userID))
 	if err != nil {
@@ -30,7 +33,7 @@ func (s *Store) GetAccount(ctx context.Context, namespaceID, userID string) (bro
 // ListAccounts implements broker.AccountStore: keyset paging on the
 // (namespace_id, user_id) index. A limit below one lists nothing (SQLite
 // would read a negative LIMIT as none).
-func (s *Store) ListAccounts(ctx context.Context, namespaceID, afterUserID string, limit int) ([]broker.Account, error) {
+func (s accounts) ListAccounts(ctx context.Context, namespaceID, afterUserID string, limit int) ([]broker.Account, error) {
 	if limit < 1 {
 		return nil, nil
 	}
@@ -43,13 +46,13 @@ func (s *Store) ListAccounts(ctx context.Context, namespaceID, afterUserID strin
 }
 
 // TouchAccount implements broker.AccountStore.
-func (s *Store) TouchAccount(ctx context.Context, userID string, at time.Time) error {
+func (s accounts) TouchAccount(ctx context.Context, userID string, at time.Time) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE accounts SET last_authenticated_at = ? WHERE user_id = ?`, ms(at), userID)
 	return affectedOne("touch account", res, err)
 }
 
 // SetAccountPassword implements broker.AccountStore.
-func (s *Store) SetAccountPassword(ctx context.Context, userID string, hash []byte) error {
+func (s accounts) SetAccountPassword(ctx context.Context, userID string, hash []byte) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE accounts SET password_hash = ? WHERE user_id = ?`, hash, userID)
 	return affectedOne("set account password", res, err)
 }

@@ -10,8 +10,11 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
+// authRows is the part of the Store that keeps authorization requests and codes.
+type authRows struct{ *conn }
+
 // CreateAuthRequest implements broker.AuthStore.
-func (s *Store) CreateAuthRequest(ctx context.Context, r broker.AuthRequest) error {
+func (s authRows) CreateAuthRequest(ctx context.Context, r broker.AuthRequest) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_requests (`+sqlstore.AuthRequestColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		codec.AuthRequestArgs(r)...)
@@ -21,7 +24,7 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r broker.AuthRequest) err
 // ConsumeAuthRequest implements broker.AuthStore in one statement on the
 // writer: of several consumes of one request, the first deletes it and the
 // rest match no row. An expired request is left for PurgeExpired.
-func (s *Store) ConsumeAuthRequest(ctx context.Context, hash []byte, now time.Time) (broker.AuthRequest, error) {
+func (s authRows) ConsumeAuthRequest(ctx context.Context, hash []byte, now time.Time) (broker.AuthRequest, error) {
 	r, err := codec.ScanAuthRequest(s.w.QueryRowContext(ctx, `DELETE FROM auth_requests WHERE hash = ? AND expires_at > ?
 		RETURNING `+sqlstore.AuthRequestColumns, hash, ms(now)))
 	if err != nil {
@@ -31,7 +34,7 @@ func (s *Store) ConsumeAuthRequest(ctx context.Context, hash []byte, now time.Ti
 }
 
 // CreateCode implements broker.AuthStore.
-func (s *Store) CreateCode(ctx context.Context, c broker.AuthCode) error {
+func (s authRows) CreateCode(ctx context.Context, c broker.AuthCode) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_codes (`+sqlstore.AuthCodeColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		codec.AuthCodeArgs(c)...)
@@ -43,7 +46,7 @@ func (s *Store) CreateCode(ctx context.Context, c broker.AuthCode) error {
 // exchanges of one code the first marks it used and the rest match no row.
 // Only then is the code read again, to tell a replay from an unknown or
 // expired code; by that time the write that used it has committed.
-func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time, familyID string, keepUntil time.Time) (broker.AuthCode, error) {
+func (s authRows) ConsumeCode(ctx context.Context, hash []byte, now time.Time, familyID string, keepUntil time.Time) (broker.AuthCode, error) {
 	c, err := codec.ScanAuthCode(s.w.QueryRowContext(ctx, `UPDATE auth_codes SET used_at = ?, family_id = ?, expires_at = ?
 		WHERE hash = ? AND used_at IS NULL AND expires_at > ?
 		RETURNING `+sqlstore.AuthCodeColumns, ms(now), familyID, ms(keepUntil), hash, ms(now)))

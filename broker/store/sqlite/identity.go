@@ -10,24 +10,27 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
+// identities is the part of the Store that keeps namespaces, clients, users and takeover links.
+type identities struct{ *conn }
+
 // CreateNamespace implements broker.NamespaceStore.
-func (s *Store) CreateNamespace(ctx context.Context, ns broker.Namespace) error {
+func (s identities) CreateNamespace(ctx context.Context, ns broker.Namespace) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO namespaces (`+sqlstore.NamespaceColumns+`) VALUES (?, ?, ?)`,
 		codec.NamespaceArgs(ns)...)
 	return wrap("create namespace", err)
 }
 
 // GetNamespace implements broker.NamespaceStore.
-func (s *Store) GetNamespace(ctx context.Context, id string) (broker.Namespace, error) {
+func (s identities) GetNamespace(ctx context.Context, id string) (broker.Namespace, error) {
 	return s.getNamespace(ctx, "get namespace", `id = ?`, id)
 }
 
 // GetNamespaceByName implements broker.NamespaceStore.
-func (s *Store) GetNamespaceByName(ctx context.Context, name string) (broker.Namespace, error) {
+func (s identities) GetNamespaceByName(ctx context.Context, name string) (broker.Namespace, error) {
 	return s.getNamespace(ctx, "get namespace by name", `name = ?`, name)
 }
 
-func (s *Store) getNamespace(ctx context.Context, op, where string, arg any) (broker.Namespace, error) {
+func (s identities) getNamespace(ctx context.Context, op, where string, arg any) (broker.Namespace, error) {
 	ns, err := codec.ScanNamespace(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.NamespaceColumns+` FROM namespaces WHERE `+where, arg))
 	if err != nil {
 		return broker.Namespace{}, wrap(op, err)
@@ -36,7 +39,7 @@ func (s *Store) getNamespace(ctx context.Context, op, where string, arg any) (br
 }
 
 // CreateClient implements broker.ClientStore.
-func (s *Store) CreateClient(ctx context.Context, c broker.Client) error {
+func (s identities) CreateClient(ctx context.Context, c broker.Client) error {
 	args, err := codec.ClientArgs(c)
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
@@ -47,7 +50,7 @@ func (s *Store) CreateClient(ctx context.Context, c broker.Client) error {
 }
 
 // GetClient implements broker.ClientStore.
-func (s *Store) GetClient(ctx context.Context, id string) (broker.Client, error) {
+func (s identities) GetClient(ctx context.Context, id string) (broker.Client, error) {
 	c, err := codec.ScanClient(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.ClientColumns+` FROM clients WHERE id = ?`, id))
 	if err != nil {
 		return broker.Client{}, wrap("get client", err)
@@ -56,7 +59,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (broker.Client, error)
 }
 
 // ListClients implements broker.ClientStore.
-func (s *Store) ListClients(ctx context.Context) ([]broker.Client, error) {
+func (s identities) ListClients(ctx context.Context) ([]broker.Client, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.ClientColumns+` FROM clients ORDER BY created_at, id`)
 	if err != nil {
 		return nil, wrap("list clients", err)
@@ -67,7 +70,7 @@ func (s *Store) ListClients(ctx context.Context) ([]broker.Client, error) {
 // UpdateClient implements broker.ClientStore. It rewrites every field except
 // ID, NamespaceID and CreatedAt: a client never changes tenant, and its
 // creation time orders ListClients.
-func (s *Store) UpdateClient(ctx context.Context, c broker.Client) error {
+func (s identities) UpdateClient(ctx context.Context, c broker.Client) error {
 	grants, scopes, uris, err := sqlstore.ClientLists(c)
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
@@ -81,20 +84,20 @@ func (s *Store) UpdateClient(ctx context.Context, c broker.Client) error {
 }
 
 // DeleteClient implements broker.ClientStore.
-func (s *Store) DeleteClient(ctx context.Context, id string) error {
+func (s identities) DeleteClient(ctx context.Context, id string) error {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
 	return affectedOne("delete client", res, err)
 }
 
 // CreateUser implements broker.UserStore.
-func (s *Store) CreateUser(ctx context.Context, u broker.User) error {
+func (s identities) CreateUser(ctx context.Context, u broker.User) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO users (id, namespace_id, created_at) VALUES (?, ?, ?)`,
 		codec.UserArgs(u)...)
 	return wrap("create user", err)
 }
 
 // GetUser implements broker.UserStore.
-func (s *Store) GetUser(ctx context.Context, id string) (broker.User, error) {
+func (s identities) GetUser(ctx context.Context, id string) (broker.User, error) {
 	u, err := codec.ScanUser(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.UserColumns+` FROM users WHERE id = ?`, id))
 	if err != nil {
 		return broker.User{}, wrap("get user", err)
@@ -103,14 +106,14 @@ func (s *Store) GetUser(ctx context.Context, id string) (broker.User, error) {
 }
 
 // SetNickname implements broker.UserStore.
-func (s *Store) SetNickname(ctx context.Context, userID, nickname string) error {
+func (s identities) SetNickname(ctx context.Context, userID, nickname string) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE users SET nickname = ? WHERE id = ?`, nickname, userID)
 	return affectedOne("set nickname", res, err)
 }
 
 // CreateLink implements broker.LinkStore; the primary key and the
 // (user_id, slot) unique constraint give the two ErrAlreadyExists cases.
-func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
+func (s identities) CreateLink(ctx context.Context, l broker.Link) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO takeover_links (`+sqlstore.LinkColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, 1)`,
 		codec.LinkArgs(l)...)
@@ -118,7 +121,7 @@ func (s *Store) CreateLink(ctx context.Context, l broker.Link) error {
 }
 
 // GetLink implements broker.LinkStore.
-func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (broker.Link, error) {
+func (s identities) GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (broker.Link, error) {
 	l, err := codec.ScanLink(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE namespace_id = ? AND slot = ? AND identifier = ?`, namespaceID, slot, identifier))
 	if err != nil {
@@ -128,7 +131,7 @@ func (s *Store) GetLink(ctx context.Context, namespaceID string, slot int, ident
 }
 
 // ListLinks implements broker.LinkStore.
-func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, error) {
+func (s identities) ListLinks(ctx context.Context, userID string) ([]broker.Link, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE user_id = ? ORDER BY slot`, userID)
 	if err != nil {
@@ -138,7 +141,7 @@ func (s *Store) ListLinks(ctx context.Context, userID string) ([]broker.Link, er
 }
 
 // GetUserLink implements broker.LinkStore.
-func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broker.Link, error) {
+func (s identities) GetUserLink(ctx context.Context, userID string, slot int) (broker.Link, error) {
 	l, err := codec.ScanLink(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.LinkColumns+` FROM takeover_links
 		WHERE user_id = ? AND slot = ?`, userID, slot))
 	if err != nil {
@@ -149,7 +152,7 @@ func (s *Store) GetUserLink(ctx context.Context, userID string, slot int) (broke
 
 // UpdateLinkPassword implements broker.LinkStore: the revision in the WHERE
 // clause makes it a compare-and-swap.
-func (s *Store) UpdateLinkPassword(ctx context.Context, userID string, slot int, revision int64, hash []byte) (broker.Link, error) {
+func (s identities) UpdateLinkPassword(ctx context.Context, userID string, slot int, revision int64, hash []byte) (broker.Link, error) {
 	var l broker.Link
 	err := s.atomic(ctx, "update link password", func(q dbtx) error {
 		var err error
@@ -188,7 +191,7 @@ func collect[T any](rows *sql.Rows, op string, scan func(sqlstore.Row) (T, error
 // as a link does. The count and the delete run in
 // one IMMEDIATE transaction (a savepoint inside InTx) on the single writer,
 // so no other delete can come between them.
-func (s *Store) DeleteLink(ctx context.Context, userID string, slot int, identifier string) error {
+func (s identities) DeleteLink(ctx context.Context, userID string, slot int, identifier string) error {
 	return s.atomic(ctx, "delete link", func(q dbtx) error {
 		var links, inSlot int64
 		err := q.QueryRowContext(ctx, `SELECT count(*) + EXISTS (SELECT 1 FROM accounts WHERE user_id = ?),

@@ -54,13 +54,33 @@ type dbtx interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// Store is a broker.Store on one SQLite file.
+// Store is a broker.Store on one SQLite file: the connections and one part
+// per group of tables, each a type of its own.
 type Store struct {
+	*conn
+	identities
+	tokens
+	accounts
+	gs2Rows
+	authRows
+	xsollaRows
+}
+
+// conn is what every part queries through.
+type conn struct {
 	writeDB, readDB *sql.DB
 	// r runs plain reads and w runs writes; inside InTx both are the
 	// transaction, so fn reads its own writes.
-	r, w dbtx
-	tx   *sql.Tx
+	r, w  dbtx
+	tx    *sql.Tx
+	store *Store // the Store this conn belongs to, for InTx's fn
+}
+
+func newStore(c *conn) *Store {
+	s := &Store{conn: c, identities: identities{c}, tokens: tokens{c}, accounts: accounts{c},
+		gs2Rows: gs2Rows{c}, authRows: authRows{c}, xsollaRows: xsollaRows{c}}
+	c.store = s
+	return s
 }
 
 var _ broker.Store = (*Store)(nil)
@@ -95,14 +115,14 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	writeDB.SetMaxIdleConns(1)
 	writeDB.SetConnMaxLifetime(0)
 	writeDB.SetConnMaxIdleTime(0)
-	s := &Store{writeDB: writeDB, w: writeDB}
+	s := newStore(&conn{writeDB: writeDB, w: writeDB})
 	if err := s.setUp(ctx, path, readParams); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
 	return s, nil
 }
 
-func (s *Store) setUp(ctx context.Context, path, readParams string) error {
+func (s *conn) setUp(ctx context.Context, path, readParams string) error {
 	// journal_mode=WAL is silently ignored where WAL is impossible (some
 	// network filesystems); durability and concurrent reads depend on it.
 	var mode string
@@ -133,21 +153,21 @@ func (s *Store) setUp(ctx context.Context, path, readParams string) error {
 // (retry.Tx) if the database stayed locked past busy_timeout. Called on the
 // transaction's own Store it runs fn in the enclosing transaction, since
 // SQLite cannot nest transactions.
-func (s *Store) InTx(ctx context.Context, fn func(broker.Store) error) error {
+func (s *conn) InTx(ctx context.Context, fn func(broker.Store) error) error {
 	if s.tx != nil {
-		return fn(s)
+		return fn(s.store)
 	}
 	return retry.Tx(ctx, func() error { return s.inNewTx(ctx, fn) })
 }
 
-func (s *Store) inNewTx(ctx context.Context, fn func(broker.Store) error) error {
+func (s *conn) inNewTx(ctx context.Context, fn func(broker.Store) error) error {
 	tx, err := s.writeDB.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap("begin", err)
 	}
 	// Also covers a panicking fn; after Commit it is a no-op.
 	defer func() { _ = tx.Rollback() }()
-	if err := fn(&Store{writeDB: s.writeDB, readDB: s.readDB, r: tx, w: tx, tx: tx}); err != nil {
+	if err := fn(newStore(&conn{writeDB: s.writeDB, readDB: s.readDB, r: tx, w: tx, tx: tx})); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -158,7 +178,7 @@ func (s *Store) inNewTx(ctx context.Context, fn func(broker.Store) error) error 
 
 // atomic runs fn on one transaction: a new one, or a savepoint inside InTx so
 // that a failing fn undoes its own writes even if the caller's fn carries on.
-func (s *Store) atomic(ctx context.Context, op string, fn func(q dbtx) error) error {
+func (s *conn) atomic(ctx context.Context, op string, fn func(q dbtx) error) error {
 	if s.tx != nil {
 		if _, err := s.tx.ExecContext(ctx, "SAVEPOINT atomic"); err != nil {
 			return wrap(op, err)
@@ -177,12 +197,12 @@ func (s *Store) atomic(ctx context.Context, op string, fn func(q dbtx) error) er
 }
 
 // Ping reports whether the database file can be read.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *conn) Ping(ctx context.Context) error {
 	return wrap("ping", s.readDB.PingContext(ctx))
 }
 
 // Close closes both pools. The Store given to an InTx fn does not own them.
-func (s *Store) Close() error {
+func (s *conn) Close() error {
 	if s.tx != nil {
 		return errors.New("sqlite: Close called inside InTx")
 	}

@@ -9,8 +9,11 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
+// tokens is the part of the Store that keeps refresh tokens and their families, signing keys, access-token revocations, the purge.
+type tokens struct{ *conn }
+
 // CreateRefreshToken implements broker.RefreshStore.
-func (s *Store) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) error {
+func (s tokens) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO refresh_tokens (`+sqlstore.RefreshTokenColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		codec.RefreshTokenArgs(t)...)
@@ -18,7 +21,7 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) e
 }
 
 // CreateRefreshTokenByLink implements broker.RefreshStore.
-func (s *Store) CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
+func (s tokens) CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
 	err := s.w.QueryRowContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
 		namespace_id, scope, time_offset, created_at, expires_at)
 		SELECT ?, ?, ?, l.user_id, l.namespace_id, ?, ?, ?, ?
@@ -39,7 +42,7 @@ func (s *Store) CreateRefreshTokenByLink(ctx context.Context, slot int, identifi
 // several rotations of one token the first spends it and the rest match no
 // row. It runs in a transaction (a savepoint inside InTx) so that a failed
 // insert of the successor leaves the token unspent.
-func (s *Store) RotateRefreshToken(ctx context.Context, r broker.Rotation) (broker.RefreshToken, error) {
+func (s tokens) RotateRefreshToken(ctx context.Context, r broker.Rotation) (broker.RefreshToken, error) {
 	next := broker.RefreshToken{
 		Hash:      r.NewHash,
 		CreatedAt: r.Now,
@@ -74,7 +77,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r broker.Rotation) (brok
 }
 
 // GetRefreshToken implements broker.RefreshStore.
-func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (broker.RefreshToken, error) {
+func (s tokens) GetRefreshToken(ctx context.Context, hash []byte) (broker.RefreshToken, error) {
 	t, err := codec.ScanRefreshToken(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.RefreshTokenColumns+`,
 		EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)
 		FROM refresh_tokens t WHERE hash = ?`, hash))
@@ -86,7 +89,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (broker.Refres
 
 // RevokeFamily implements broker.RefreshStore. Revoking again keeps the first
 // revocation time and the later `until`, so a repeat never shortens it.
-func (s *Store) RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error {
+func (s tokens) RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO revoked_families (family_id, revoked_at, expires_at)
 		VALUES (?, ?, ?)
 		ON CONFLICT (family_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
@@ -95,7 +98,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, now, until ti
 }
 
 // FamilyRevoked implements broker.RefreshStore.
-func (s *Store) FamilyRevoked(ctx context.Context, familyID string) (bool, error) {
+func (s tokens) FamilyRevoked(ctx context.Context, familyID string) (bool, error) {
 	var revoked bool
 	err := s.r.QueryRowContext(ctx,
 		`SELECT EXISTS (SELECT 1 FROM revoked_families WHERE family_id = ?)`, familyID).Scan(&revoked)
@@ -103,7 +106,7 @@ func (s *Store) FamilyRevoked(ctx context.Context, familyID string) (bool, error
 }
 
 // CreateKey implements keys.Store.
-func (s *Store) CreateKey(ctx context.Context, k keys.SigningKey) error {
+func (s tokens) CreateKey(ctx context.Context, k keys.SigningKey) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO signing_keys (`+sqlstore.SigningKeyColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?)`,
 		codec.SigningKeyArgs(k)...)
@@ -111,7 +114,7 @@ func (s *Store) CreateKey(ctx context.Context, k keys.SigningKey) error {
 }
 
 // ListKeys implements keys.Store.
-func (s *Store) ListKeys(ctx context.Context) ([]keys.SigningKey, error) {
+func (s tokens) ListKeys(ctx context.Context) ([]keys.SigningKey, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.SigningKeyColumns+`
 		FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
@@ -121,7 +124,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]keys.SigningKey, error) {
 }
 
 // RetireKey implements keys.Store.
-func (s *Store) RetireKey(ctx context.Context, id string, retiredAt, publishUntil time.Time) error {
+func (s tokens) RetireKey(ctx context.Context, id string, retiredAt, publishUntil time.Time) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ?, publish_until = ?
 		WHERE id = ? AND retired_at IS NULL`, ms(retiredAt), ms(publishUntil), id)
 	return affectedOne("retire key", res, err)
@@ -129,7 +132,7 @@ func (s *Store) RetireKey(ctx context.Context, id string, retiredAt, publishUnti
 
 // RevokeAccessToken implements broker.RevocationStore; a repeat keeps the
 // later expiry.
-func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
+func (s tokens) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)
 		ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
 		jti, ms(expiresAt))
@@ -137,7 +140,7 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt tim
 }
 
 // AccessTokenRevoked implements broker.RevocationStore.
-func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
+func (s tokens) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var revoked bool
 	err := s.r.QueryRowContext(ctx,
 		`SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ?)`, jti).Scan(&revoked)
@@ -146,7 +149,7 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 
 // PurgeExpired implements broker.Store, in one transaction so that a janitor
 // never leaves the tables purged to different instants.
-func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
+func (s tokens) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.atomic(ctx, "purge expired", func(q dbtx) error {
 		total = 0

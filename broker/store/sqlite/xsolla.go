@@ -8,9 +8,12 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/store/internal/sqlstore"
 )
 
+// xsollaRows is the part of the Store that keeps attributes and logouts.
+type xsollaRows struct{ *conn }
+
 // PutAttributes implements broker.AttributeStore: one transaction of
 // upserts whose conflict WHERE keeps read_only attributes as they are.
-func (s *Store) PutAttributes(ctx context.Context, userID string, attrs []broker.Attribute) error {
+func (s xsollaRows) PutAttributes(ctx context.Context, userID string, attrs []broker.Attribute) error {
 	return s.atomic(ctx, "put attributes", func(q dbtx) error {
 		for _, a := range attrs {
 			_, err := q.ExecContext(ctx, `INSERT INTO user_attributes
@@ -28,7 +31,7 @@ func (s *Store) PutAttributes(ctx context.Context, userID string, attrs []broker
 }
 
 // ListAttributes implements broker.AttributeStore.
-func (s *Store) ListAttributes(ctx context.Context, userID string) ([]broker.Attribute, error) {
+func (s xsollaRows) ListAttributes(ctx context.Context, userID string) ([]broker.Attribute, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.AttributeColumns+`
 		FROM user_attributes WHERE user_id = ? ORDER BY key`, userID)
 	if err != nil {
@@ -38,7 +41,7 @@ func (s *Store) ListAttributes(ctx context.Context, userID string) ([]broker.Att
 }
 
 // LogoutUser implements broker.RevocationStore.
-func (s *Store) LogoutUser(ctx context.Context, userID string, at time.Time, keepJTI string) error {
+func (s xsollaRows) LogoutUser(ctx context.Context, userID string, at time.Time, keepJTI string) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO user_logouts (user_id, logged_out_at, keep_jti) VALUES (?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET logged_out_at = excluded.logged_out_at, keep_jti = excluded.keep_jti`,
 		userID, ms(at), keepJTI)
@@ -46,7 +49,7 @@ func (s *Store) LogoutUser(ctx context.Context, userID string, at time.Time, kee
 }
 
 // UserLogout implements broker.RevocationStore.
-func (s *Store) UserLogout(ctx context.Context, userID string) (time.Time, string, error) {
+func (s xsollaRows) UserLogout(ctx context.Context, userID string) (time.Time, string, error) {
 	var (
 		at   int64
 		keep string

@@ -18,8 +18,9 @@ const (
 	crashRotators  = 12 // sessions that rotate their refresh token in a loop
 	crashLoginers  = 4  // workers that log players in by server_custom_id
 	crashCCWorkers = 2  // workers that ask for client_credentials tokens
-	// The kill comes once this many requests have completed (and at least
-	// crashMinLoad has passed), with requests in flight.
+	// The kill comes once this many requests have completed, every rotator
+	// holds a session and at least crashMinLoad has passed, with requests in
+	// flight.
 	crashKillAfter = 200
 	crashMinLoad   = 750 * time.Millisecond
 	crashMaxLoad   = 30 * time.Second
@@ -170,7 +171,13 @@ func TestKill9MidLoad(t *testing.T) {
 			t.Fatalf("only %d requests completed in %s; the load never got going (%d bad answers, %d connection errors)",
 				completed.Load(), crashMaxLoad, len(ledger.bad), len(ledger.lostConn))
 		}
-		if completed.Load() >= crashKillAfter && elapsed >= crashMinLoad && inFlight.Load() > 0 {
+		// Every rotator must hold a session first, so that the kill comes
+		// mid-rotation for all of them however slowly a loaded machine
+		// answers the first logins.
+		ledger.mu.Lock()
+		allLoggedIn := len(ledger.sessions) == crashRotators
+		ledger.mu.Unlock()
+		if allLoggedIn && completed.Load() >= crashKillAfter && elapsed >= crashMinLoad && inFlight.Load() > 0 {
 			break
 		}
 		if bk.exited() {

@@ -146,7 +146,7 @@ func TestGS2Federation(t *testing.T) {
 					return
 				}
 				// The exported API gives the same answer.
-				ok, err := f.GS2Auth.Allowed(t.Context(), tc.token, tc.action, tc.resource)
+				ok, err := f.svc.GS2Auth.Allowed(t.Context(), tc.token, tc.action, tc.resource)
 				if err != nil || ok != (tc.want == "true") {
 					t.Errorf("Broker.Allowed = %v, %v; want %s", ok, err, tc.want)
 				}
@@ -163,14 +163,14 @@ func TestGS2Federation(t *testing.T) {
 			"policy claim dropped": forged,
 			"garbage":              "garbage",
 		} {
-			if ok, err := f.GS2Auth.Allowed(t.Context(), tok, "Gs2Account:CreateTakeOver", self); err == nil || ok {
+			if ok, err := f.svc.GS2Auth.Allowed(t.Context(), tok, "Gs2Account:CreateTakeOver", self); err == nil || ok {
 				t.Errorf("%s: Broker.Allowed = %v, %v; want an error", name, ok, err)
 			}
 			wantInactive(t, f.fedIntrospect(t, id, secret, tok, "Gs2Account:CreateTakeOver", self), name)
 		}
 		// Nor is an expired one.
 		f.Clock.Advance(61 * time.Minute)
-		if ok, err := f.GS2Auth.Allowed(t.Context(), fed, "Gs2Account:CreateTakeOver", self); err == nil || ok {
+		if ok, err := f.svc.GS2Auth.Allowed(t.Context(), fed, "Gs2Account:CreateTakeOver", self); err == nil || ok {
 			t.Errorf("expired: Broker.Allowed = %v, %v; want an error", ok, err)
 		}
 	})
@@ -322,7 +322,7 @@ func TestGS2FederationRequest(t *testing.T) {
 					t.Errorf("claims %v", c)
 				}
 				// Unrestricted: any action is allowed.
-				if ok, err := f.GS2Auth.Allowed(t.Context(), r.str("token"), "Gs2Anything:Do", "grn:anything"); err != nil || !ok {
+				if ok, err := f.svc.GS2Auth.Allowed(t.Context(), r.str("token"), "Gs2Anything:Do", "grn:anything"); err != nil || !ok {
 					t.Errorf("Broker.Allowed = %v, %v", ok, err)
 				}
 			})
@@ -340,7 +340,7 @@ func TestGS2FederationRequest(t *testing.T) {
 			if got := jwtPayload(t, r.str("token"))["federationPolicy"]; got != fedPolicyHash(doc) {
 				t.Errorf("federationPolicy %v, want %s", got, fedPolicyHash(doc))
 			}
-			if ok, err := f.GS2Auth.Allowed(t.Context(), r.str("token"), "Gs2Account:GetTakeOver", "grn:x"); err != nil || !ok {
+			if ok, err := f.svc.GS2Auth.Allowed(t.Context(), r.str("token"), "Gs2Account:GetTakeOver", "grn:x"); err != nil || !ok {
 				t.Errorf("Broker.Allowed = %v, %v", ok, err)
 			}
 		})

@@ -53,7 +53,6 @@ type fixture struct {
 	Handler http.Handler
 	Store   broker.Store
 	Broker  *broker.Broker
-	GS2Auth *gs2.Auth
 	svc     web.Services
 	Secrets *keys.Secrets
 	Clock   *clock
@@ -139,7 +138,7 @@ func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string
 	srv.Config.Handler = w.handler
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &fixture{URL: issuer, Handler: w.handler, Store: store, Broker: w.broker, GS2Auth: w.services.GS2Auth, svc: w.services, Secrets: w.secrets, Clock: w.clock, Logs: &logs.Builder}
+	return &fixture{URL: issuer, Handler: w.handler, Store: store, Broker: w.services.Broker, svc: w.services, Secrets: w.secrets, Clock: w.clock, Logs: &logs.Builder}
 }
 
 // settings are what a test may change of the wiring: the server's
@@ -152,7 +151,6 @@ type settings struct {
 // wired is a broker and its HTTP surface over a store, wired as serve wires
 // them, on a test clock.
 type wired struct {
-	broker   *broker.Broker
 	services web.Services
 	handler  http.Handler
 	secrets  *keys.Secrets
@@ -179,7 +177,7 @@ func wire(tb testing.TB, store broker.Store, issuer string, log *slog.Logger, op
 	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second}, store, secrets, keys, clk.Now, log)
 	svc := services(b, store, secrets, clk)
 	opts.Now = clk.Now
-	return wired{broker: b, services: svc, handler: web.NewServer(svc, pipeline(b, clk, opts.Limits), log, opts.Options).Handler(),
+	return wired{services: svc, handler: web.NewServer(svc, pipeline(b, clk, opts.Limits), log, opts.Options).Handler(),
 		secrets: secrets, clock: clk}
 }
 

@@ -295,7 +295,7 @@ func jrColumns() []jrColumn {
 				return jrGo(err, "VerifyAccess")
 			}},
 			{name: "Go Broker.Allowed (" + kind + ")", kind: kind, check: func(t *testing.T, e *jrEnv, token string) jrVerdict {
-				ok, err := e.f.GS2Auth.Allowed(context.Background(), token, "Gs2Account:GetAccount", "*")
+				ok, err := e.f.svc.GS2Auth.Allowed(context.Background(), token, "Gs2Account:GetAccount", "*")
 				v := jrGo(err, fmt.Sprintf("Allowed = %v", ok))
 				v.accepted = ok || err == nil
 				return v

@@ -73,27 +73,31 @@ type Token struct {
 	Expire       time.Time // GS2 expire, sent as Unix milliseconds
 }
 
+// errClientAuth is the one answer to an unknown client and to a wrong
+// secret: which of the two it was is for the log, not the caller.
+var errClientAuth = Unauthenticated("client authentication failed", nil)
+
 // AuthenticateClient checks a client's credentials. A public client presents
-// no secret; a confidential one must present the right one.
+// no secret; a confidential one must present the right one. An unknown ID
+// is refused as a wrong secret is, after the same work: the secret is
+// hashed and compared against a hash that matches nothing.
 func (b *Broker) AuthenticateClient(ctx context.Context, id, secret string) (Client, error) {
-	if !ValidIdentifier(id, maxClientIDLen) {
-		return Client{}, Unauthenticated("unknown client", nil)
+	c, err := Client{}, ErrNotFound
+	if ValidIdentifier(id, maxClientIDLen) {
+		c, err = b.clients.get(ctx, id)
 	}
-	c, err := b.clients.get(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return Client{}, Unauthenticated("unknown client", nil)
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		b.secrets.CheckClientSecret(secret, nil)
+		return Client{}, errClientAuth
+	case err != nil:
 		return Client{}, fmt.Errorf("authenticate client: %w", err)
-	}
-	if c.Public {
-		if secret != "" {
-			return Client{}, Unauthenticated("public client must not present a secret", nil)
-		}
+	case c.Public && secret != "":
+		return Client{}, Unauthenticated("public client must not present a secret", nil)
+	case c.Public:
 		return c, nil
-	}
-	if secret == "" || !b.secrets.CheckClientSecret(secret, c.SecretHash) {
-		return Client{}, Unauthenticated("client authentication failed", nil)
+	case !b.secrets.CheckClientSecret(secret, c.SecretHash) || secret == "":
+		return Client{}, errClientAuth
 	}
 	return c, nil
 }
@@ -115,6 +119,19 @@ func ValidIdentifier(s string, maxRunes int) bool {
 	}
 	return true
 }
+
+// ValidCustomID reports whether s may be a server custom ID: an
+// identifier (ValidIdentifier) that is not blank and holds no Unicode
+// format characters (zero-width spaces, direction overrides, byte-order
+// marks), which make IDs that look alike in every log and console but name
+// different players.
+func ValidCustomID(s string) bool {
+	return ValidIdentifier(s, MaxCustomIDLen) && strings.TrimSpace(s) != "" &&
+		!strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Cf, r) })
+}
+
+// CustomIDRule says what ValidCustomID asks, for refusals.
+var CustomIDRule = fmt.Sprintf("must be 1..%d characters of UTF-8, not blank, without control or format characters", MaxCustomIDLen)
 
 // IssueClientToken issues a client_credentials access token: the client is
 // the subject, and there is no refresh token (RFC 6749 §4.4.3).

@@ -29,7 +29,14 @@ type clientCache struct {
 
 	mu      sync.RWMutex
 	entries map[string]cachedClient
+	// missing remembers IDs that named no client, as briefly as entries
+	// (so that an unknown ID answers as fast as a known one, and its
+	// timing does not tell them apart), but at most maxMissing of them: a
+	// flood of made-up IDs must not grow memory.
+	missing map[string]time.Time
 }
+
+const maxMissing = 10_000
 
 type cachedClient struct {
 	client  Client
@@ -37,17 +44,21 @@ type cachedClient struct {
 }
 
 func newClientCache(store ClientStore, now func() time.Time, ttl time.Duration) *clientCache {
-	return &clientCache{store: store, now: now, ttl: ttl, entries: map[string]cachedClient{}}
+	return &clientCache{store: store, now: now, ttl: ttl, entries: map[string]cachedClient{}, missing: map[string]time.Time{}}
 }
 
 func (cc *clientCache) get(ctx context.Context, id string) (Client, error) {
 	cc.mu.RLock()
 	e, ok := cc.entries[id]
+	missed, isMissing := cc.missing[id]
 	cc.mu.RUnlock()
-	if ok && cc.now().Sub(e.fetched) < cc.ttl {
+	now := cc.now()
+	if ok && now.Sub(e.fetched) < cc.ttl {
 		return e.client, nil
 	}
-	// Unknown IDs are not cached: a flood of made-up IDs must not grow memory.
+	if isMissing && now.Sub(missed) < cc.ttl {
+		return Client{}, ErrNotFound
+	}
 	ch := cc.group.DoChan(id, func() (any, error) {
 		// The lookup is shared by every waiting request, so the first
 		// caller's cancellation must not fail the others.
@@ -56,8 +67,12 @@ func (cc *clientCache) get(ctx context.Context, id string) (Client, error) {
 		c, err := cc.store.GetClient(ctx, id)
 		cc.mu.Lock()
 		defer cc.mu.Unlock()
+		delete(cc.missing, id)
 		if err != nil {
 			delete(cc.entries, id)
+			if errors.Is(err, ErrNotFound) {
+				cc.rememberMissing(id)
+			}
 			return Client{}, err
 		}
 		cc.entries[id] = cachedClient{client: c, fetched: cc.now()}
@@ -69,6 +84,22 @@ func (cc *clientCache) get(ctx context.Context, id string) (Client, error) {
 		return r.Val.(Client), r.Err
 	case <-ctx.Done():
 		return Client{}, fmt.Errorf("look up client: %w: %w", ErrUnavailable, ctx.Err())
+	}
+}
+
+// rememberMissing notes an unknown ID, first dropping the expired ones
+// when the bound is reached; cc.mu is held.
+func (cc *clientCache) rememberMissing(id string) {
+	now := cc.now()
+	if len(cc.missing) >= maxMissing {
+		for k, at := range cc.missing {
+			if now.Sub(at) >= cc.ttl {
+				delete(cc.missing, k)
+			}
+		}
+	}
+	if len(cc.missing) < maxMissing {
+		cc.missing[id] = now
 	}
 }
 
@@ -87,7 +118,7 @@ type ClientSpec struct {
 }
 
 // ConfidentialOnly are the grants a public client may not use.
-var ConfidentialOnly = []string{GrantClientCredentials, GrantServerCustomID}
+var ConfidentialOnly = []string{GrantClientCredentials, GrantServerCustomID, GrantGS2Trusted}
 
 // Grant types, full form.
 const (
@@ -95,6 +126,11 @@ const (
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
 	GrantServerCustomID    = "urn:bridgekeeper:params:oauth:grant-type:server_custom_id"
+	// GrantGS2Trusted is no grant_type of the token endpoint but the
+	// allowance to make GS2's trusted-server calls, which name a player and
+	// act as them (auth/login, federation, the ...ByUserId calls): a
+	// client_credentials client is not thereby trusted with every player.
+	GrantGS2Trusted = "gs2"
 )
 
 // GrantShortNames maps accepted short names to full grant types.
@@ -239,7 +275,7 @@ func validateClient(c Client, namespace string) error {
 	if len(c.Grants) == 0 {
 		errs = append(errs, errors.New("grant: at least one is required"))
 	}
-	known := []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantServerCustomID}
+	known := []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantServerCustomID, GrantGS2Trusted}
 	for _, g := range c.Grants {
 		if !slices.Contains(known, g) {
 			errs = append(errs, fmt.Errorf("grant: %q is not one of %s (or server_custom_id)", g, strings.Join(known, ", ")))
@@ -310,4 +346,33 @@ func (b *Broker) Namespace(ctx context.Context, id string) (Namespace, error) {
 // NamespaceByName finds a namespace by its name (GS2 paths name them).
 func (b *Broker) NamespaceByName(ctx context.Context, name string) (Namespace, error) {
 	return b.store.GetNamespaceByName(ctx, name)
+}
+
+// Slots knows which takeover slots are the broker's own: only the broker
+// links identities there (upstream sign-ins, platform profiles, custom
+// IDs), so a takeover written there by anyone else would pre-claim an
+// identity before its owner first signs in.
+type Slots struct {
+	clients ClientStore
+	fixed   []int
+}
+
+// NewSlots is the broker's slots: fixed (the configured providers' and
+// social platforms'), the default custom-ID slot, and every client's
+// custom-ID slot in its namespace.
+func NewSlots(clients ClientStore, fixed ...int) Slots {
+	return Slots{clients: clients, fixed: append(fixed, DefaultCustomIDSlot)}
+}
+
+// Reserved says whether slot is the broker's in the namespace.
+func (s Slots) Reserved(ctx context.Context, namespaceID string, slot int) (bool, error) {
+	if slices.Contains(s.fixed, slot) {
+		return true, nil
+	}
+	// Takeover writes are rare, and clients few: no index is worth it.
+	cs, err := s.clients.ListClients(ctx)
+	if err != nil {
+		return false, fmt.Errorf("list clients: %w", err)
+	}
+	return slices.ContainsFunc(cs, func(c Client) bool { return c.NamespaceID == namespaceID && c.CustomIDSlot == slot }), nil
 }

@@ -155,6 +155,23 @@ type Ban struct {
 func (b Ban) Active(now time.Time) bool { return now.Before(b.ReleaseAt) }
 
 // Attribute is an Xsolla-style user attribute.
+// AttributeBound caps one player's attributes: how many, and the bytes of
+// their keys and values together, so that logins cannot grow a player
+// (and the answer that lists them) without end. Zero is no cap.
+type AttributeBound struct {
+	Count int
+	Bytes int64
+}
+
+// ErrAttributesFull refuses attributes that would put the player over
+// their AttributeBound; none of them is stored.
+var ErrAttributesFull = &Error{Kind: KindInvalid, Field: "attributes", Description: "the player's attributes would exceed their allowed count or size"}
+
+// Exceeded says whether count attributes of size bytes in all are over b.
+func (b AttributeBound) Exceeded(count int, bytes int64) bool {
+	return (b.Count > 0 && count > b.Count) || (b.Bytes > 0 && bytes > b.Bytes)
+}
+
 type Attribute struct {
 	Key        string // [A-Za-z0-9_]+, at most 256 characters
 	Value      string // JSON text

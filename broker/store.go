@@ -69,8 +69,10 @@ type BanStore interface {
 type AttributeStore interface {
 	// PutAttributes creates or replaces the user's attributes by key,
 	// atomically, except that an existing read_only attribute is kept as
-	// it is.
-	PutAttributes(ctx context.Context, userID string, attrs []Attribute) error
+	// it is; ErrAttributesFull, storing none, when the user's attributes
+	// would then be over bound. One user's puts are serialized, so that
+	// concurrent ones cannot pass the bound together.
+	PutAttributes(ctx context.Context, userID string, attrs []Attribute, bound AttributeBound) error
 	ListAttributes(ctx context.Context, userID string) ([]Attribute, error) // ordered by key
 }
 

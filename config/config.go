@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -26,11 +27,15 @@ const (
 	DefaultMaxBodyBytes   = 1 << 20
 	DefaultRefreshGrace   = Duration(5 * time.Second)
 	DefaultRequestTimeout = Duration(10 * time.Second)
-	// Failed secret/password/signature checks allowed per caller address,
-	// and failed passwords per account or takeover, per minute.
+	// Failed secret/signature checks allowed per client ID and caller
+	// address, and failed passwords per account or takeover and caller
+	// address, per minute.
 	DefaultJanitorInterval           = Duration(5 * time.Minute)
 	DefaultAuthFailuresPerMinute     = 60
 	DefaultPasswordFailuresPerMinute = 10
+	// CapFactor makes the default per-address and per-identifier caps:
+	// that many times the per-pair budgets beneath them.
+	CapFactor = 10
 )
 
 // redacted replaces secrets in [Config.Redacted].
@@ -65,15 +70,33 @@ type Config struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// RequestTimeout bounds the handling of one request.
 	RequestTimeout Duration `yaml:"request_timeout"`
-	// AuthFailuresPerMinute bounds failed secret, password and signature
-	// checks per caller address; PasswordFailuresPerMinute failed passwords
-	// per account or takeover. 0 is the default; -1 turns the bound off.
-	AuthFailuresPerMinute     int `yaml:"auth_failures_per_minute"`
-	PasswordFailuresPerMinute int `yaml:"password_failures_per_minute"`
+	// AuthFailuresPerMinute bounds failed client secrets per client ID and
+	// caller address (and failed signatures per caller address);
+	// PasswordFailuresPerMinute failed passwords per account or takeover
+	// and caller address. Keyed by the pair, failures aimed at one client
+	// or player lock out only the address that sent them.
+	// AddressFailuresPerMinute bounds every failed check per caller
+	// address, across clients and accounts (default: CapFactor times
+	// AuthFailuresPerMinute). IdentifierFailuresPerMinute bounds failed
+	// passwords per account or takeover from every address (default:
+	// CapFactor times PasswordFailuresPerMinute); once it is spent a wrong
+	// password is refused as rate limited, and the right one still signs
+	// in. 0 is the default; -1 turns the bound off (a default cap is off
+	// when the budget it multiplies is).
+	AuthFailuresPerMinute       int `yaml:"auth_failures_per_minute"`
+	PasswordFailuresPerMinute   int `yaml:"password_failures_per_minute"`
+	AddressFailuresPerMinute    int `yaml:"address_failures_per_minute"`
+	IdentifierFailuresPerMinute int `yaml:"identifier_failures_per_minute"`
 	// AddressRateLimit bounds, per caller address, the requests per second
 	// to the token endpoint and every secret- or password-checking call; 0
 	// is no bound (game servers send many players' logins from one address).
 	AddressRateLimit float64 `yaml:"address_rate_limit"`
+	// TrustedProxies are the addresses (CIDR ranges, or single addresses)
+	// of the reverse proxies in front: a call from one of them is from the
+	// nearest address its X-Forwarded-For or Forwarded (RFC 7239) header
+	// names that is not itself a trusted proxy. None by default: without
+	// a proxy, those headers are whatever the caller wrote. File only.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// JanitorInterval is how often expired codes, refresh tokens, bans
 	// and revocation records are purged.
 	JanitorInterval Duration `yaml:"janitor_interval"`
@@ -97,6 +120,11 @@ type Xsolla struct {
 	PublisherProjects map[int64]string `yaml:"publisher_projects"`
 	// SocialSlots maps a social_profile platform to its takeover slot.
 	SocialSlots map[string]int `yaml:"social_slots"`
+	// MaxAttributes and MaxAttributeBytes cap one player's attributes:
+	// their number, and the bytes of their keys and values together. 0 is
+	// the default (100 and 65536); -1 is no cap.
+	MaxAttributes     int   `yaml:"max_attributes"`
+	MaxAttributeBytes int64 `yaml:"max_attribute_bytes"`
 }
 
 // GS2 holds the settings used to build GS2 resource names (GRNs).
@@ -163,7 +191,34 @@ func (c Config) withDefaults() Config {
 	if c.PasswordFailuresPerMinute == 0 {
 		c.PasswordFailuresPerMinute = DefaultPasswordFailuresPerMinute
 	}
+	if c.AddressFailuresPerMinute == 0 {
+		c.AddressFailuresPerMinute = capOver(c.AuthFailuresPerMinute)
+	}
+	if c.IdentifierFailuresPerMinute == 0 {
+		c.IdentifierFailuresPerMinute = capOver(c.PasswordFailuresPerMinute)
+	}
 	return c
+}
+
+// capOver is the default cap over a per-pair budget: CapFactor times it,
+// or off (-1) when the budget is.
+func capOver(budget int) int {
+	if budget < 0 {
+		return -1
+	}
+	return CapFactor * budget
+}
+
+// Proxies are TrustedProxies parsed; [Config.Validate] reports any that
+// does not parse, and Proxies leaves it out.
+func (c Config) Proxies() []netip.Prefix {
+	var ps []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if p, err := parseProxy(s); err == nil {
+			ps = append(ps, p)
+		}
+	}
+	return ps
 }
 
 // Redacted returns a copy of c fit for logging: the key-encryption key,

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -59,9 +60,11 @@ func TestLoadDefaults(t *testing.T) {
 		MaxBodyBytes:   1 << 20,
 		RequestTimeout: Duration(10 * time.Second),
 
-		JanitorInterval:           Duration(5 * time.Minute),
-		AuthFailuresPerMinute:     60,
-		PasswordFailuresPerMinute: 10,
+		JanitorInterval:             Duration(5 * time.Minute),
+		AuthFailuresPerMinute:       60,
+		PasswordFailuresPerMinute:   10,
+		AddressFailuresPerMinute:    600,
+		IdentifierFailuresPerMinute: 100,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load defaults =\n%+v\nwant\n%+v", got, want)
@@ -193,6 +196,30 @@ func TestLoadLayering(t *testing.T) {
 			},
 		},
 		{
+			name: "trusted proxies from the file, failure caps from the env",
+			file: "trusted_proxies: [10.0.0.0/8, 192.0.2.7, '2001:db8::/32']\nauth_failures_per_minute: 5\npassword_failures_per_minute: -1\n",
+			env:  []string{"BRIDGEKEEPER_IDENTIFIER_FAILURES_PER_MINUTE=7"},
+			check: func(t *testing.T, c Config) {
+				want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32")}
+				if got := c.Proxies(); !slices.Equal(got, want) {
+					t.Errorf("Proxies() = %v, want %v", got, want)
+				}
+				// The address cap follows the budget it multiplies; a cap set is kept.
+				if c.AddressFailuresPerMinute != 50 || c.IdentifierFailuresPerMinute != 7 {
+					t.Errorf("caps = %d, %d, want 50, 7", c.AddressFailuresPerMinute, c.IdentifierFailuresPerMinute)
+				}
+			},
+		},
+		{
+			name: "a default cap over a budget turned off is off",
+			env:  []string{"BRIDGEKEEPER_AUTH_FAILURES_PER_MINUTE=-1", "BRIDGEKEEPER_PASSWORD_FAILURES_PER_MINUTE=-1"},
+			check: func(t *testing.T, c Config) {
+				if c.AddressFailuresPerMinute != -1 || c.IdentifierFailuresPerMinute != -1 {
+					t.Errorf("caps = %d, %d, want -1, -1", c.AddressFailuresPerMinute, c.IdentifierFailuresPerMinute)
+				}
+			},
+		},
+		{
 			name:  "empty file is allowed",
 			file:  "# nothing here\n",
 			check: func(t *testing.T, c Config) {},
@@ -242,6 +269,8 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{name: "providers in env", env: []string{"BRIDGEKEEPER_PROVIDERS_0_NAME=x"}, want: []string{"providers can only be set in the configuration file"}},
+		{name: "trusted proxies in env", env: []string{"BRIDGEKEEPER_TRUSTED_PROXIES=10.0.0.0/8"}, want: []string{"BRIDGEKEEPER_TRUSTED_PROXIES: can only be set in the configuration file"}},
+		{name: "trusted proxies not a list", file: "trusted_proxies: 10.0.0.0/8\n", want: []string{"bk.yaml:1: cannot unmarshal"}},
 		{
 			name: "database and its alias disagree",
 			env:  []string{"BRIDGEKEEPER_DATABASE=sqlite://a.db", "BRIDGEKEEPER_DATABASE_URL=sqlite://b.db"},
@@ -330,6 +359,19 @@ func TestValidate(t *testing.T) {
 		{name: "refresh_grace", mutate: func(c *Config) { c.RefreshGrace = 0 }, want: []string{"refresh_grace: 0s is not greater than 0"}},
 		{name: "janitor_interval", mutate: func(c *Config) { c.JanitorInterval = Duration(time.Millisecond) }, want: []string{"janitor_interval: 1ms is shorter than 1s"}},
 		{name: "failures per minute", mutate: func(c *Config) { c.AuthFailuresPerMinute, c.PasswordFailuresPerMinute = -2, -1 }, want: []string{"auth_failures_per_minute: -2 is not a count per minute"}},
+		{name: "address failures per minute", mutate: func(c *Config) { c.AddressFailuresPerMinute = -3 }, want: []string{"address_failures_per_minute: -3 is not a count per minute"}},
+		{name: "identifier failures per minute", mutate: func(c *Config) { c.IdentifierFailuresPerMinute = -3 }, want: []string{"identifier_failures_per_minute: -3 is not a count per minute"}},
+		{name: "trusted proxies", mutate: func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "127.0.0.1", "::1/128"} }},
+		{
+			name: "trusted proxies that do not parse, or trust everyone",
+			mutate: func(c *Config) {
+				c.TrustedProxies = []string{"10.0.0.0/33", "proxy.internal", "0.0.0.0/0", "fe80::1%eth0"}
+			},
+			want: []string{
+				`trusted_proxies[0]: "10.0.0.0/33" is not a CIDR range`, `trusted_proxies[1]: "proxy.internal" is not a CIDR range`,
+				`trusted_proxies[2]: "0.0.0.0/0" trusts every address`, `trusted_proxies[3]: "fe80::1%eth0" is not a CIDR range`,
+			},
+		},
 		{
 			name: "xsolla mappings",
 			mutate: func(c *Config) {

@@ -69,17 +69,12 @@ var settings = []setting{
 	{key: "key_encryption_key_file", flag: "key-encryption-key-file", set: str(func(c *Config) *string { return &c.KeyEncryptionKeyFile })},
 	{key: "refresh_grace", set: dur(func(c *Config) *Duration { return &c.RefreshGrace })},
 	{key: "log_level", flag: "log-level", set: str(func(c *Config) *string { return &c.LogLevel })},
-	{key: "max_body_bytes", set: func(c *Config, v string) error {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not a whole number of bytes", v)
-		}
-		c.MaxBodyBytes = n
-		return nil
-	}},
+	{key: "max_body_bytes", set: byteCount(func(c *Config) *int64 { return &c.MaxBodyBytes })},
 	{key: "request_timeout", set: dur(func(c *Config) *Duration { return &c.RequestTimeout })},
 	{key: "auth_failures_per_minute", set: integer(func(c *Config) *int { return &c.AuthFailuresPerMinute })},
 	{key: "password_failures_per_minute", set: integer(func(c *Config) *int { return &c.PasswordFailuresPerMinute })},
+	{key: "address_failures_per_minute", set: integer(func(c *Config) *int { return &c.AddressFailuresPerMinute })},
+	{key: "identifier_failures_per_minute", set: integer(func(c *Config) *int { return &c.IdentifierFailuresPerMinute })},
 	{key: "address_rate_limit", set: func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
@@ -99,6 +94,19 @@ var settings = []setting{
 	}},
 	{key: "gs2.region", set: str(func(c *Config) *string { return &c.GS2.Region })},
 	{key: "gs2.owner_id", set: str(func(c *Config) *string { return &c.GS2.OwnerID })},
+	{key: "xsolla.max_attributes", set: integer(func(c *Config) *int { return &c.Xsolla.MaxAttributes })},
+	{key: "xsolla.max_attribute_bytes", set: byteCount(func(c *Config) *int64 { return &c.Xsolla.MaxAttributeBytes })},
+}
+
+func byteCount(field func(*Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number of bytes", v)
+		}
+		*field(c) = n
+		return nil
+	}
 }
 
 func str(field func(*Config) *string) func(*Config, string) error {
@@ -152,7 +160,7 @@ func applyEnv(c *Config, environ []string) []error {
 		case k == EnvPrefix+"PROVIDERS" || strings.HasPrefix(k, EnvPrefix+"PROVIDERS_"):
 			errs = append(errs, fmt.Errorf("%s: providers can only be set in the configuration file", k))
 		case k == EnvPrefix+"XSOLLA" || strings.HasPrefix(k, EnvPrefix+"XSOLLA_"),
-			k == EnvPrefix+"NAMESPACES":
+			k == EnvPrefix+"NAMESPACES", k == EnvPrefix+"TRUSTED_PROXIES":
 			errs = append(errs, fmt.Errorf("%s: can only be set in the configuration file", k))
 		default:
 			errs = append(errs, fmt.Errorf("%s: unknown environment variable%s", k, suggest(k, byEnv)))

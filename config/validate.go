@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -78,6 +79,7 @@ func (c Config) problems() []error {
 	}
 	for key, n := range map[string]int{
 		"auth_failures_per_minute": c.AuthFailuresPerMinute, "password_failures_per_minute": c.PasswordFailuresPerMinute,
+		"address_failures_per_minute": c.AddressFailuresPerMinute, "identifier_failures_per_minute": c.IdentifierFailuresPerMinute,
 	} {
 		if n < -1 {
 			bad("%s: %d is not a count per minute (-1 turns the bound off)", key, n)
@@ -85,6 +87,11 @@ func (c Config) problems() []error {
 	}
 	if c.AddressRateLimit < 0 || math.IsNaN(c.AddressRateLimit) || math.IsInf(c.AddressRateLimit, 0) {
 		bad("address_rate_limit: %v is not a number of requests per second >= 0", c.AddressRateLimit)
+	}
+	for i, s := range c.TrustedProxies {
+		if _, err := parseProxy(s); err != nil {
+			bad("trusted_proxies[%d]: %v", i, err)
+		}
 	}
 	if c.JanitorInterval < Duration(time.Second) {
 		bad("janitor_interval: %s is shorter than 1s", c.JanitorInterval)
@@ -128,12 +135,32 @@ func (x Xsolla) problems() []error {
 			errs = append(errs, fmt.Errorf("xsolla.publisher_projects[%d]: the namespace name must not be empty", id))
 		}
 	}
+	if x.MaxAttributes < -1 || x.MaxAttributeBytes < -1 {
+		errs = append(errs, fmt.Errorf("xsolla.max_attributes, xsolla.max_attribute_bytes: %d, %d: a cap is >= 0 (0: the default, -1: none)", x.MaxAttributes, x.MaxAttributeBytes))
+	}
 	for _, platform := range slices.Sorted(maps.Keys(x.SocialSlots)) {
 		if slot := x.SocialSlots[platform]; platform == "" || slot < 0 || slot > maxSlot {
 			errs = append(errs, fmt.Errorf("xsolla.social_slots[%q]: slot %d is not between 0 and %d (and the platform needs a name)", platform, slot, maxSlot))
 		}
 	}
 	return errs
+}
+
+// parseProxy parses a trusted proxy: a CIDR range, or one address.
+func parseProxy(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil || a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR range such as 10.0.0.0/8 or 2001:db8::/32, nor an address", s)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if p.Bits() == 0 {
+		// Every caller could then name any address, and aim a lockout.
+		return netip.Prefix{}, fmt.Errorf("%q trusts every address; name the proxies' own range", s)
+	}
+	return p.Masked(), nil
 }
 
 // issuerProblem says what is wrong with an issuer URL, or "" if nothing is.

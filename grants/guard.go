@@ -1,6 +1,8 @@
 package grants
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"math"
 	"time"
 
@@ -21,42 +23,92 @@ type Limiter interface {
 
 // Limits are the guards every call that checks a secret runs before it:
 // callers may be held to AddressRate requests per second per address, and
-// guessing is slowed: every failed secret, password or signature costs the
-// caller's address one of AuthFailuresPerMinute, and a failed password also
-// costs what it protects (an account, a takeover) one of
-// PasswordFailuresPerMinute. A caller whose bucket is empty is refused
-// before anything is checked, with the same answer whether or not the
-// identifier exists. Successes cost nothing, so a busy game server is never
-// slowed by its own traffic. Zero is no bound.
+// guessing is slowed by failure budgets, each per minute. A failed client
+// secret costs the pair (client ID, address) one of AuthFailuresPerMinute;
+// a failed password costs (what it protects, address) one of
+// PasswordFailuresPerMinute and what it protects one of
+// IdentifierFailuresPerMinute; a failed signature costs (no client,
+// address) one of AuthFailuresPerMinute; and every failure costs the
+// address one of AddressFailuresPerMinute.
+//
+// The budgets are per pair so that a lockout cannot be aimed: failures
+// under one client ID, or against one player's takeover, lock out only the
+// address that sent them, not the others behind the same proxy or NAT, nor
+// the player signing in from elsewhere. The per-address budget bounds one
+// address's guessing across many IDs. A caller whose pair or address budget
+// is empty is refused before anything is checked, with the same answer
+// whether or not the client or identifier exists. The per-identifier
+// budget bounds guessing from many addresses without locking its owner
+// out: when it alone is empty the check still runs, the right password
+// succeeds and a wrong one is refused as rate limited. Successes cost
+// nothing, so a busy game server is never slowed by its own traffic. Zero
+// is no bound.
 type Limits struct {
-	AddressRate               float64
-	AuthFailuresPerMinute     int
-	PasswordFailuresPerMinute int
+	AddressRate                 float64
+	AuthFailuresPerMinute       int
+	PasswordFailuresPerMinute   int
+	AddressFailuresPerMinute    int
+	IdentifierFailuresPerMinute int
 }
 
-// guard is one guarded check: the caller's address and, for a password,
-// what the password belongs to ("" for none).
+// guard is one guarded check: the caller's address, the client ID it
+// presented ("" for none) and, for a password, what the password belongs
+// to ("" for none).
 type guard struct {
 	limiter    Limiter
 	limits     Limits
 	addr       string
+	client     string
 	identifier string
 }
 
-func perMinute(n int) (float64, int) { return float64(n) / 60, n }
+// budget is one failure budget: a bucket of perMinute failures.
+type budget struct {
+	key       string
+	perMinute int
+}
 
-// admit refuses a check whose caller or identifier has no failures left,
-// or whose caller is over the address rate (each check counts against it).
+func (b budget) rate() (float64, int) { return float64(b.perMinute) / 60, b.perMinute }
+
+// digest names a bucket by parts the caller chose (a client ID, an
+// identifier) in a fixed length, so that long guesses cannot grow the
+// limiter's memory, and unambiguously, so that no two pairs share a key.
+func digest(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// upFront are the budgets that refuse a check before it runs: the
+// address's, and the pair's (identifier or client, and address).
+func (g guard) upFront() []budget {
+	pair := budget{"fail:client@addr:" + digest(g.client, g.addr), g.limits.AuthFailuresPerMinute}
+	if g.identifier != "" {
+		pair = budget{"fail:id@addr:" + digest(g.identifier, g.addr), g.limits.PasswordFailuresPerMinute}
+	}
+	return []budget{{"fail:addr:" + g.addr, g.limits.AddressFailuresPerMinute}, pair}
+}
+
+// identity is the budget of what a password protects, which never refuses
+// the right password.
+func (g guard) identity() budget {
+	return budget{"fail:id:" + digest(g.identifier), g.limits.IdentifierFailuresPerMinute}
+}
+
+// admit refuses a check whose address or pair has no failures left, or
+// whose caller is over the address rate (each check counts against it).
 func (g guard) admit() error {
 	r := g.limits.AddressRate
 	if ok, wait := g.limiter.Allow("rate:addr:"+g.addr, r, int(math.Ceil(r))); !ok {
 		return broker.RateLimited(wait)
 	}
-	rate, burst := perMinute(g.limits.AuthFailuresPerMinute)
-	wait := g.limiter.Wait("addr:"+g.addr, rate, burst)
-	if g.identifier != "" {
-		rate, burst := perMinute(g.limits.PasswordFailuresPerMinute)
-		wait = max(wait, g.limiter.Wait("id:"+g.identifier, rate, burst))
+	var wait time.Duration
+	for _, b := range g.upFront() {
+		rate, burst := b.rate()
+		wait = max(wait, g.limiter.Wait(b.key, rate, burst))
 	}
 	if wait > 0 {
 		return broker.RateLimited(wait)
@@ -64,12 +116,24 @@ func (g guard) admit() error {
 	return nil
 }
 
-// failed pays for a failed check.
-func (g guard) failed() {
-	rate, burst := perMinute(g.limits.AuthFailuresPerMinute)
-	g.limiter.Take("addr:"+g.addr, rate, burst)
+// failed pays for a failed check, and turns it into a rate-limit refusal
+// when what the password protects had no failures left: a guesser learns
+// nothing from it, and the right password would have passed.
+func (g guard) failed(err error) error {
+	budgets := g.upFront()
+	var wait time.Duration
 	if g.identifier != "" {
-		rate, burst := perMinute(g.limits.PasswordFailuresPerMinute)
-		g.limiter.Take("id:"+g.identifier, rate, burst)
+		id := g.identity()
+		rate, burst := id.rate()
+		wait = g.limiter.Wait(id.key, rate, burst)
+		budgets = append(budgets, id)
 	}
+	for _, b := range budgets {
+		rate, burst := b.rate()
+		g.limiter.Take(b.key, rate, burst)
+	}
+	if wait > 0 {
+		return broker.RateLimited(wait)
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package grants
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"net/url"
 	"slices"
@@ -58,13 +59,14 @@ type Pipeline struct {
 	clients Clients
 	limiter Limiter
 	limits  Limits
+	log     *slog.Logger
 	grants  map[string]Grant
 }
 
 // New builds the pipeline over the grants of the token endpoint, in one
-// explicit list.
-func New(clients Clients, limiter Limiter, limits Limits, gs ...Grant) *Pipeline {
-	p := &Pipeline{clients: clients, limiter: limiter, limits: limits, grants: map[string]Grant{}}
+// explicit list; log hears of failed client authentication.
+func New(clients Clients, limiter Limiter, limits Limits, log *slog.Logger, gs ...Grant) *Pipeline {
+	p := &Pipeline{clients: clients, limiter: limiter, limits: limits, log: log, grants: map[string]Grant{}}
 	for _, g := range gs {
 		p.grants[g.Type()] = g
 	}
@@ -112,16 +114,28 @@ func (p *Pipeline) Token(ctx context.Context, caller Caller, form url.Values) (b
 	return tok, nil
 }
 
-// Confidential admits a confidential client by its credentials, for the
-// OAuth2 endpoints that are not grants (RFC 7662 §2.1, RFC 7009 §2.1).
-// Refusals carry their §5.2 code.
+// Confidential admits a confidential client by its credentials, for
+// introspection (RFC 7662 §2.1). Refusals carry their §5.2 code.
 func (p *Pipeline) Confidential(ctx context.Context, caller Caller) (broker.Client, error) {
+	return p.endpoint(ctx, caller, false)
+}
+
+// Revoker admits the client of a revocation (RFC 7009 §2.1): a
+// confidential client by its credentials, a public one by its client_id
+// alone, so that a game without a secret can sign its player out. Either
+// revokes only tokens issued to it.
+func (p *Pipeline) Revoker(ctx context.Context, caller Caller) (broker.Client, error) {
+	return p.endpoint(ctx, caller, true)
+}
+
+// endpoint admits the client of an OAuth2 endpoint that is not a grant.
+func (p *Pipeline) endpoint(ctx context.Context, caller Caller, public bool) (broker.Client, error) {
 	g := p.guard(caller, "")
 	if err := g.admit(); err != nil {
 		return broker.Client{}, err
 	}
 	c, err := p.authenticate(ctx, g, caller)
-	if err == nil && c.Public {
+	if err == nil && c.Public && !public {
 		err = broker.Unauthenticated("a public client cannot call this endpoint", nil)
 	}
 	if err != nil {
@@ -175,10 +189,11 @@ func (p *Pipeline) Server(ctx context.Context, caller Caller, grant string) (bro
 }
 
 // Guarded runs a password or signature check of the caller's under the
-// guards: refused up front when the address or what the password protects
-// (identifier, "" for nothing) has no failures left, and paid for when
-// check fails: unauthenticated, or not found (a guess at what does not
-// exist is a failed guess too).
+// guards (see Limits): refused up front when the address, or the pair of
+// address and what the password protects (identifier, "" for nothing), has
+// no failures left, and paid for when check fails: unauthenticated, or not
+// found (a guess at what does not exist is a failed guess too). A failure
+// when the identifier itself has none left is refused as rate limited.
 func (p *Pipeline) Guarded(caller Caller, identifier string, check func() error) error {
 	g := p.guard(caller, identifier)
 	if err := g.admit(); err != nil {
@@ -186,13 +201,15 @@ func (p *Pipeline) Guarded(caller Caller, identifier string, check func() error)
 	}
 	err := check()
 	if k := broker.KindOf(err); k == broker.KindUnauthenticated || k == broker.KindNotFound {
-		g.failed()
+		err = g.failed(err)
 	}
 	return err
 }
 
+// guard is the caller's guard, keyed on the client ID it presents,
+// whether or not that client exists.
 func (p *Pipeline) guard(caller Caller, identifier string) guard {
-	return guard{limiter: p.limiter, limits: p.limits, addr: caller.Addr, identifier: identifier}
+	return guard{limiter: p.limiter, limits: p.limits, addr: caller.Addr, client: caller.ID, identifier: identifier}
 }
 
 // authenticate checks the client's credentials, pays a failure to the
@@ -204,7 +221,10 @@ func (p *Pipeline) authenticate(ctx context.Context, g guard, caller Caller) (br
 	}
 	c, err := p.clients.AuthenticateClient(ctx, caller.ID, caller.Secret)
 	if broker.KindOf(err) == broker.KindUnauthenticated {
-		g.failed()
+		// An operator's trail of guessing; the secret is never logged, the
+		// ID (the caller's choice) only bounded.
+		p.log.InfoContext(ctx, "client authentication failed", "client_id", truncate(caller.ID, 128), "addr", caller.Addr)
+		err = g.failed(err)
 	}
 	if err != nil {
 		return broker.Client{}, err
@@ -241,4 +261,12 @@ func withinClient(c broker.Client, scope []string) error {
 		}
 	}
 	return nil
+}
+
+// truncate bounds s to n bytes, for logs.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }

@@ -1,6 +1,7 @@
 package grants
 
 import (
+	"log/slog"
 	"cmp"
 	"context"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/throttle"
 )
 
 // The broker keeps grant types as plain strings; they must be the RFC's,
@@ -126,7 +128,7 @@ func TestTokenRefusals(t *testing.T) {
 		{name: "should fail because the address is over its rate", caller: server, form: form(), deny: "rate:addr:10.0.0.1", wantKind: broker.KindRateLimited},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := New(testClients, limiter{deny: map[string]bool{tc.deny: true}}, Limits{},
+			p := New(testClients, limiter{deny: map[string]bool{tc.deny: true}}, Limits{}, slog.New(slog.DiscardHandler),
 				grant{err: tc.grantErr}, grant{typ: broker.GrantClientCredentials})
 			_, err := p.Token(context.Background(), tc.caller, tc.form)
 			if err == nil {
@@ -145,7 +147,7 @@ func TestTokenRefusals(t *testing.T) {
 		})
 	}
 	t.Run("a good request gets its token", func(t *testing.T) {
-		p := New(testClients, limiter{}, Limits{}, grant{})
+		p := New(testClients, limiter{}, Limits{}, slog.New(slog.DiscardHandler), grant{})
 		if tok, err := p.Token(context.Background(), server, form("scope", "game")); err != nil || tok.AccessToken != "at" {
 			t.Fatalf("%+v, %v", tok, err)
 		}
@@ -170,7 +172,7 @@ func TestServerRefusals(t *testing.T) {
 		{"should fail because the store is down", Caller{Bearer: "down"}, "", broker.KindUnavailable, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := New(testClients, limiter{}, Limits{})
+			p := New(testClients, limiter{}, Limits{}, slog.New(slog.DiscardHandler))
 			_, err := p.Server(context.Background(), tc.caller, tc.grant)
 			if k := broker.KindOf(err); k != tc.kind {
 				t.Fatalf("kind %v, want %v (%v)", k, tc.kind, err)
@@ -183,8 +185,85 @@ func TestServerRefusals(t *testing.T) {
 			}
 		})
 	}
-	p := New(testClients, limiter{}, Limits{})
+	p := New(testClients, limiter{}, Limits{}, slog.New(slog.DiscardHandler))
 	if c, err := p.Server(context.Background(), Caller{Bearer: "token-server", ClaimedID: "server"}, broker.GrantClientCredentials); err != nil || c.ID != "server" {
 		t.Fatalf("a trusted server's own token: %+v, %v", c, err)
+	}
+}
+
+// TestGuardKeys: a failure spends the budget of its pair (client ID or
+// password's identifier, with the address), its address's and its
+// identifier's; pair and address refuse up front, the identifier's refuses
+// only a wrong password.
+func TestGuardKeys(t *testing.T) {
+	ctx := context.Background()
+	limits := Limits{AuthFailuresPerMinute: 1, PasswordFailuresPerMinute: 1, AddressFailuresPerMinute: 3, IdentifierFailuresPerMinute: 2}
+	cc := url.Values{"grant_type": {broker.GrantClientCredentials}}
+	secret := func(addr, id, secret string) func(*Pipeline) error {
+		return func(p *Pipeline) error {
+			_, err := p.Token(ctx, Caller{Addr: addr, ID: id, Secret: secret}, cc)
+			return err
+		}
+	}
+	password := func(addr string, right bool) func(*Pipeline) error {
+		return func(p *Pipeline) error {
+			return p.Guarded(Caller{Addr: addr}, "takeover:1:a@example.com", func() error {
+				if right {
+					return nil
+				}
+				return broker.Unauthenticated("password is incorrect", nil)
+			})
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		failures []func(*Pipeline) error
+		probe    func(*Pipeline) error
+		admitted bool        // else refused as rate limited
+		kind     broker.Kind // when admitted and refused all the same
+	}{
+		{name: "should fail because the client failed from this address", failures: []func(*Pipeline) error{secret("X", "server", "x")},
+			probe: secret("X", "server", "s3cret")},
+		{name: "should pass because the client failed from another address", failures: []func(*Pipeline) error{secret("X", "server", "x")},
+			probe: secret("Y", "server", "s3cret"), admitted: true},
+		{name: "should pass because another client failed from this address", failures: []func(*Pipeline) error{secret("X", "narrow", "x")},
+			probe: secret("X", "server", "s3cret"), admitted: true},
+		{name: "should fail because the unknown client failed from this address, as a known one", failures: []func(*Pipeline) error{secret("X", "ghost", "x")},
+			probe: secret("X", "ghost", "x")},
+		{name: "should fail because the address spent its cap across clients",
+			failures: []func(*Pipeline) error{secret("X", "ghost1", "x"), secret("X", "ghost2", "x"), password("X", false)},
+			probe:    secret("X", "server", "s3cret")},
+		{name: "should fail because the password failed from this address", failures: []func(*Pipeline) error{password("X", false)},
+			probe: password("X", true)},
+		{name: "should pass because the password failed from another address", failures: []func(*Pipeline) error{password("X", false)},
+			probe: password("Y", true), admitted: true},
+		{name: "should pass because the right password passes the identifier's cap",
+			failures: []func(*Pipeline) error{password("X", false), password("Y", false)},
+			probe:    password("Z", true), admitted: true},
+		{name: "should fail because a wrong password meets the identifier's cap",
+			failures: []func(*Pipeline) error{password("X", false), password("Y", false)},
+			probe:    password("Z", false)},
+		{name: "should fail as wrong because the identifier's cap is not spent",
+			failures: []func(*Pipeline) error{password("X", false)},
+			probe:    password("Z", false), admitted: true, kind: broker.KindUnauthenticated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Unix(1_700_000_000, 0)
+			p := New(testClients, throttle.New(100, func() time.Time { return now }), limits, slog.New(slog.DiscardHandler), grant{typ: broker.GrantClientCredentials})
+			for i, fail := range tc.failures {
+				if k := broker.KindOf(fail(p)); k != broker.KindUnauthenticated {
+					t.Fatalf("failure %d: kind %v, want unauthenticated", i, k)
+				}
+			}
+			err := tc.probe(p)
+			switch {
+			case !tc.admitted && broker.KindOf(err) != broker.KindRateLimited:
+				t.Fatalf("%v, want rate limited", err)
+			case tc.admitted && tc.kind == 0 && err != nil:
+				t.Fatalf("%v, want none", err)
+			case tc.admitted && tc.kind != 0 && broker.KindOf(err) != tc.kind:
+				t.Fatalf("%v, want kind %v", err, tc.kind)
+			}
+		})
 	}
 }

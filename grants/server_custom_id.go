@@ -2,7 +2,6 @@ package grants
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 )
@@ -31,9 +30,8 @@ func (g ServerCustomID) Exchange(ctx context.Context, r Request) (broker.Token, 
 	if id == "" {
 		return broker.Token{}, missing("server_custom_id")
 	}
-	if !broker.ValidIdentifier(id, broker.MaxCustomIDLen) {
-		return broker.Token{}, malformed("server_custom_id", fmt.Sprintf(
-			"server_custom_id must be at most %d characters of UTF-8 without control characters", broker.MaxCustomIDLen))
+	if !broker.ValidCustomID(id) {
+		return broker.Token{}, malformed("server_custom_id", "server_custom_id "+broker.CustomIDRule)
 	}
 	scope := r.Scope
 	if scope == nil {

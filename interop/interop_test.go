@@ -40,7 +40,7 @@ func TestGS2TypeScriptSDK(t *testing.T) {
 	// As an operator starts: migrate creates the database the other
 	// commands refuse to create.
 	run(t, env, "migrate", "--database", db)
-	c := createClient(t, env, "--database", db, "--namespace", "gs2test", "--name", "sdk", "--grant", "client_credentials")
+	c := createClient(t, env, "--database", db, "--namespace", "gs2test", "--name", "sdk", "--grant", "client_credentials", "--grant", "gs2")
 	base := startServe(t, db, env)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

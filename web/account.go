@@ -17,7 +17,7 @@ import (
 // Connect says it) and reports ok=false.
 func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (broker.AccessClaims, bool) {
 	const realm = `Bearer realm="bridgekeeper"`
-	token := bearerCaller(r).Bearer
+	token := s.bearerCaller(r).Bearer
 	if token == "" {
 		s.writeOAuthError(w, r, &oauthError{status: http.StatusUnauthorized, code: "invalid_request",
 			description: "a Bearer access token is required", challenge: realm})
@@ -77,6 +77,34 @@ func (s *Server) links(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 }
 
+// The policy actions of linking: a link is a way into the account, so a
+// federated token, restricted by its policy, may add or remove one only
+// when its policy allows it, on the player's account's GRN; else the
+// identity linked would sign in unrestricted.
+const (
+	actionLink   = "Bridgekeeper:Link"
+	actionUnlink = "Bridgekeeper:Unlink"
+)
+
+// mayChangeLinks refuses a restricted token whose policy does not allow
+// action (RFC 6750 §3.1 insufficient_scope).
+func (s *Server) mayChangeLinks(r *http.Request, claims broker.AccessClaims, action string) error {
+	if claims.FederationPolicy == "" {
+		return nil // the player's own token
+	}
+	ns, err := s.broker.Namespace(r.Context(), claims.Namespace)
+	if err != nil {
+		return err
+	}
+	ok, err := s.gs2Auth.PolicyAllows(r.Context(), claims.FederationPolicy, action, s.gs2GRN("account:"+ns.Name+":account:"+claims.UserID))
+	if err != nil || ok {
+		return err
+	}
+	desc := "the token's policy does not allow " + action
+	return &oauthError{status: http.StatusForbidden, code: "insufficient_scope", description: desc,
+		challenge: `Bearer realm="bridgekeeper", error="insufficient_scope", error_description="` + desc + `"`}
+}
+
 // unlink removes one link, never the last way in.
 func (s *Server) unlink(w http.ResponseWriter, r *http.Request) {
 	claims, ok := s.bearer(w, r)
@@ -86,7 +114,7 @@ func (s *Server) unlink(w http.ResponseWriter, r *http.Request) {
 	slot, err := strconv.Atoi(mux.Vars(r)["slot"])
 	if err != nil {
 		err = broker.Invalid("slot", "slot must be a number")
-	} else {
+	} else if err = s.mayChangeLinks(r, claims, actionUnlink); err == nil {
 		err = s.broker.Unlink(r.Context(), claims.UserID, slot)
 	}
 	if err != nil {
@@ -117,6 +145,9 @@ func (s *Server) startLink(w http.ResponseWriter, r *http.Request) {
 
 // readLinkRequest reads the link request and starts it.
 func (s *Server) readLinkRequest(w http.ResponseWriter, r *http.Request, claims broker.AccessClaims) (string, error) {
+	if err := s.mayChangeLinks(r, claims, actionLink); err != nil {
+		return "", err
+	}
 	form, err := s.readForm(w, r)
 	if err != nil {
 		return "", err
@@ -143,4 +174,18 @@ func (s *Server) linkRedirect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.toUpstream(w, r, up, id)
+}
+
+// BrokerSlots are the takeover slots these options link identities in,
+// the upstream providers' and the social platforms': with the custom-ID
+// slots, the broker's own (broker.NewSlots).
+func (o Options) BrokerSlots() []int {
+	var slots []int
+	for _, up := range o.Upstreams {
+		slots = append(slots, up.Slot)
+	}
+	for _, slot := range o.SocialSlots {
+		slots = append(slots, slot)
+	}
+	return slots
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
-	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 )
 
 // metadata is RFC 8414 / OpenID Connect Discovery 1.0 §3.
@@ -44,7 +43,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 		GrantTypesSupported:               []string{broker.GrantAuthorizationCode, broker.GrantRefreshToken, broker.GrantClientCredentials, broker.GrantServerCustomID},
 		ResponseTypesSupported:            []string{"code"},
 		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  keys.SigningAlgs,
+		IDTokenSigningAlgValuesSupported:  s.broker.Keys().Algs(),
 		TokenEndpointAuthMethodsSupported: tokenAuth,
 		IntrospectionAuthMethods:          auth,
 		RevocationAuthMethods:             auth,

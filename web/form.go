@@ -59,7 +59,7 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request) (url.Values, e
 // that authenticates its client, answering a malformed request itself
 // (ok=false).
 func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (url.Values, grants.Caller, bool) {
-	who := caller(r)
+	who := s.caller(r)
 	form, err := s.readForm(w, r)
 	if err == nil {
 		who.ID, who.Secret, err = clientCredentials(r, form)

@@ -169,13 +169,13 @@ func (s *Server) readGS2Body(w http.ResponseWriter, r *http.Request, model strin
 	if len(raw) == 0 || string(raw) == "null" {
 		return b, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&b.fields); err != nil {
+	// Strict before liberal: a name given twice (in any letter case), bad
+	// UTF-8 or a lone surrogate would let two bodies name one player.
+	if err := strictJSON(raw); err != nil {
 		return b, malformed
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return b, malformed // trailing data after the object
+	if err := json.Unmarshal(raw, &b.fields); err != nil {
+		return b, malformed // not an object
 	}
 	if b.fields == nil {
 		b.fields = map[string]json.RawMessage{}
@@ -242,13 +242,21 @@ func (b gs2Body) int(key string) (int, bool, error) {
 	return int(n), true, nil
 }
 
-// gs2Client admits a trusted-server call by its project token (see
-// grants.Pipeline.Server), named by X-GS2-CLIENT-ID when that is sent.
-// GS2 answers its refusals as 401s about the accessToken.
-func (s *Server) gs2Client(r *http.Request) (broker.Client, error) {
-	who := bearerCaller(r)
+// trusted is the allowance of GS2's trusted-server calls: those that name a
+// player and act as them. The calls a game client makes with the project
+// token (createAccount, authentication, doTakeOver, loginBySignature, the
+// /me/ calls) need none: they prove the player by password or token.
+const trusted = broker.GrantGS2Trusted
+
+// gs2Client admits a call by its project token (see
+// grants.Pipeline.Server), named by X-GS2-CLIENT-ID when that is sent, of a
+// client allowed allowance ("" for none, or trusted). GS2 answers its
+// refusals, a client without the allowance too, as 401s about the
+// accessToken.
+func (s *Server) gs2Client(r *http.Request, allowance string) (broker.Client, error) {
+	who := s.bearerCaller(r)
 	who.ClaimedID = r.Header.Get("X-GS2-CLIENT-ID")
-	c, err := s.pipeline.Server(r.Context(), who, "")
+	c, err := s.pipeline.Server(r.Context(), who, allowance)
 	if e := broker.Refusal(err); e != nil && (e.Kind == broker.KindUnauthenticated || e.Kind == broker.KindForbidden) {
 		return c, gs2Refuse(http.StatusUnauthorized, "accessToken", cmp.Or(e.Field, "accessToken"), cmp.Or(e.Reason, "invalid"))
 	}

@@ -71,10 +71,11 @@ func (s *Server) gs2GRN(rest string) string {
 	return "grn:gs2:" + s.gs2Region + ":" + s.gs2Owner + ":" + rest
 }
 
-// gs2Namespace authenticates the project token and resolves {ns}: a client
-// sees only its own namespace; any other is not found.
-func (s *Server) gs2Namespace(r *http.Request) (broker.Client, string, error) {
-	c, err := s.gs2Client(r)
+// gs2Namespace authenticates the project token of a client allowed
+// allowance (see gs2Client) and resolves {ns}: a client sees only its own
+// namespace; any other is not found.
+func (s *Server) gs2Namespace(r *http.Request, allowance string) (broker.Client, string, error) {
+	c, err := s.gs2Client(r, allowance)
 	if err != nil {
 		return c, "", err
 	}
@@ -88,7 +89,7 @@ func (s *Server) gs2Namespace(r *http.Request) (broker.Client, string, error) {
 
 // gs2CreateAccount is GS2-Account's createAccount.
 func (s *Server) gs2CreateAccount(w http.ResponseWriter, r *http.Request) error {
-	c, ns, err := s.gs2Namespace(r)
+	c, ns, err := s.gs2Namespace(r, "")
 	if err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func (s *Server) gs2CreateAccount(w http.ResponseWriter, r *http.Request) error 
 
 // gs2GetAccount is GS2-Account's getAccount.
 func (s *Server) gs2GetAccount(w http.ResponseWriter, r *http.Request) error {
-	c, ns, err := s.gs2Namespace(r)
+	c, ns, err := s.gs2Namespace(r, trusted)
 	if err != nil {
 		return err
 	}
@@ -122,7 +123,7 @@ func (s *Server) gs2GetAccount(w http.ResponseWriter, r *http.Request) error {
 // user ID; the page token is the last user ID of the page, base64url.
 func (s *Server) gs2DescribeAccounts(w http.ResponseWriter, r *http.Request) error {
 	const model = "account"
-	c, ns, err := s.gs2Namespace(r)
+	c, ns, err := s.gs2Namespace(r, trusted)
 	if err != nil {
 		return err
 	}
@@ -174,7 +175,7 @@ func gs2Page(r *http.Request, model string) (after string, limit int, err error)
 // gs2Authenticate is GS2-Account's authentication.
 func (s *Server) gs2Authenticate(w http.ResponseWriter, r *http.Request) error {
 	const model = "account"
-	c, ns, err := s.gs2Namespace(r)
+	c, ns, err := s.gs2Namespace(r, "")
 	if err != nil {
 		return err
 	}
@@ -195,7 +196,7 @@ func (s *Server) gs2Authenticate(w http.ResponseWriter, r *http.Request) error {
 		a                 broker.Account
 		signed, signature string
 	)
-	err = s.pipeline.Guarded(caller(r), "account:"+c.NamespaceID+":"+userID, func() (err error) {
+	err = s.pipeline.Guarded(s.caller(r), "account:"+c.NamespaceID+":"+userID, func() (err error) {
 		a, signed, signature, err = s.gs2Accounts.Authenticate(r.Context(), c.NamespaceID, userID, password, keyID)
 		return err
 	})
@@ -211,7 +212,7 @@ func (s *Server) gs2Authenticate(w http.ResponseWriter, r *http.Request) error {
 // gs2LoginBySignature is GS2-Auth's loginBySignature.
 func (s *Server) gs2LoginBySignature(w http.ResponseWriter, r *http.Request) error {
 	const model = "accessToken"
-	c, err := s.gs2Client(r)
+	c, err := s.gs2Client(r, "")
 	if err != nil {
 		return err
 	}
@@ -232,7 +233,7 @@ func (s *Server) gs2LoginBySignature(w http.ResponseWriter, r *http.Request) err
 		return gs2Refuse(http.StatusBadRequest, model, "signature", "tooLong")
 	}
 	var tok broker.Token
-	err = s.pipeline.Guarded(caller(r), "", func() (err error) {
+	err = s.pipeline.Guarded(s.caller(r), "", func() (err error) {
 		tok, err = s.gs2Accounts.LoginBySignature(r.Context(), c, keyID, signed, signature)
 		return err
 	})

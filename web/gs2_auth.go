@@ -27,7 +27,7 @@ func (s *Server) gs2ProjectLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	who := caller(r)
+	who := s.caller(r)
 	var err1, err2 error
 	who.ID, _, err1 = body.str("client_id")
 	who.Secret, _, err2 = body.str("client_secret")
@@ -58,7 +58,7 @@ func (s *Server) gs2ProjectLogin(w http.ResponseWriter, r *http.Request) error {
 // timeOffset, and the X-GS2-TIME-OFFSET-TOKEN header; it returns the body
 // for the rest.
 func (s *Server) gs2UserRequest(w http.ResponseWriter, r *http.Request, model string) (c broker.Client, body gs2Body, u gs2.User, err error) {
-	if c, err = s.gs2Client(r); err != nil {
+	if c, err = s.gs2Client(r, trusted); err != nil {
 		return c, body, u, err
 	}
 	if body, err = s.readGS2Body(w, r, model); err != nil {

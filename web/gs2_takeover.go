@@ -55,11 +55,16 @@ type gs2TakeOverCall struct {
 // the path, or for "me" the player of X-GS2-ACCESS-TOKEN, whose token must
 // be of this namespace and, when federated, allowed action on the account.
 func (s *Server) gs2TakeOverUser(r *http.Request, action string) (gs2TakeOverCall, error) {
-	c, ns, err := s.gs2Namespace(r)
+	userID := mux.Vars(r)["userId"]
+	allowance := ""
+	if userID != "me" {
+		allowance = trusted // a ...ByUserId call
+	}
+	c, ns, err := s.gs2Namespace(r, allowance)
 	if err != nil {
 		return gs2TakeOverCall{}, err
 	}
-	call := gs2TakeOverCall{client: c, ns: ns, userID: mux.Vars(r)["userId"]}
+	call := gs2TakeOverCall{client: c, ns: ns, userID: userID}
 	if call.userID != "me" {
 		return call, nil
 	}
@@ -212,7 +217,7 @@ func (s *Server) gs2UpdateTakeOver(w http.ResponseWriter, r *http.Request) error
 			return broker.Link{}, err
 		}
 		var l broker.Link
-		err = s.pipeline.Guarded(caller(r), "takeover:"+call.userID+":"+strconv.Itoa(slot), func() (err error) {
+		err = s.pipeline.Guarded(s.caller(r), "takeover:"+call.userID+":"+strconv.Itoa(slot), func() (err error) {
 			l, err = s.gs2Accounts.UpdateTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot, oldPassword, password)
 			return err
 		})
@@ -242,7 +247,7 @@ func (s *Server) gs2OneTakeOver(w http.ResponseWriter, r *http.Request, action s
 
 // gs2DeleteTakeOverByIdentifier is deleteTakeOverByUserIdentifier.
 func (s *Server) gs2DeleteTakeOverByIdentifier(w http.ResponseWriter, r *http.Request) error {
-	c, ns, err := s.gs2Namespace(r)
+	c, ns, err := s.gs2Namespace(r, trusted)
 	if err != nil {
 		return err
 	}
@@ -261,7 +266,7 @@ func (s *Server) gs2DeleteTakeOverByIdentifier(w http.ResponseWriter, r *http.Re
 // gs2DoTakeOver is doTakeOver: slot + userIdentifier + password give the
 // account, with a new password (see broker.DoTakeOver).
 func (s *Server) gs2DoTakeOver(w http.ResponseWriter, r *http.Request) error {
-	c, ns, err := s.gs2Namespace(r)
+	c, ns, err := s.gs2Namespace(r, "")
 	if err != nil {
 		return err
 	}
@@ -283,7 +288,7 @@ func (s *Server) gs2DoTakeOver(w http.ResponseWriter, r *http.Request) error {
 		a           broker.Account
 		newPassword string
 	)
-	err = s.pipeline.Guarded(caller(r), "takeover:"+c.NamespaceID+":"+strconv.Itoa(slot)+":"+identifier, func() (err error) {
+	err = s.pipeline.Guarded(s.caller(r), "takeover:"+c.NamespaceID+":"+strconv.Itoa(slot)+":"+identifier, func() (err error) {
 		a, newPassword, err = s.gs2Accounts.DoTakeOver(r.Context(), c.NamespaceID, slot, identifier, password)
 		return err
 	})

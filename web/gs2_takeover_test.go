@@ -526,7 +526,7 @@ func TestGS2UpdateTakeOver(t *testing.T) {
 		f.tkoLink(t, nsID, "updater", 2, "updater@example.com", "old-pw")
 		created := item(t, f.tkoGet(t, hdr, "game", "updater", "2"))
 		// A link made by a sign-in has no password to update.
-		f.tkoLink(t, nsID, "updater", 3, "custom-updater", "")
+		f.tkoLink(t, nsID, "updater", 12, "custom-updater", "")
 		update := func(t *testing.T, header map[string]string, user, slot, body string) response {
 			t.Helper()
 			return f.gs2Send(t, gs2Call{method: http.MethodPut, path: tkoBase("game", user) + "/type/" + slot, body: body, header: header})
@@ -561,7 +561,7 @@ func TestGS2UpdateTakeOver(t *testing.T) {
 		})
 		for _, old := range []string{"", "custom-updater"} {
 			t.Run(fmt.Sprintf("link without a password, oldPassword %q", old), func(t *testing.T) {
-				r := update(t, hdr, "updater", "3", tkoJSON(t, map[string]string{"oldPassword": old, "password": "new-pw"}))
+				r := update(t, hdr, "updater", "12", tkoJSON(t, map[string]string{"oldPassword": old, "password": "new-pw"}))
 				tkoRefused(t, r, http.StatusUnauthorized, "account", "account.password.invalid")
 			})
 		}

@@ -175,26 +175,27 @@ func wire(tb testing.TB, store broker.Store, issuer string, log *slog.Logger, op
 		tb.Fatal(err)
 	}
 	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second}, store, secrets, keys, clk.Now, log)
-	svc := services(b, store, secrets, clk)
+	svc := services(b, store, secrets, clk, opts.BrokerSlots()...)
 	opts.Now = clk.Now
-	return wired{services: svc, handler: web.NewServer(svc, pipeline(b, clk, opts.Limits), log, opts.Options).Handler(),
+	return wired{services: svc, handler: web.NewServer(svc, pipeline(b, clk, opts.Limits, log), log, opts.Options).Handler(),
 		secrets: secrets, clock: clk}
 }
 
 // services are serve's services over b, on the test clock.
-func services(b *broker.Broker, store broker.Store, secrets *keys.Secrets, clk *clock) web.Services {
+func services(b *broker.Broker, store broker.Store, secrets *keys.Secrets, clk *clock, slots ...int) web.Services {
 	return web.Services{
-		Broker:      b,
-		GS2Accounts: gs2.NewAccounts(gs2.Config{PasswordCost: bcrypt.MinCost}, store, b, secrets, clk.Now),
-		GS2Auth:     gs2.NewAuth(store, b, secrets, clk.Now),
-		Xsolla:      xsolla.New(b, store, clk.Now),
+		Broker: b,
+		GS2Accounts: gs2.NewAccounts(gs2.Config{PasswordCost: bcrypt.MinCost, Slots: broker.NewSlots(store, slots...)},
+			store, b, secrets, clk.Now),
+		GS2Auth: gs2.NewAuth(store, b, secrets, clk.Now),
+		Xsolla:  xsolla.New(b, store, xsolla.DefaultAttributeBound, clk.Now),
 	}
 }
 
 // pipeline is serve's pipeline over b: every grant, the guards of limits
 // and client rate limits on the test clock.
-func pipeline(b *broker.Broker, clk *clock, limits grants.Limits) *grants.Pipeline {
-	return grants.New(b, throttle.New(1000, clk.Now), limits,
+func pipeline(b *broker.Broker, clk *clock, limits grants.Limits, log *slog.Logger) *grants.Pipeline {
+	return grants.New(b, throttle.New(1000, clk.Now), limits, log,
 		grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b},
 		grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
 }
@@ -203,7 +204,7 @@ func pipeline(b *broker.Broker, clk *clock, limits grants.Limits) *grants.Pipeli
 func gameServer(ns string) broker.ClientSpec {
 	return broker.ClientSpec{
 		Namespace: ns, Name: "game server", Scopes: []string{"game", "profile"},
-		Grants: []string{broker.GrantClientCredentials, broker.GrantServerCustomID, broker.GrantRefreshToken},
+		Grants: []string{broker.GrantClientCredentials, broker.GrantServerCustomID, broker.GrantRefreshToken, broker.GrantGS2Trusted},
 	}
 }
 

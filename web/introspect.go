@@ -1,10 +1,12 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/grants"
 )
 
 // introspectionResponse is RFC 7662 §2.2 plus the GS2 and namespace fields.
@@ -29,16 +31,17 @@ type introspectionResponse struct {
 	Allowed *bool `json:"allowed,omitempty"`
 }
 
-// authenticatedForm reads the form and admits the calling confidential
-// client, for the endpoints that are not grants (RFC 7662 §2.1, RFC 7009
-// §2.1). It writes the error response itself and reports ok=false when it
+// authenticatedForm reads the form and admits the calling client by admit,
+// for the endpoints that are not grants (RFC 7662 §2.1, RFC 7009 §2.1). It
+// writes the error response itself and reports ok=false when it
 // did.
-func (s *Server) authenticatedForm(w http.ResponseWriter, r *http.Request) (broker.Client, url.Values, bool) {
+func (s *Server) authenticatedForm(w http.ResponseWriter, r *http.Request,
+	admit func(context.Context, grants.Caller) (broker.Client, error)) (broker.Client, url.Values, bool) {
 	form, who, ok := s.clientRequest(w, r)
 	if !ok {
 		return broker.Client{}, nil, false
 	}
-	c, err := s.pipeline.Confidential(r.Context(), who)
+	c, err := admit(r.Context(), who)
 	if err == nil && form.Get("token") == "" {
 		err = broker.Invalid("token", "token is required")
 	}
@@ -53,7 +56,7 @@ func (s *Server) authenticatedForm(w http.ResponseWriter, r *http.Request) (brok
 // the form fields action and resource: may this token do that? (GS2
 // federation policies; a token without one is not restricted.)
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
-	c, form, ok := s.authenticatedForm(w, r)
+	c, form, ok := s.authenticatedForm(w, r, s.pipeline.Confidential)
 	if !ok {
 		return
 	}
@@ -89,7 +92,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 
 // revoke is RFC 7009: 200 whether or not the token was known.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
-	c, form, ok := s.authenticatedForm(w, r)
+	c, form, ok := s.authenticatedForm(w, r, s.pipeline.Revoker)
 	if !ok {
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -55,6 +57,9 @@ type Server struct {
 	registry          *prometheus.Registry
 	requests          *prometheus.CounterVec
 	latency           *prometheus.HistogramVec
+
+	// trustedProxies are the peers whose forwarding headers name the caller.
+	trustedProxies []netip.Prefix
 }
 
 // Options configures the server.
@@ -69,6 +74,11 @@ type Options struct {
 	XsollaPublisherProjects map[int64]string
 	SocialSlots             map[string]int
 	Now                     func() time.Time // nil: time.Now
+
+	// TrustedProxies are the peers whose X-Forwarded-For and Forwarded
+	// headers name the caller, whose address the guards key on; none are
+	// by default, since anyone else can write those headers.
+	TrustedProxies []netip.Prefix
 }
 
 // NewServer builds the HTTP surface over the services and the token
@@ -91,6 +101,7 @@ func NewServer(svc Services, pipeline *grants.Pipeline, log *slog.Logger, opts O
 		s.now = time.Now
 	}
 	s.publisherProjects, s.socialSlots = opts.XsollaPublisherProjects, opts.SocialSlots
+	s.trustedProxies = opts.TrustedProxies
 	s.upstreams, s.slotNames, s.upstreamList = map[string]Upstream{}, map[int]string{}, opts.Upstreams
 	for _, up := range opts.Upstreams {
 		s.upstreams[up.Name] = up
@@ -164,7 +175,39 @@ func (s *Server) Handler() http.Handler {
 		s.writeOAuthError(w, req, &oauthError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", description: "method not allowed on this endpoint"})
 	}))
 	r.Use(s.instrument)
-	return s.recoverPanics(r)
+	return s.recoverPanics(s.edge(r))
+}
+
+// edge is what every request meets first. Every answer says nosniff, so
+// that no browser reads a JSON error as a page. A request with a
+// Transfer-Encoding gets its answer and then the connection is closed:
+// with a Content-Length beside it, a proxy in front may have framed the
+// body otherwise (request smuggling, RFC 9112 §6.3), and net/http drops
+// the Content-Length before a handler could tell the two cases apart.
+// And a path that is not in its clean form ("..", ".", "//" segments,
+// once decoded) is refused with a 400: mux would answer it with a 301 to
+// the cleaned path, which a client following it turns into a request to
+// another route (a DELETE of a takeover identifier full of "..%2F" became
+// a DELETE of another player's takeover).
+func (s *Server) edge(next http.Handler) http.Handler {
+	refuse := s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/gs2/") {
+			s.writeGS2Error(w, r, "api", gs2Refuse(http.StatusBadRequest, "api", "path", "invalid"))
+			return
+		}
+		s.writeOAuthError(w, r, &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: "the path is not in canonical form"})
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+		}
+		if p := r.URL.Path; p == "" || path.Clean(p) != p {
+			refuse.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // instrument times each request, bounds it by the request timeout, and

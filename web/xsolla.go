@@ -1,15 +1,16 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"unicode/utf8"
+	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
@@ -93,7 +94,7 @@ func (s *Server) writeXsollaError(w http.ResponseWriter, r *http.Request, err er
 // token of a confidential client allowed the server_custom_id grant, held
 // to the client's rate.
 func (s *Server) xsollaServer(r *http.Request) (broker.Client, error) {
-	c, err := s.pipeline.Server(r.Context(), bearerCaller(r), broker.GrantServerCustomID)
+	c, err := s.pipeline.Server(r.Context(), s.bearerCaller(r), broker.GrantServerCustomID)
 	switch broker.KindOf(err) {
 	case broker.KindUnauthenticated, broker.KindForbidden:
 		s.log.DebugContext(r.Context(), "xsolla server token refused", "err", err)
@@ -164,6 +165,33 @@ type customIDBody struct {
 	} `json:"user_profile"`
 }
 
+// typeError is the member of a body that err found of the wrong type, named
+// as encoding/json named it (attributes.key: names joined by dots, without
+// array indices), and the JSON type it has.
+func typeError(err error) (field, kind string, ok bool) {
+	var se *jsonv2.SemanticError
+	if !errors.As(err, &se) || se.JSONPointer == "" {
+		return "", "", false
+	}
+	var names []string
+	for tok := range se.JSONPointer.Tokens() {
+		if strings.Trim(tok, "0123456789") != "" {
+			names = append(names, tok)
+		}
+	}
+	switch se.JSONKind {
+	case jsontext.KindBeginObject:
+		kind = "object"
+	case jsontext.KindBeginArray:
+		kind = "array"
+	case jsontext.KindTrue, jsontext.KindFalse:
+		kind = "boolean"
+	default:
+		kind = se.JSONKind.String() // string, number, null
+	}
+	return strings.Join(names, "."), kind, len(names) > 0
+}
+
 // readCustomIDLogin reads and checks the request: 413 for a body over the
 // limit (refused on its Content-Length without reading it), 400 for JSON
 // that is malformed or of the wrong types, 422 naming the field for a
@@ -195,21 +223,18 @@ func (s *Server) readCustomIDLogin(w http.ResponseWriter, r *http.Request) (xsol
 	if err != nil {
 		return req, malformed("the body could not be read")
 	}
-	if !utf8.Valid(raw) {
-		return req, malformed("the body must be UTF-8")
+	if err := strictJSON(raw); err != nil {
+		return req, malformed("the body must be one JSON value in UTF-8, each name given once (in any letter case), with no lone surrogate")
 	}
+	// jsonv2 matches names exactly: encoding/json would read
+	// SERVER_CUSTOM_ID as server_custom_id.
 	var body customIDBody
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&body); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) && ute.Field != "" {
+	if err := jsonv2.Unmarshal(raw, &body); err != nil {
+		if field, kind, ok := typeError(err); ok {
 			return req, &xsollaError{status: http.StatusBadRequest, code: "invalid_json",
-				description: fmt.Sprintf("%s must not be a JSON %s", ute.Field, ute.Value), field: ute.Field}
+				description: fmt.Sprintf("%s must not be a JSON %s", field, kind), field: field}
 		}
-		return req, malformed("the body is not valid JSON")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return req, malformed("the body has data after its JSON object")
+		return req, malformed("the body is not a JSON object")
 	}
 	missing := func(field string) error { return broker.Invalid(field, "is required") }
 	if body.ServerCustomID == nil {

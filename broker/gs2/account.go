@@ -20,6 +20,14 @@ type Config struct {
 	// PasswordCost is the bcrypt cost of account and takeover passwords;
 	// 0: DefaultPasswordCost. (Tests lower it; production should not.)
 	PasswordCost int
+	// Slots are the broker's own takeover slots (broker.Slots), where no
+	// takeover may be created or given a password.
+	Slots ReservedSlots
+}
+
+// ReservedSlots says whether a takeover slot is the broker's.
+type ReservedSlots interface {
+	Reserved(ctx context.Context, namespaceID string, slot int) (bool, error)
 }
 
 // AccountsStore is what Accounts reads and writes: accounts, the takeover
@@ -43,6 +51,7 @@ type Bans interface {
 // authentication and the loginBySignature it enables, and ban statuses.
 type Accounts struct {
 	issuer
+	slots     ReservedSlots
 	store     AccountsStore
 	secrets   Deriver
 	passwords *passwords
@@ -52,7 +61,7 @@ type Accounts struct {
 func NewAccounts(cfg Config, store AccountsStore, core Minter, secrets Deriver, now func() time.Time) *Accounts {
 	return &Accounts{
 		issuer: issuer{users: store, bans: store, core: core, now: now},
-		store:  store, secrets: secrets, passwords: newPasswords(cfg.PasswordCost),
+		slots: cfg.Slots, store: store, secrets: secrets, passwords: newPasswords(cfg.PasswordCost),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -35,8 +36,11 @@ type Users interface {
 	GetUser(ctx context.Context, id string) (broker.User, error)
 }
 
-// ErrUserElsewhere refuses a user ID taken in another namespace.
-var ErrUserElsewhere = &broker.Error{Kind: broker.KindConflict, Field: "userId", Description: "userId belongs to another namespace"}
+// ErrUserElsewhere refuses a user ID taken in another namespace. User IDs
+// are global: a token's sub is its user ID, which must name one player per
+// issuer (OIDC Core §2), whatever the namespace. The answer says only that
+// the ID cannot be had, nothing of the namespace or player holding it.
+var ErrUserElsewhere = &broker.Error{Kind: broker.KindConflict, Field: "userId", Description: "userId is not available"}
 
 // CheckGS2UserID refuses a GS2 user ID (named field in the request) that is
 // missing, too long, or holds control characters, with GS2's reason words.
@@ -48,6 +52,15 @@ func CheckGS2UserID(field, userID string) error {
 		return broker.InvalidBecause(field, "tooLong", fmt.Sprintf("%s must be at most %d characters", field, MaxGS2UserIDLen))
 	case !broker.ValidIdentifier(userID, MaxGS2UserIDLen):
 		return broker.Invalid(field, field+" must be UTF-8 without control characters")
+	case strings.TrimSpace(userID) == "":
+		return broker.Invalid(field, field+" must not be blank")
+	case userID == "me":
+		// The takeover paths read "me" as the player of the access token.
+		return broker.InvalidBecause(field, "reserved", field+" \"me\" names the caller in GS2's paths")
+	case strings.Contains(userID, "/") || userID == "." || userID == "..":
+		// GS2's paths name the user: these would make a path that is not
+		// canonical, which is refused.
+		return broker.Invalid(field, field+" must not contain '/' nor be '.' or '..'")
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
@@ -29,6 +30,28 @@ func checkTakeOver(slot int, identifier string) error {
 	return nil
 }
 
+// checkNewIdentifier refuses, besides, what a new takeover's identifier
+// cannot hold: deleteTakeOverByUserIdentifier names it in the path, where
+// these would make a path that is not canonical, which is refused.
+func checkNewIdentifier(identifier string) error {
+	if strings.Contains(identifier, "/") || identifier == "." || identifier == ".." {
+		return broker.Invalid("userIdentifier", "userIdentifier must not contain '/' nor be '.' or '..'")
+	}
+	return nil
+}
+
+// checkSlotFree refuses a takeover write in a slot that is the broker's.
+func (s *Accounts) checkSlotFree(ctx context.Context, namespaceID string, slot int) error {
+	reserved, err := s.slots.Reserved(ctx, namespaceID, slot)
+	if err != nil {
+		return err
+	}
+	if reserved {
+		return broker.InvalidBecause("type", "reserved", fmt.Sprintf("type %d is the broker's: upstream sign-ins or custom IDs are linked there", slot))
+	}
+	return nil
+}
+
 func checkPassword(password string) error {
 	if password == "" || !utf8.ValidString(password) || utf8.RuneCountInString(password) > MaxTakeOverPasswordLen {
 		return broker.Invalid("password", fmt.Sprintf("password must be 1..%d characters", MaxTakeOverPasswordLen))
@@ -40,7 +63,10 @@ func checkPassword(password string) error {
 // uses, or an identifier taken in that slot of the namespace, is
 // ErrAlreadyExists.
 func (s *Accounts) CreateTakeOver(ctx context.Context, namespaceID, userID string, slot int, identifier, password string) (broker.Link, error) {
-	if err := errors.Join(checkTakeOver(slot, identifier), checkPassword(password)); err != nil {
+	if err := errors.Join(checkTakeOver(slot, identifier), checkNewIdentifier(identifier), checkPassword(password)); err != nil {
+		return broker.Link{}, err
+	}
+	if err := s.checkSlotFree(ctx, namespaceID, slot); err != nil {
 		return broker.Link{}, err
 	}
 	if err := broker.UserIn(ctx, s.store, namespaceID, userID); err != nil {
@@ -96,6 +122,9 @@ func (s *Accounts) TakeOver(ctx context.Context, namespaceID, userID string, slo
 // are ErrConflict.
 func (s *Accounts) UpdateTakeOver(ctx context.Context, namespaceID, userID string, slot int, oldPassword, password string) (broker.Link, error) {
 	if err := checkPassword(password); err != nil {
+		return broker.Link{}, err
+	}
+	if err := s.checkSlotFree(ctx, namespaceID, slot); err != nil {
 		return broker.Link{}, err
 	}
 	l, err := s.TakeOver(ctx, namespaceID, userID, slot)

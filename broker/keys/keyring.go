@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -77,6 +78,7 @@ type Keyring struct {
 	active   *signingKey
 	verify   map[string]publicKey
 	jwks     []byte
+	algs     []string // of the published keys, each once, in key order
 	loadedAt time.Time
 }
 
@@ -128,6 +130,7 @@ func (k *Keyring) Load(ctx context.Context) error {
 	verify := make(map[string]publicKey, len(keys))
 	var active *signingKey
 	set := jose.JSONWebKeySet{}
+	var algs []string
 	for _, sk := range keys {
 		if !sk.RetiredAt.IsZero() && !sk.PublishUntil.After(now) {
 			continue
@@ -148,6 +151,9 @@ func (k *Keyring) Load(ctx context.Context) error {
 		pub := signer.Public()
 		verify[sk.ID] = publicKey{alg: alg, key: pub, publishUntil: sk.PublishUntil}
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: pub, KeyID: sk.ID, Algorithm: sk.Alg, Use: "sig"})
+		if !slices.Contains(algs, sk.Alg) {
+			algs = append(algs, sk.Alg)
+		}
 		if sk.RetiredAt.IsZero() {
 			key := jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: priv, KeyID: sk.ID}}
 			js, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType("at+jwt"))
@@ -166,7 +172,7 @@ func (k *Keyring) Load(ctx context.Context) error {
 		return fmt.Errorf("encode JWKS: %w", err)
 	}
 	k.mu.Lock()
-	k.active, k.verify, k.jwks, k.loadedAt = active, verify, jwks, now
+	k.active, k.verify, k.jwks, k.algs, k.loadedAt = active, verify, jwks, algs, now
 	k.mu.Unlock()
 	return nil
 }
@@ -198,6 +204,14 @@ func (k *Keyring) JWKS() []byte {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return k.jwks
+}
+
+// Algs are the algorithms of the published keys: what tokens of this
+// broker may be signed with, and all discovery may promise.
+func (k *Keyring) Algs() []string {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.algs
 }
 
 func (k *Keyring) publicKey(kid string) (publicKey, bool) {

@@ -49,12 +49,18 @@ type Profiles interface {
 type Service struct {
 	core  Core
 	store Store
+	bound broker.AttributeBound
 	now   func() time.Time
 }
 
-// New builds the service; now is the clock (time.Now outside tests).
-func New(core Core, store Store, now func() time.Time) *Service {
-	return &Service{core: core, store: store, now: now}
+// DefaultAttributeBound caps a player's attributes unless configured:
+// a hundred, and 64 KiB of keys and values (one login body's worth).
+var DefaultAttributeBound = broker.AttributeBound{Count: 100, Bytes: 64 << 10}
+
+// New builds the service, whose players hold attributes within bound; now
+// is the clock (time.Now outside tests).
+func New(core Core, store Store, bound broker.AttributeBound, now func() time.Time) *Service {
+	return &Service{core: core, store: store, bound: bound, now: now}
 }
 
 // CustomIDLogin is one custom-ID login request.
@@ -74,8 +80,8 @@ var attributeKey = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
 // Validate reports the first rule the request breaks.
 func (r CustomIDLogin) Validate() error {
-	if !broker.ValidIdentifier(r.ServerCustomID, broker.MaxCustomIDLen) {
-		return broker.Invalid("server_custom_id", fmt.Sprintf("must be 1..%d characters without control characters", broker.MaxCustomIDLen))
+	if !broker.ValidCustomID(r.ServerCustomID) {
+		return broker.Invalid("server_custom_id", broker.CustomIDRule)
 	}
 	seen := make(map[string]bool, len(r.Attributes))
 	for i, a := range r.Attributes {
@@ -146,7 +152,7 @@ func (s *Service) LoginCustomID(ctx context.Context, c broker.Client, r CustomID
 		// player's attributes take their row locks in the same order and
 		// cannot deadlock.
 		slices.SortFunc(attrs, func(a, b broker.Attribute) int { return strings.Compare(a.Key, b.Key) })
-		if err := s.store.PutAttributes(ctx, userID, attrs); err != nil {
+		if err := s.store.PutAttributes(ctx, userID, attrs, s.bound); err != nil {
 			return broker.Token{}, fmt.Errorf("store attributes: %w", err)
 		}
 	}

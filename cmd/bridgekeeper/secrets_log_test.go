@@ -25,7 +25,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		kek := proctest.NewKEK()
 		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + kek}
 		c := createClient(t, env, "--database", db, "--namespace", "game", "--name", "all",
-			"--grant", "client_credentials", "--grant", "server_custom_id", "--grant", "refresh_token")
+			"--grant", "client_credentials", "--grant", "server_custom_id", "--grant", "refresh_token", "--grant", "gs2")
 		srv := startServe(t, db, env, "--log-level", "debug")
 		ns := namespaceID(t, db, "game")
 

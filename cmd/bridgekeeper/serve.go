@@ -50,9 +50,10 @@ func serve(ctx context.Context, args []string, e env) error {
 	limits := grants.Limits{
 		AddressRate:           cfg.AddressRateLimit,
 		AuthFailuresPerMinute: max(cfg.AuthFailuresPerMinute, 0), PasswordFailuresPerMinute: max(cfg.PasswordFailuresPerMinute, 0),
+		AddressFailuresPerMinute: max(cfg.AddressFailuresPerMinute, 0), IdentifierFailuresPerMinute: max(cfg.IdentifierFailuresPerMinute, 0),
 	}
 	// The grants the token endpoint serves, in one explicit list.
-	pipeline := grants.New(b, throttle.New(100_000, time.Now), limits,
+	pipeline := grants.New(b, throttle.New(100_000, time.Now), limits, log,
 		grants.AuthorizationCode{Redeemer: b},
 		grants.ClientCredentials{Issuer: b},
 		grants.ServerCustomID{Login: b},
@@ -62,17 +63,19 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	services := web.Services{
-		Broker:      b,
-		GS2Accounts: gs2.NewAccounts(gs2.Config{}, store, b, secrets, time.Now),
-		GS2Auth:     gs2.NewAuth(store, b, secrets, time.Now),
-		Xsolla:      xsolla.New(b, store, time.Now),
-	}
-	srv := web.NewServer(services, pipeline, log, web.Options{
+	opts := web.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: time.Duration(cfg.RequestTimeout), Upstreams: ups,
 		GS2Region: cfg.GS2.Region, GS2Owner: cfg.GS2.OwnerID,
 		XsollaPublisherProjects: cfg.Xsolla.PublisherProjects, SocialSlots: cfg.Xsolla.SocialSlots,
-	})
+		TrustedProxies: cfg.Proxies(),
+	}
+	services := web.Services{
+		Broker:      b,
+		GS2Accounts: gs2.NewAccounts(gs2.Config{Slots: broker.NewSlots(store, opts.BrokerSlots()...)}, store, b, secrets, time.Now),
+		GS2Auth:     gs2.NewAuth(store, b, secrets, time.Now),
+		Xsolla:      xsolla.New(b, store, attributeBound(cfg.Xsolla), time.Now),
+	}
+	srv := web.NewServer(services, pipeline, log, opts)
 	for _, name := range cfg.Namespaces {
 		if _, err := store.GetNamespaceByName(ctx, name); errors.Is(err, broker.ErrNotFound) {
 			if _, err := broker.CreateNamespace(ctx, store, name, time.Now()); err != nil && !errors.Is(err, broker.ErrAlreadyExists) {
@@ -93,15 +96,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fmt.Errorf("addr: %w", err)
 	}
-	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       time.Duration(cfg.RequestTimeout) + 5*time.Second,
-		WriteTimeout:      time.Duration(cfg.RequestTimeout) + 5*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	httpSrv := newHTTPServer(cfg, srv.Handler(), log)
 	// Keys rotated by another process (`key rotate`) are picked up here.
 	go every(ctx, time.Second, func() {
 		if err := keys.Load(ctx); err != nil && ctx.Err() == nil {
@@ -161,7 +156,7 @@ func ensureDemo(ctx context.Context, store broker.Store, secrets *keys.Secrets, 
 	}
 	c, secret, err := broker.CreateClient(ctx, store, secrets, broker.ClientSpec{
 		Namespace: "demo", Name: "demo game server", Scopes: []string{"game"},
-		Grants: []string{broker.GrantClientCredentials, broker.GrantServerCustomID, broker.GrantRefreshToken},
+		Grants: []string{broker.GrantClientCredentials, broker.GrantServerCustomID, broker.GrantRefreshToken, broker.GrantGS2Trusted},
 	}, time.Now())
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -179,4 +174,33 @@ log a player in by your own player ID:
 
 `, c.NamespaceID, c.ID, secret, c.ID, secret, cfg.Issuer, c.ID, secret, cfg.Issuer)
 	return nil
+}
+
+// attributeBound is the configured cap of a player's attributes: 0 keeps
+// xsolla's default, -1 is none.
+func attributeBound(x config.Xsolla) broker.AttributeBound {
+	b := xsolla.DefaultAttributeBound
+	if x.MaxAttributes != 0 {
+		b.Count = max(x.MaxAttributes, 0)
+	}
+	if x.MaxAttributeBytes != 0 {
+		b.Bytes = max(x.MaxAttributeBytes, 0)
+	}
+	return b
+}
+
+// newHTTPServer bounds every phase of a connection, so that a slow client
+// holds one only so long: its headers 5 s, its body and the answer the
+// request timeout and 5 s more (a reader taking the answer slowly is cut
+// off there), and an idle keep-alive 2 minutes.
+func newHTTPServer(cfg config.Config, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       time.Duration(cfg.RequestTimeout) + 5*time.Second,
+		WriteTimeout:      time.Duration(cfg.RequestTimeout) + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }

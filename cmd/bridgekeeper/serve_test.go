@@ -176,12 +176,18 @@ func testKeyRotate(t *testing.T, s store, serveAlg, rotateAlg, wantOld, wantNew 
 	}
 
 	// Both the old and the new token verify, with a verifier that fetched
-	// the keys before the rotation and with a fresh one.
+	// the keys before the rotation and with a fresh one. Discovery lists
+	// only the algorithms the broker has keys for, and go-oidc keeps the
+	// list it read: across a change of algorithm a cached verifier refuses
+	// the new key's tokens until its relying party reads discovery again
+	// (README, "key rotate").
 	fresh := verifier(t, srv.URL, c.ClientID)
 	for name, v := range map[string]*oidc.IDTokenVerifier{"cached": early, "fresh": fresh} {
 		t.Run(name, func(t *testing.T) {
 			verify(t, v, before.AccessToken)
-			verify(t, v, after.AccessToken)
+			if name == "fresh" || wantOld == wantNew {
+				verify(t, v, after.AccessToken)
+			}
 		})
 	}
 	// The server itself still accepts the old token (introspection).

@@ -15,9 +15,18 @@ type xsollaRows struct{ *conn }
 
 // PutAttributes implements broker.AttributeStore in one statement: the
 // WHERE of the conflict update keeps read_only attributes as they are.
-func (s xsollaRows) PutAttributes(ctx context.Context, userID string, attrs []broker.Attribute) error {
+func (s xsollaRows) PutAttributes(ctx context.Context, userID string, attrs []broker.Attribute, bound broker.AttributeBound) error {
 	if len(attrs) == 0 {
 		return nil
+	}
+	return s.InTx(ctx, func(tx broker.Store) error { return tx.(*Store).putAttributes(ctx, userID, attrs, bound) })
+}
+
+// putAttributes is PutAttributes in a transaction: the user's row lock
+// serializes their puts, and the totals after the upsert decide.
+func (s xsollaRows) putAttributes(ctx context.Context, userID string, attrs []broker.Attribute, bound broker.AttributeBound) error {
+	if _, err := s.q.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, userID); err != nil {
+		return wrap("put attributes: lock user", err)
 	}
 	keys := make([]string, len(attrs))
 	values := make([]string, len(attrs))
@@ -35,7 +44,20 @@ func (s xsollaRows) PutAttributes(ctx context.Context, userID string, attrs []br
 			permission = EXCLUDED.permission, read_only = EXCLUDED.read_only, updated_at = EXCLUDED.updated_at
 		WHERE NOT user_attributes.read_only`,
 		userID, keys, values, types, perms, readOnly, updated)
-	return wrap("put attributes", err)
+	if err != nil {
+		return wrap("put attributes", err)
+	}
+	var count int
+	var size int64
+	err = s.q.QueryRow(ctx, `SELECT count(*), coalesce(sum(octet_length(key) + octet_length(value)), 0)
+		FROM user_attributes WHERE user_id = $1`, userID).Scan(&count, &size)
+	if err != nil {
+		return wrap("put attributes: totals", err)
+	}
+	if bound.Exceeded(count, size) {
+		return broker.ErrAttributesFull
+	}
+	return nil
 }
 
 // ListAttributes implements broker.AttributeStore.

@@ -13,7 +13,8 @@ type xsollaRows struct{ *conn }
 
 // PutAttributes implements broker.AttributeStore: one transaction of
 // upserts whose conflict WHERE keeps read_only attributes as they are.
-func (s xsollaRows) PutAttributes(ctx context.Context, userID string, attrs []broker.Attribute) error {
+func (s xsollaRows) PutAttributes(ctx context.Context, userID string, attrs []broker.Attribute, bound broker.AttributeBound) error {
+	// SQLite runs one write transaction at a time: puts are serialized.
 	return s.atomic(ctx, "put attributes", func(q dbtx) error {
 		for _, a := range attrs {
 			_, err := q.ExecContext(ctx, `INSERT INTO user_attributes
@@ -25,6 +26,16 @@ func (s xsollaRows) PutAttributes(ctx context.Context, userID string, attrs []br
 			if err != nil {
 				return wrap("put attribute", err)
 			}
+		}
+		var count int
+		var size int64
+		err := q.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0)
+			FROM user_attributes WHERE user_id = ?`, userID).Scan(&count, &size)
+		if err != nil {
+			return wrap("put attributes: totals", err)
+		}
+		if bound.Exceeded(count, size) {
+			return broker.ErrAttributesFull
 		}
 		return nil
 	})

@@ -20,6 +20,7 @@ func xsollaCases() []testCase {
 	return []testCase{
 		{name: "Attribute/PutList", run: testAttributes},
 		{name: "Attribute/Refused", run: testAttributesRefused},
+		{name: "Attribute/Bound", run: testAttributeBound},
 		{name: "User/Nickname", run: testNickname},
 		{name: "Client/RateLimit", run: testClientRateLimit},
 		{name: "Logout/RoundTrip", run: testLogout},
@@ -30,7 +31,7 @@ func xsollaCases() []testCase {
 
 func putAttributes(t *testing.T, s broker.Store, userID string, attrs ...broker.Attribute) {
 	t.Helper()
-	ok(t, fmt.Sprintf("PutAttributes %s (%d attributes)", userID, len(attrs)), s.PutAttributes(caseCtx(t), userID, attrs))
+	ok(t, fmt.Sprintf("PutAttributes %s (%d attributes)", userID, len(attrs)), s.PutAttributes(caseCtx(t), userID, attrs, broker.AttributeBound{}))
 }
 
 func listAttributes(t *testing.T, s broker.Store, userID string) []broker.Attribute {
@@ -129,10 +130,41 @@ func testAttributes(t *testing.T, s broker.Store) {
 		name  string
 		attrs []broker.Attribute
 	}{{"nil", nil}, {"empty", []broker.Attribute{}}} {
-		ok(t, "PutAttributes("+c.name+")", s.PutAttributes(ctx, u1.ID, c.attrs))
+		ok(t, "PutAttributes("+c.name+")", s.PutAttributes(ctx, u1.ID, c.attrs, broker.AttributeBound{}))
 		checkAttributes(t, "ListAttributes after PutAttributes("+c.name+")", listAttributes(t, s, u1.ID), want)
 	}
 	checkAttributes(t, "other user's attributes at the end", listAttributes(t, s, u2.ID), others)
+}
+
+// testAttributeBound: a put that would take the user over the bound, by
+// count or by bytes, is ErrAttributesFull and stores nothing; replacing
+// attributes within it is fine, and each user has a bound of their own.
+func testAttributeBound(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	newNamespace(t, s, "ns-1", "alpha")
+	u := newUser(t, s, "u-1", "ns-1")
+	other := newUser(t, s, "u-2", "ns-1")
+	attr := func(key, value string) broker.Attribute {
+		return broker.Attribute{Key: key, Value: value, Type: "server", Permission: "public", UpdatedAt: t0}
+	}
+	bound := broker.AttributeBound{Count: 2, Bytes: 20} // keys and values, in bytes
+	ok(t, "put within the bound", s.PutAttributes(ctx, u.ID, []broker.Attribute{attr("a", `"1"`), attr("b", `"2"`)}, bound))
+	ok(t, "replace within the bound", s.PutAttributes(ctx, u.ID, []broker.Attribute{attr("a", `"é"`)}, bound))
+	ok(t, "another user's attributes", s.PutAttributes(ctx, other.ID, []broker.Attribute{attr("a", `1`), attr("b", `2`)}, bound))
+	want := listAttributes(t, s, u.ID)
+	for _, c := range []struct {
+		name  string
+		attrs []broker.Attribute
+	}{
+		{"a third attribute", []broker.Attribute{attr("c", `3`)}},
+		{"a value over the bytes", []broker.Attribute{attr("a", `"0123456789abcdef"`)}},
+		{"multi-byte characters count as bytes", []broker.Attribute{attr("a", `"ééééééééé"`)}},
+	} {
+		if err := s.PutAttributes(ctx, u.ID, c.attrs, bound); !errors.Is(err, broker.ErrAttributesFull) {
+			t.Errorf("should fail because of %s: got %v, want ErrAttributesFull", c.name, err)
+		}
+		checkAttributes(t, "attributes after "+c.name, listAttributes(t, s, u.ID), want)
+	}
 }
 
 // testAttributesRefused: a PutAttributes that cannot be stored stores
@@ -144,7 +176,7 @@ func testAttributesRefused(t *testing.T, s broker.Store) {
 
 	// An unknown user: the foreign key refuses it, and no row is left behind.
 	ghost := broker.Attribute{Key: "level", Value: `1`, Type: "client", Permission: "public", UpdatedAt: t0}
-	failsNotDuplicate(t, "PutAttributes(unknown user)", s.PutAttributes(ctx, "nobody", []broker.Attribute{ghost}))
+	failsNotDuplicate(t, "PutAttributes(unknown user)", s.PutAttributes(ctx, "nobody", []broker.Attribute{ghost}, broker.AttributeBound{}))
 	got, err := s.ListAttributes(ctx, "nobody")
 	if err != nil && !errors.Is(err, broker.ErrNotFound) {
 		t.Errorf("ListAttributes(unknown user): got %v, want no attributes", err)
@@ -176,7 +208,7 @@ func testAttributesRefused(t *testing.T, s broker.Store) {
 			{Key: "bad", Value: `1`, Permission: "public", UpdatedAt: later}}},
 	} {
 		what := "PutAttributes(" + c.name + ")"
-		failsNotDuplicate(t, what, s.PutAttributes(ctx, u.ID, c.attrs))
+		failsNotDuplicate(t, what, s.PutAttributes(ctx, u.ID, c.attrs, broker.AttributeBound{}))
 		checkAttributes(t, "ListAttributes after the refused "+what, listAttributes(t, s, u.ID), want)
 	}
 
@@ -440,7 +472,7 @@ func testPutAttributesRace(t *testing.T, s broker.Store) {
 			// none may change it.
 			putAttributes(t, s, u.ID, locked)
 		}
-		errs := race(n, func(i int) error { return s.PutAttributes(ctx, u.ID, lists[i]) })
+		errs := race(n, func(i int) error { return s.PutAttributes(ctx, u.ID, lists[i], broker.AttributeBound{}) })
 		what := fmt.Sprintf("round %d: PutAttributes", round)
 		for i, err := range errs {
 			ok(t, fmt.Sprintf("%s: writer %d", what, i), err)

@@ -1,11 +1,11 @@
 package grants
 
 import (
-	"log/slog"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"testing"
 	"time"

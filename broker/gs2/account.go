@@ -61,7 +61,7 @@ type Accounts struct {
 func NewAccounts(cfg Config, store AccountsStore, core Minter, secrets Deriver, now func() time.Time) *Accounts {
 	return &Accounts{
 		issuer: issuer{users: store, bans: store, core: core, now: now},
-		slots: cfg.Slots, store: store, secrets: secrets, passwords: newPasswords(cfg.PasswordCost),
+		slots:  cfg.Slots, store: store, secrets: secrets, passwords: newPasswords(cfg.PasswordCost),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
+	"net/netip"
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
@@ -60,6 +61,18 @@ type guard struct {
 	addr       string
 	client     string
 	identifier string
+}
+
+// network is what the guards count as one caller: the address, or for
+// IPv6 its /64, which one subscriber usually holds whole — counting its
+// addresses one by one would let a caller rotate past every budget.
+func network(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return addr
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 // budget is one failure budget: a bucket of perMinute failures.

@@ -209,7 +209,7 @@ func (p *Pipeline) Guarded(caller Caller, identifier string, check func() error)
 // guard is the caller's guard, keyed on the client ID it presents,
 // whether or not that client exists.
 func (p *Pipeline) guard(caller Caller, identifier string) guard {
-	return guard{limiter: p.limiter, limits: p.limits, addr: caller.Addr, client: caller.ID, identifier: identifier}
+	return guard{limiter: p.limiter, limits: p.limits, addr: network(caller.Addr), client: caller.ID, identifier: identifier}
 }
 
 // authenticate checks the client's credentials, pays a failure to the

@@ -197,39 +197,40 @@ func TestAttributesBounded(t *testing.T) {
 // on it (issue 11 item 9).
 func TestSmugglingShapedRequestClosesTheConnection(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, openSQLite(t))
-	for _, tc := range []struct {
-		name, headers string
-		wantClose     bool
-	}{
-		{"should fail because Content-Length and Transfer-Encoding both frame the body", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", true},
-		{"should fail because Transfer-Encoding frames the body", "Transfer-Encoding: chunked\r\n", true},
-		{"a Content-Length alone keeps the connection", "Content-Length: 5\r\n", false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.Dial("tcp", strings.TrimPrefix(f.URL, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			body := "0\r\n\r\n"
-			fmt.Fprintf(conn, "POST /oauth2/token HTTP/1.1\r\nHost: broker\r\nContent-Type: application/x-www-form-urlencoded\r\n%s\r\n%s", tc.headers, body)
-			rd := bufio.NewReader(conn)
-			resp, err := http.ReadResponse(rd, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			conn.SetReadDeadline(time.Now().Add(time.Second)) // a kept connection says nothing
-			_, err = rd.ReadByte()
-			closed := errors.Is(err, io.EOF)
-			if closed != tc.wantClose || resp.Close != tc.wantClose {
-				t.Errorf("answer %d, Connection: close %v, connection closed %v (%v); want closed %v",
-					resp.StatusCode, resp.Close, closed, err, tc.wantClose)
-			}
-		})
-	}
+	eachStore(t, func(t *testing.T, f *fixture) {
+		for _, tc := range []struct {
+			name, headers string
+			wantClose     bool
+		}{
+			{"should fail because Content-Length and Transfer-Encoding both frame the body", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", true},
+			{"should fail because Transfer-Encoding frames the body", "Transfer-Encoding: chunked\r\n", true},
+			{"a Content-Length alone keeps the connection", "Content-Length: 5\r\n", false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				conn, err := net.Dial("tcp", strings.TrimPrefix(f.URL, "http://"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				body := "0\r\n\r\n"
+				fmt.Fprintf(conn, "POST /oauth2/token HTTP/1.1\r\nHost: broker\r\nContent-Type: application/x-www-form-urlencoded\r\n%s\r\n%s", tc.headers, body)
+				rd := bufio.NewReader(conn)
+				resp, err := http.ReadResponse(rd, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				conn.SetReadDeadline(time.Now().Add(time.Second)) // a kept connection says nothing
+				_, err = rd.ReadByte()
+				closed := errors.Is(err, io.EOF)
+				if closed != tc.wantClose || resp.Close != tc.wantClose {
+					t.Errorf("answer %d, Connection: close %v, connection closed %v (%v); want closed %v",
+						resp.StatusCode, resp.Close, closed, err, tc.wantClose)
+				}
+			})
+		}
+	})
 }
 
 // TestNosniffEverywhere: every answer, of every surface and of the
@@ -237,50 +238,52 @@ func TestSmugglingShapedRequestClosesTheConnection(t *testing.T) {
 // item 10).
 func TestNosniffEverywhere(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, openSQLite(t))
-	for _, c := range []struct{ method, path string }{
-		{http.MethodGet, "/.well-known/openid-configuration"},
-		{http.MethodGet, "/.well-known/jwks.json"},
-		{http.MethodPost, "/oauth2/token"},
-		{http.MethodGet, "/oauth2/authorize"},
-		{http.MethodGet, "/userinfo"},
-		{http.MethodGet, "/healthz"},
-		{http.MethodGet, "/no/such/route"},
-		{http.MethodPut, "/oauth2/token"},
-		{http.MethodGet, "/oauth2/../oauth2/token"},
-		{http.MethodPost, "/gs2/auth/login"},
-		{http.MethodGet, "/gs2/nothing"},
-		{http.MethodPost, "/users/login/server_custom_id"},
-	} {
-		r := f.do(t, c.method, c.path, formType, "", nil)
-		if got := r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
-			t.Errorf("should fail because %s %s (%d) says X-Content-Type-Options %q", c.method, c.path, r.Status, got)
+	eachStore(t, func(t *testing.T, f *fixture) {
+		for _, c := range []struct{ method, path string }{
+			{http.MethodGet, "/.well-known/openid-configuration"},
+			{http.MethodGet, "/.well-known/jwks.json"},
+			{http.MethodPost, "/oauth2/token"},
+			{http.MethodGet, "/oauth2/authorize"},
+			{http.MethodGet, "/userinfo"},
+			{http.MethodGet, "/healthz"},
+			{http.MethodGet, "/no/such/route"},
+			{http.MethodPut, "/oauth2/token"},
+			{http.MethodGet, "/oauth2/../oauth2/token"},
+			{http.MethodPost, "/gs2/auth/login"},
+			{http.MethodGet, "/gs2/nothing"},
+			{http.MethodPost, "/users/login/server_custom_id"},
+		} {
+			r := f.do(t, c.method, c.path, formType, "", nil)
+			if got := r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("should fail because %s %s (%d) says X-Content-Type-Options %q", c.method, c.path, r.Status, got)
+			}
 		}
-	}
+	})
 }
 
 // TestDiscoveryListsOnlyKeyAlgs: discovery promises only the signing
 // algorithms the broker has keys for (issue 11 item 10).
 func TestDiscoveryListsOnlyKeyAlgs(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, openSQLite(t))
-	algs := func() []any {
-		r := f.do(t, http.MethodGet, "/.well-known/openid-configuration", "", "", nil)
-		got, _ := r.Body["id_token_signing_alg_values_supported"].([]any)
-		return got
-	}
-	if got := algs(); len(got) != 1 || got[0] != "ES256" {
-		t.Errorf("should fail because discovery lists %v with only an ES256 key", got)
-	}
-	if _, err := keys.GenerateKey(t.Context(), f.Store, f.Secrets, "EdDSA", f.Clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Broker.Keys().Load(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if got := algs(); len(got) != 2 || got[0] != "ES256" || got[1] != "EdDSA" {
-		t.Errorf("after adding an EdDSA key discovery lists %v, want [ES256 EdDSA]", got)
-	}
+	eachStore(t, func(t *testing.T, f *fixture) {
+		algs := func() []any {
+			r := f.do(t, http.MethodGet, "/.well-known/openid-configuration", "", "", nil)
+			got, _ := r.Body["id_token_signing_alg_values_supported"].([]any)
+			return got
+		}
+		if got := algs(); len(got) != 1 || got[0] != "ES256" {
+			t.Errorf("should fail because discovery lists %v with only an ES256 key", got)
+		}
+		if _, err := keys.GenerateKey(t.Context(), f.Store, f.Secrets, "EdDSA", f.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Broker.Keys().Load(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := algs(); len(got) != 2 || got[0] != "ES256" || got[1] != "EdDSA" {
+			t.Errorf("after adding an EdDSA key discovery lists %v, want [ES256 EdDSA]", got)
+		}
+	})
 }
 
 // TestIdentifiersRefused: GS2 user IDs that GS2's paths cannot name, and

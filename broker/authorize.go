@@ -26,7 +26,7 @@ const (
 
 // ErrLinkConflict: the upstream identity is already linked to another user.
 // It is never silently re-pointed.
-var ErrLinkConflict = Conflict("this identity is already linked to another user", nil)
+var ErrLinkConflict = Conflict("this identity is already linked to another player", nil)
 
 // AuthorizeRequest is an authorization request (RFC 6749 §4.1.1, RFC 7636
 // §4.3) after its client and redirect_uri were found valid.
@@ -188,23 +188,37 @@ func (b *Broker) CompleteLogin(ctx context.Context, req AuthRequest, slot int, s
 	return code, nil
 }
 
-// CompleteLink links (slot, subject) to the request's signed-in user. A
-// subject already linked to that user is fine; to another user it is
-// ErrLinkConflict; a second link in a slot the user already uses too.
+// CompleteLink links (slot, subject) to the request's signed-in user (see
+// Link).
 func (b *Broker) CompleteLink(ctx context.Context, req AuthRequest, slot int, subject string) error {
 	if !ValidIdentifier(subject, MaxIdentifierLen) {
 		return fmt.Errorf("upstream subject is not a usable identifier")
 	}
-	err := b.store.CreateLink(ctx, Link{
-		NamespaceID: req.NamespaceID, Slot: slot, Identifier: subject, UserID: req.LinkUserID, CreatedAt: b.now(),
-	})
+	return b.Link(ctx, req.NamespaceID, req.LinkUserID, slot, subject)
+}
+
+// ErrSlotTaken: the player already has a link in the slot.
+var ErrSlotTaken = Conflict("the player already has a link in this slot", nil)
+
+// Link links (namespace, slot, identifier) to the user. An identity already
+// linked to that user is fine; linked to another user it is
+// ErrLinkConflict, never re-pointed; a second link in a slot the user
+// already uses is ErrSlotTaken.
+func (b *Broker) Link(ctx context.Context, namespaceID, userID string, slot int, identifier string) error {
+	err := b.store.CreateLink(ctx, Link{NamespaceID: namespaceID, Slot: slot, Identifier: identifier, UserID: userID, CreatedAt: b.now()})
 	if !errors.Is(err, ErrAlreadyExists) {
 		return err
 	}
-	if l, gerr := b.store.GetLink(ctx, req.NamespaceID, slot, subject); gerr == nil && l.UserID == req.LinkUserID {
-		return nil
+	l, err := b.store.GetLink(ctx, namespaceID, slot, identifier)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return ErrSlotTaken
+	case err != nil:
+		return fmt.Errorf("find link: %w", err)
+	case l.UserID != userID:
+		return ErrLinkConflict
 	}
-	return ErrLinkConflict
+	return nil
 }
 
 // ExchangeCode redeems an authorization code (RFC 6749 §4.1.3, RFC 7636

@@ -71,6 +71,9 @@ type Token struct {
 	IDToken      string
 	UserID       string
 	Expire       time.Time // GS2 expire, sent as Unix milliseconds
+	// IssuedTokenType is RFC 8693's issued_token_type, set by token
+	// exchange only.
+	IssuedTokenType string
 }
 
 // errClientAuth is the one answer to an unknown client and to a wrong
@@ -178,6 +181,17 @@ func (b *Broker) AccessToken(c Client, userID string, timeOffset int, extend fun
 // access token and the first refresh token of a new family. The subject is
 // always the broker's user ID, never the identifier.
 func (b *Broker) LoginByLink(ctx context.Context, c Client, slot int, identifier string, scope []string) (Token, error) {
+	tok, _, err := b.loginByLink(ctx, c, slot, identifier, scope, true)
+	return tok, err
+}
+
+// ErrNoPlayer refuses a sign-in of an identity no player has, for a client
+// that may not create players.
+var ErrNoPlayer = &Error{Kind: KindNotFound, Field: "subject_token", Description: "no player has this identity"}
+
+// loginByLink is LoginByLink; with create false an identity no player has
+// is ErrNoPlayer. It also returns the stored refresh token.
+func (b *Broker) loginByLink(ctx context.Context, c Client, slot int, identifier string, scope []string, create bool) (Token, RefreshToken, error) {
 	rt, row := b.newFamily(c, strings.Join(scope, " "))
 	// A returning player: the token is created for the linked user in one
 	// statement. Only a first login takes the slower path that creates.
@@ -185,18 +199,34 @@ func (b *Broker) LoginByLink(ctx context.Context, c Client, slot int, identifier
 	// too and is refused there.
 	stored, err := b.store.CreateRefreshTokenByLink(ctx, slot, identifier, row)
 	if errors.Is(err, ErrNotFound) {
-		if row.UserID, err = b.UserForLink(ctx, c.NamespaceID, slot, identifier); err != nil {
-			return Token{}, err
+		if row.UserID, err = b.userForLink(ctx, c.NamespaceID, slot, identifier, create); err != nil {
+			return Token{}, RefreshToken{}, err
 		}
 		if err := b.checkBan(ctx, b.store, row.UserID); err != nil {
-			return Token{}, err
+			return Token{}, RefreshToken{}, err
 		}
 		stored, err = row, b.store.CreateRefreshToken(ctx, row)
 	}
 	if err != nil {
-		return Token{}, fmt.Errorf("store refresh token: %w", err)
+		return Token{}, RefreshToken{}, fmt.Errorf("store refresh token: %w", err)
 	}
-	return b.userToken(c, stored, rt, stored.Scope, uuid.NewString())
+	tok, err := b.userToken(c, stored, rt, stored.Scope, uuid.NewString())
+	return tok, stored, err
+}
+
+// userForLink is UserForLink, or with create false the linked user only.
+func (b *Broker) userForLink(ctx context.Context, namespaceID string, slot int, identifier string, create bool) (string, error) {
+	if create {
+		return b.UserForLink(ctx, namespaceID, slot, identifier)
+	}
+	l, err := b.store.GetLink(ctx, namespaceID, slot, identifier)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return "", ErrNoPlayer
+	case err != nil:
+		return "", fmt.Errorf("find link: %w", err)
+	}
+	return l.UserID, nil
 }
 
 // UserForLink finds the user linked as (namespace, slot, identifier) or

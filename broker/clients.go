@@ -115,6 +115,8 @@ type ClientSpec struct {
 	RefreshTTL   time.Duration // 0: DefaultRefreshTTL
 	CustomIDSlot *int          // nil: DefaultCustomIDSlot
 	RateLimit    float64       // requests per second; 0: unlimited
+	// NoCreateUsers: token exchange signs in existing players only.
+	NoCreateUsers bool
 }
 
 // ConfidentialOnly are the grants a public client may not use.
@@ -131,10 +133,13 @@ const (
 	// act as them (auth/login, federation, the ...ByUserId calls): a
 	// client_credentials client is not thereby trusted with every player.
 	GrantGS2Trusted = "gs2"
+	// GrantTokenExchange is RFC 8693's: a platform's credential for the
+	// broker's tokens (platform sign-in).
+	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
 )
 
 // GrantShortNames maps accepted short names to full grant types.
-var GrantShortNames = map[string]string{"server_custom_id": GrantServerCustomID}
+var GrantShortNames = map[string]string{"server_custom_id": GrantServerCustomID, "token-exchange": GrantTokenExchange}
 
 // CreateClient registers a client and returns it with its secret, which is
 // shown once and stored only hashed. The namespace is created if absent.
@@ -142,7 +147,7 @@ func CreateClient(ctx context.Context, store Store, secrets *keys.Secrets, spec 
 	c := Client{
 		ID: uuid.NewString(), Name: spec.Name, Public: spec.Public, Scopes: spec.Scopes,
 		RedirectURIs: spec.RedirectURIs, AccessTTL: spec.AccessTTL, RefreshTTL: spec.RefreshTTL,
-		CustomIDSlot: DefaultCustomIDSlot, RateLimit: spec.RateLimit, CreatedAt: now, UpdatedAt: now,
+		CustomIDSlot: DefaultCustomIDSlot, RateLimit: spec.RateLimit, NoCreateUsers: spec.NoCreateUsers, CreatedAt: now, UpdatedAt: now,
 	}
 	if c.AccessTTL == 0 {
 		c.AccessTTL = DefaultAccessTTL
@@ -199,6 +204,7 @@ type ClientChange struct {
 	AccessTTL, RefreshTTL        *time.Duration
 	CustomIDSlot                 *int
 	RateLimit                    *float64
+	NoCreateUsers                *bool
 	RotateSecret                 bool
 }
 
@@ -220,6 +226,7 @@ func UpdateClient(ctx context.Context, store Store, secrets *keys.Secrets, id st
 		set(&c.RefreshTTL, ch.RefreshTTL)
 		set(&c.CustomIDSlot, ch.CustomIDSlot)
 		set(&c.RateLimit, ch.RateLimit)
+		set(&c.NoCreateUsers, ch.NoCreateUsers)
 		if ch.Grants != nil {
 			c.Grants = fullGrants(*ch.Grants)
 		}
@@ -275,10 +282,10 @@ func validateClient(c Client, namespace string) error {
 	if len(c.Grants) == 0 {
 		errs = append(errs, errors.New("grant: at least one is required"))
 	}
-	known := []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantServerCustomID, GrantGS2Trusted}
+	known := []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantServerCustomID, GrantGS2Trusted, GrantTokenExchange}
 	for _, g := range c.Grants {
 		if !slices.Contains(known, g) {
-			errs = append(errs, fmt.Errorf("grant: %q is not one of %s (or server_custom_id)", g, strings.Join(known, ", ")))
+			errs = append(errs, fmt.Errorf("grant: %q is not one of %s (or server_custom_id, token-exchange)", g, strings.Join(known, ", ")))
 		}
 		if c.Public && slices.Contains(ConfidentialOnly, g) {
 			errs = append(errs, fmt.Errorf("grant: a public client cannot use %s", g))

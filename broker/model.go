@@ -39,8 +39,11 @@ type Client struct {
 	// RateLimit is the requests per second the client may make to the
 	// rate-limited endpoints; 0 is unlimited.
 	RateLimit float64
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// NoCreateUsers makes the client's platform sign-ins (token exchange)
+	// refuse an identity no player has instead of creating a player.
+	NoCreateUsers bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // User is the broker's own identity of a player.

@@ -151,7 +151,35 @@ type Provider struct {
 	UserIDField  string   `yaml:"user_id_field"`
 	// AuthStyle is basic or post: how the client authenticates to TokenURL.
 	AuthStyle string `yaml:"auth_style"`
+
+	// Platform sign-in (token exchange) providers; README "Platform
+	// sign-in" says which type reads which.
+	AppID                 string   `yaml:"app_id"`        // steam
+	PublisherKey          string   `yaml:"publisher_key"` // steam; a secret
+	PublisherKeyFile      string   `yaml:"publisher_key_file"`
+	Identity              string   `yaml:"identity"`
+	APIURL                string   `yaml:"api_url"`
+	RejectVACBanned       bool     `yaml:"reject_vac_banned"`
+	RejectPublisherBanned *bool    `yaml:"reject_publisher_banned"` // nil: true
+	FamilySharing         string   `yaml:"family_sharing"`
+	JWKSURL               string   `yaml:"jwks_url"` // id_token
+	Audiences             []string `yaml:"audiences"`
+	AllowedAlgs           []string `yaml:"allowed_algs"`
+	UserIDClaim           string   `yaml:"user_id_claim"`
+	TokenInfoURL          string   `yaml:"token_info_url"` // oauth2_token, with userinfo_url and user_id_field
+	ApplicationField      string   `yaml:"application_field"`
+	ApplicationID         string   `yaml:"application_id"`
+	BundleIDs             []string `yaml:"bundle_ids"` // gamecenter
+	KeyHosts              []string `yaml:"key_hosts"`
+	RootsFile             string   `yaml:"roots_file"`
+	MaxAge                Duration `yaml:"max_age"`
+	// Timeout bounds each request to the platform (default 5s).
+	Timeout Duration `yaml:"timeout"`
 }
+
+// PlatformTypes are the provider types of platform sign-in (token
+// exchange), as opposed to the browser sign-in of oidc and oauth2.
+var PlatformTypes = []string{"steam", "id_token", "oauth2_token", "gamecenter"}
 
 // withDefaults fills in every setting left empty or zero.
 func (c Config) withDefaults() Config {
@@ -234,6 +262,9 @@ func (c Config) Redacted() Config {
 		for i, p := range c.Providers {
 			if p.ClientSecret != "" {
 				p.ClientSecret = redacted
+			}
+			if p.PublisherKey != "" {
+				p.PublisherKey = redacted
 			}
 			p.Scopes = append([]string(nil), p.Scopes...)
 			ps[i] = p

@@ -23,7 +23,7 @@ const kekSize = 32
 var (
 	signingAlgs   = []string{"ES256", "EdDSA", "RS256"}
 	logLevels     = []string{"debug", "info", "warn", "error"}
-	providerTypes = []string{"oidc", "oauth2"}
+	providerTypes = append([]string{"oidc", "oauth2"}, PlatformTypes...)
 	dbSchemes     = []string{"postgres://", "postgresql://", "sqlite://"}
 )
 

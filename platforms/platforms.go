@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
@@ -87,6 +88,10 @@ func GetJSON(ctx context.Context, client *http.Client, timeout time.Duration, pl
 	req = req.WithContext(ctx)
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		// Its text holds the URL, which may carry a key or a credential.
+		err = fmt.Errorf("%s %s: %w", req.Method, req.URL.Host, ue.Err)
+	}
 	if err != nil {
 		return Unavailable(platform, err)
 	}

@@ -3,12 +3,16 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/grants"
+	"github.com/bridgekeeper/bridgekeeper/platforms"
 )
 
 // bearer authenticates a protected call by its access token (RFC 6750 §2.1)
@@ -124,34 +128,62 @@ func (s *Server) unlink(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// startLink begins linking a further provider to the signed-in player: it
-// records the request and answers the URL the game opens in a browser.
-// Form: provider, and optionally redirect_uri (registered for the token's
-// client) and state, where the browser returns when done.
+// startLink links a further identity to the signed-in player. With a
+// subject_token (and subject_token_type) of a platform provider, the
+// platform verifies it and the link is made at once; else, for a browser
+// provider, it records the request and answers the URL the game opens in a
+// browser. Form: provider, and optionally redirect_uri (registered for the
+// token's client) and state, where the browser returns when done.
 func (s *Server) startLink(w http.ResponseWriter, r *http.Request) {
 	claims, ok := s.bearer(w, r)
 	if !ok {
 		return
 	}
-	id, err := s.readLinkRequest(w, r, claims)
+	err := s.mayChangeLinks(r, claims, actionLink)
+	var form url.Values
+	if err == nil {
+		form, err = s.readForm(w, r)
+	}
+	if err == nil && form.Get("subject_token") != "" {
+		err = s.linkPlatform(w, r, claims, form)
+	} else if err == nil {
+		var id string
+		if id, err = s.readLinkRequest(r, claims, form); err == nil {
+			writeJSON(w, http.StatusOK, map[string]any{
+				"url": s.broker.Issuer() + "/oauth2/link?request=" + id, "expires_in": int(broker.AuthRequestTTL / time.Second),
+			})
+		}
+	}
 	if err != nil {
 		s.writeOAuthError(w, r, err)
-		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"url": s.broker.Issuer() + "/oauth2/link?request=" + id, "expires_in": int(broker.AuthRequestTTL / time.Second),
-	})
 }
 
-// readLinkRequest reads the link request and starts it.
-func (s *Server) readLinkRequest(w http.ResponseWriter, r *http.Request, claims broker.AccessClaims) (string, error) {
-	if err := s.mayChangeLinks(r, claims, actionLink); err != nil {
-		return "", err
+// linkPlatform links the platform identity the subject_token proves, and
+// answers the link.
+func (s *Server) linkPlatform(w http.ResponseWriter, r *http.Request, claims broker.AccessClaims, form url.Values) error {
+	name, tokenType := form.Get("provider"), form.Get("subject_token_type")
+	i := slices.IndexFunc(s.platforms, func(p grants.Platform) bool { return p.Name == name })
+	switch {
+	case i < 0:
+		return broker.Invalid("provider", "provider is not a platform provider")
+	case !slices.Contains(s.platforms[i].Verifier.TokenTypes(), tokenType):
+		return broker.Invalid("subject_token_type", "provider "+name+" does not accept "+tokenType)
 	}
-	form, err := s.readForm(w, r)
+	p := s.platforms[i]
+	id, err := p.Verifier.Verify(r.Context(), platforms.Request{Token: form.Get("subject_token"), TokenType: tokenType, Nonce: form.Get("nonce")})
+	if err == nil {
+		err = s.broker.Link(r.Context(), claims.Namespace, claims.UserID, p.Slot, id.UserID)
+	}
 	if err != nil {
-		return "", err
+		return err
 	}
+	writeJSON(w, http.StatusOK, linkJSON{Slot: p.Slot, Provider: p.Name, Identifier: id.UserID, CreatedAt: s.now().UnixMilli()})
+	return nil
+}
+
+// readLinkRequest starts the browser link request of form.
+func (s *Server) readLinkRequest(r *http.Request, claims broker.AccessClaims, form url.Values) (string, error) {
 	up, known := s.upstreams[form.Get("provider")]
 	if !known {
 		return "", broker.Invalid("provider", "provider is not configured")
@@ -177,7 +209,8 @@ func (s *Server) linkRedirect(w http.ResponseWriter, r *http.Request) {
 }
 
 // BrokerSlots are the takeover slots these options link identities in,
-// the upstream providers' and the social platforms': with the custom-ID
+// the upstream providers', the social platforms' and the platform sign-in
+// providers': with the custom-ID
 // slots, the broker's own (broker.NewSlots).
 func (o Options) BrokerSlots() []int {
 	var slots []int
@@ -186,6 +219,9 @@ func (o Options) BrokerSlots() []int {
 	}
 	for _, slot := range o.SocialSlots {
 		slots = append(slots, slot)
+	}
+	for _, p := range o.Platforms {
+		slots = append(slots, p.Slot)
 	}
 	return slots
 }

@@ -160,7 +160,7 @@ func (s *Server) finishWithError(w http.ResponseWriter, r *http.Request, req bro
 func (s *Server) finishLink(w http.ResponseWriter, r *http.Request, req broker.AuthRequest, up Upstream, ident providers.Identity) {
 	err := s.broker.CompleteLink(r.Context(), req, up.Slot, ident.Subject)
 	switch {
-	case errors.Is(err, broker.ErrLinkConflict), errors.Is(err, broker.ErrAlreadyExists):
+	case errors.Is(err, broker.ErrLinkConflict), errors.Is(err, broker.ErrSlotTaken):
 		s.page(w, r, http.StatusConflict, "conflict", pageData{Provider: up.Name})
 	case err != nil:
 		s.log.ErrorContext(r.Context(), "complete link", "err", err)

@@ -40,7 +40,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 		IntrospectionEndpoint:             iss + "/oauth2/introspect",
 		RevocationEndpoint:                iss + "/oauth2/revoke",
 		JWKSURI:                           iss + "/.well-known/jwks.json",
-		GrantTypesSupported:               []string{broker.GrantAuthorizationCode, broker.GrantRefreshToken, broker.GrantClientCredentials, broker.GrantServerCustomID},
+		GrantTypesSupported:               []string{broker.GrantAuthorizationCode, broker.GrantRefreshToken, broker.GrantClientCredentials, broker.GrantServerCustomID, broker.GrantTokenExchange},
 		ResponseTypesSupported:            []string{"code"},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  s.broker.Keys().Algs(),

@@ -177,7 +177,7 @@ func wire(tb testing.TB, store broker.Store, issuer string, log *slog.Logger, op
 	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second}, store, secrets, keys, clk.Now, log)
 	svc := services(b, store, secrets, clk, opts.BrokerSlots()...)
 	opts.Now = clk.Now
-	return wired{services: svc, handler: web.NewServer(svc, pipeline(b, clk, opts.Limits, log), log, opts.Options).Handler(),
+	return wired{services: svc, handler: web.NewServer(svc, pipeline(b, clk, opts.Limits, log, opts.Platforms...), log, opts.Options).Handler(),
 		secrets: secrets, clock: clk}
 }
 
@@ -194,10 +194,11 @@ func services(b *broker.Broker, store broker.Store, secrets *keys.Secrets, clk *
 
 // pipeline is serve's pipeline over b: every grant, the guards of limits
 // and client rate limits on the test clock.
-func pipeline(b *broker.Broker, clk *clock, limits grants.Limits, log *slog.Logger) *grants.Pipeline {
+func pipeline(b *broker.Broker, clk *clock, limits grants.Limits, log *slog.Logger, plats ...grants.Platform) *grants.Pipeline {
 	return grants.New(b, throttle.New(1000, clk.Now), limits, log,
 		grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b},
-		grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b})
+		grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b},
+		grants.TokenExchange{Platforms: plats, SignIn: b})
 }
 
 // gameServer is the spec of a typical confidential game-server client.

@@ -73,8 +73,10 @@ func (s *Server) oauthAnswer(r *http.Request, err error) (int, string, string) {
 	case errors.As(err, &oe):
 		return oe.status, oe.code, oe.description
 	case kind == broker.KindUnavailable:
-		s.log.WarnContext(r.Context(), "storage unavailable", "route", routeName(r), "err", err)
-		return m.status, m.code, m.desc
+		// A platform's outage names the platform (platforms.Unavailable);
+		// the store's says no more than the kind.
+		s.log.WarnContext(r.Context(), "unavailable", "route", routeName(r), "err", err)
+		return m.status, m.code, desc
 	case kind == broker.KindInternal:
 		s.log.ErrorContext(r.Context(), "internal error", "route", routeName(r), "err", err)
 		return m.status, m.code, m.desc

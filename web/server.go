@@ -46,6 +46,7 @@ type Server struct {
 	// upstreams by name, in configuration order, and slot -> provider name.
 	upstreams    map[string]Upstream
 	upstreamList []Upstream
+	platforms    []grants.Platform
 	slotNames    map[int]string
 	now          func() time.Time
 	gs2Region    string
@@ -79,6 +80,9 @@ type Options struct {
 	// headers name the caller, whose address the guards key on; none are
 	// by default, since anyone else can write those headers.
 	TrustedProxies []netip.Prefix
+	// Platforms are the platform sign-in providers (token exchange), which
+	// /account/links can also link.
+	Platforms []grants.Platform
 }
 
 // NewServer builds the HTTP surface over the services and the token
@@ -102,7 +106,10 @@ func NewServer(svc Services, pipeline *grants.Pipeline, log *slog.Logger, opts O
 	}
 	s.publisherProjects, s.socialSlots = opts.XsollaPublisherProjects, opts.SocialSlots
 	s.trustedProxies = opts.TrustedProxies
-	s.upstreams, s.slotNames, s.upstreamList = map[string]Upstream{}, map[int]string{}, opts.Upstreams
+	s.upstreams, s.slotNames, s.upstreamList, s.platforms = map[string]Upstream{}, map[int]string{}, opts.Upstreams, opts.Platforms
+	for _, p := range opts.Platforms {
+		s.slotNames[p.Slot] = p.Name
+	}
 	for _, up := range opts.Upstreams {
 		s.upstreams[up.Name] = up
 		s.slotNames[up.Slot] = up.Name

@@ -40,7 +40,7 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	spec := broker.ClientSpec{}
 	s.fs.StringVar(&spec.Namespace, "namespace", "", "namespace name (created if absent)")
 	s.fs.StringVar(&spec.Name, "name", "", "client name")
-	s.fs.Var(&grantsF, "grant", "allowed grant (repeatable): client_credentials, server_custom_id, refresh_token, authorization_code, gs2 (GS2 trusted-server calls)")
+	s.fs.Var(&grantsF, "grant", "allowed grant (repeatable): client_credentials, server_custom_id, refresh_token, authorization_code, token-exchange (platform sign-in), gs2 (GS2 trusted-server calls)")
 	scope := s.fs.String("scope", "", "space-separated scopes the client may ask for")
 	s.fs.Var(&redirects, "redirect-uri", "registered redirect URI (repeatable)")
 	s.fs.BoolVar(&spec.Public, "public", false, "public client: no secret")
@@ -48,6 +48,7 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	s.fs.DurationVar(&spec.RefreshTTL, "refresh-ttl", broker.DefaultRefreshTTL, "refresh token lifetime")
 	slot := s.fs.Int("custom-id-slot", broker.DefaultCustomIDSlot, "takeover slot of server_custom_id identities")
 	s.fs.Float64Var(&spec.RateLimit, "rate-limit", 0, "requests per second the client may make to rate-limited endpoints (0: unlimited)")
+	s.fs.BoolVar(&spec.NoCreateUsers, "no-create-users", false, "token exchange signs in existing players only: an unknown identity is refused")
 	output := s.fs.String("output", "text", "text | json")
 	cfg, err := s.load(args, e)
 	if err != nil {
@@ -102,6 +103,7 @@ func clientUpdate(ctx context.Context, args []string, e env) error {
 	refreshTTL := s.fs.Duration("refresh-ttl", 0, "refresh token lifetime")
 	slot := s.fs.Int("custom-id-slot", 0, "takeover slot of server_custom_id identities")
 	rateLimit := s.fs.Float64("rate-limit", 0, "requests per second to rate-limited endpoints (0: unlimited)")
+	noCreate := s.fs.Bool("no-create-users", false, "token exchange signs in existing players only (--no-create-users=false: creates them)")
 	rotate := s.fs.Bool("rotate-secret", false, "issue a new secret; the old one stops working")
 	output := s.fs.String("output", "text", "text | json")
 	cfg, err := s.load(args, e)
@@ -134,6 +136,8 @@ func clientUpdate(ctx context.Context, args []string, e env) error {
 			ch.CustomIDSlot = slot
 		case "rate-limit":
 			ch.RateLimit = rateLimit
+		case "no-create-users":
+			ch.NoCreateUsers = noCreate
 		}
 	})
 	store, secrets, _, err := openSealed(ctx, cfg, mustExist)

@@ -11,6 +11,10 @@ import (
 	"testing"
 
 	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
+	"github.com/bridgekeeper/bridgekeeper/platforms"
+	"github.com/bridgekeeper/bridgekeeper/platforms/idtoken/idtokentest"
+	"github.com/bridgekeeper/bridgekeeper/platforms/oauth2token/oauth2tokentest"
+	"github.com/bridgekeeper/bridgekeeper/platforms/steam/steamtest"
 )
 
 // TestSecretsNeverLogged runs every surface of the real binary at debug
@@ -25,17 +29,28 @@ func TestSecretsNeverLogged(t *testing.T) {
 		kek := proctest.NewKEK()
 		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + kek}
 		c := createClient(t, env, "--database", db, "--namespace", "game", "--name", "all",
-			"--grant", "client_credentials", "--grant", "server_custom_id", "--grant", "refresh_token", "--grant", "gs2")
-		srv := startServe(t, db, env, "--log-level", "debug")
+			"--grant", "client_credentials", "--grant", "server_custom_id", "--grant", "refresh_token", "--grant", "gs2",
+			"--grant", "token-exchange")
+		steamAPI := steamtest.NewServer(t, "480", "publisher-key-for-the-log-test-0123")
+		apple := idtokentest.NewIssuer(t)
+		discord := oauth2tokentest.NewServer(t, "111111111111111111")
+		cfg := writeFile(t, "platforms.yaml", fmt.Sprintf(`providers:
+  - {name: steam, type: steam, slot: 20, app_id: "480", publisher_key: %q, api_url: %q, timeout: 300ms}
+  - {name: apple, type: id_token, slot: 21, issuer: %q, audiences: [com.example.game]}
+  - {name: discord, type: oauth2_token, slot: 22, userinfo_url: %q, user_id_field: id, token_info_url: %q,
+     application_field: application.id, application_id: "111111111111111111"}
+`, "publisher-key-for-the-log-test-0123", steamAPI.URL(), apple.URL(), discord.UserinfoURL(), discord.TokenInfoURL()))
+		srv := startServe(t, db, env, "--log-level", "debug", "--config", cfg)
 		ns := namespaceID(t, db, "game")
 
-		secrets := map[string]string{"client secret": c.ClientSecret, "KEK": kek}
+		secrets := map[string]string{"client secret": c.ClientSecret, "KEK": kek, "Steam publisher key": "publisher-key-for-the-log-test-0123"}
 		keep := func(name, v string) string {
 			if v != "" {
 				secrets[name] = v
 			}
 			return v
 		}
+		outage := false // a platform is down on purpose: 503 is the answer
 		call := func(method, path string, hdr map[string]string, body string) map[string]any {
 			t.Helper()
 			req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
@@ -48,7 +63,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 			}
 			defer res.Body.Close()
 			raw, _ := io.ReadAll(res.Body)
-			if res.StatusCode >= 500 {
+			if res.StatusCode >= 500 && !outage {
 				t.Errorf("%s %s: %d %s", method, path, res.StatusCode, raw)
 			}
 			var out map[string]any
@@ -133,6 +148,24 @@ func TestSecretsNeverLogged(t *testing.T) {
 		xs := call("POST", "/users/login/server_custom_id?projectId="+ns+"&payload=p",
 			map[string]string{"Authorization": "Bearer " + project, "Content-Type": "application/json"}, `{"server_custom_id":"p-1"}`)
 		keep("xsolla token", str(xs, "token"))
+
+		// Platform sign-in (token exchange), accepted, refused and timed out.
+		exchange := func(provider, tokenType, token string) string {
+			return str(call("POST", "/oauth2/token", basic, form("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange",
+				"provider", provider, "subject_token_type", tokenType, "subject_token", token)), "refresh_token")
+		}
+		ticket := keep("Steam ticket", steamAPI.Issue("76561197960287930", steamtest.TicketOptions{}))
+		keep("Steam sign-in's refresh token", exchange("steam", platforms.TokenTypeSteamTicket, ticket))
+		exchange("steam", platforms.TokenTypeSteamTicket, keep("unknown Steam ticket", "0123456789abcdef0123456789abcdef"))
+		steamAPI.SetOutage(steamtest.Hanging)
+		outage = true
+		exchange("steam", platforms.TokenTypeSteamTicket, ticket)
+		outage = false
+		steamAPI.SetOutage(steamtest.Up)
+		keep("Apple sign-in's refresh token", exchange("apple", platforms.TokenTypeIDToken, keep("ID token", apple.Token("apple-user", "com.example.game"))))
+		exchange("apple", platforms.TokenTypeIDToken, keep("ID token of another game", apple.Token("apple-user", "com.other.game")))
+		keep("Discord sign-in's refresh token", exchange("discord", platforms.TokenTypeAccessToken, keep("Discord token", discord.Issue("80351110224678912", ""))))
+		exchange("discord", platforms.TokenTypeAccessToken, keep("Discord token of another app", discord.Issue("1", "222222222222222222")))
 
 		for name, v := range secrets {
 			if v == "" {

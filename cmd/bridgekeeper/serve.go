@@ -52,22 +52,27 @@ func serve(ctx context.Context, args []string, e env) error {
 		AuthFailuresPerMinute: max(cfg.AuthFailuresPerMinute, 0), PasswordFailuresPerMinute: max(cfg.PasswordFailuresPerMinute, 0),
 		AddressFailuresPerMinute: max(cfg.AddressFailuresPerMinute, 0), IdentifierFailuresPerMinute: max(cfg.IdentifierFailuresPerMinute, 0),
 	}
+	ups, err := upstreams(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	plats, err := platformSignIns(cfg)
+	if err != nil {
+		return err
+	}
 	// The grants the token endpoint serves, in one explicit list.
 	pipeline := grants.New(b, throttle.New(100_000, time.Now), limits, log,
 		grants.AuthorizationCode{Redeemer: b},
 		grants.ClientCredentials{Issuer: b},
 		grants.ServerCustomID{Login: b},
 		grants.RefreshToken{Refresher: b},
+		grants.TokenExchange{Platforms: plats, SignIn: b},
 	)
-	ups, err := upstreams(ctx, cfg)
-	if err != nil {
-		return err
-	}
 	opts := web.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: time.Duration(cfg.RequestTimeout), Upstreams: ups,
 		GS2Region: cfg.GS2.Region, GS2Owner: cfg.GS2.OwnerID,
 		XsollaPublisherProjects: cfg.Xsolla.PublisherProjects, SocialSlots: cfg.Xsolla.SocialSlots,
-		TrustedProxies: cfg.Proxies(),
+		TrustedProxies: cfg.Proxies(), Platforms: plats,
 	}
 	services := web.Services{
 		Broker:      b,

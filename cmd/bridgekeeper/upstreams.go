@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"context"
 	"fmt"
 
@@ -16,6 +17,9 @@ import (
 func upstreams(ctx context.Context, cfg config.Config) ([]web.Upstream, error) {
 	var out []web.Upstream
 	for _, p := range cfg.Providers {
+		if slices.Contains(config.PlatformTypes, p.Type) {
+			continue // platformSignIns
+		}
 		redirect := cfg.Issuer + "/oauth2/callback/" + p.Name
 		var (
 			prov providers.Provider

@@ -45,7 +45,7 @@ func (s identities) CreateClient(ctx context.Context, c broker.Client) error {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	_, err = s.w.ExecContext(ctx, `INSERT INTO clients (`+sqlstore.ClientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	return wrap("create client", err)
 }
 
@@ -77,9 +77,9 @@ func (s identities) UpdateClient(ctx context.Context, c broker.Client) error {
 	}
 	res, err := s.w.ExecContext(ctx, `UPDATE clients SET name = ?, secret_hash = ?, public = ?,
 		grants = ?, scopes = ?, redirect_uris = ?, access_ttl_ms = ?, refresh_ttl_ms = ?,
-		custom_id_slot = ?, rate_limit = ?, updated_at = ? WHERE id = ?`,
+		custom_id_slot = ?, rate_limit = ?, no_create_users = ?, updated_at = ? WHERE id = ?`,
 		c.Name, sqlstore.NullBytes(c.SecretHash), c.Public, grants, scopes, uris,
-		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.RateLimit, ms(c.UpdatedAt), c.ID)
+		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.RateLimit, c.NoCreateUsers, ms(c.UpdatedAt), c.ID)
 	return affectedOne("update client", res, err)
 }
 

@@ -27,7 +27,7 @@ func (c Codec) ScanNamespace(row Row) (broker.Namespace, error) {
 // ClientColumns are the columns of clients, in ClientArgs's and ScanClient's
 // order. TTLs are kept in milliseconds, lists as JoinList writes them.
 const ClientColumns = `id, namespace_id, name, secret_hash, public, grants, scopes, redirect_uris,
-	access_ttl_ms, refresh_ttl_ms, custom_id_slot, rate_limit, created_at, updated_at`
+	access_ttl_ms, refresh_ttl_ms, custom_id_slot, rate_limit, no_create_users, created_at, updated_at`
 
 // ClientArgs are the arguments of an INSERT of ClientColumns; the error is
 // ClientLists's.
@@ -37,7 +37,7 @@ func (c Codec) ClientArgs(cl broker.Client) ([]any, error) {
 		return nil, err
 	}
 	return []any{cl.ID, cl.NamespaceID, cl.Name, NullBytes(cl.SecretHash), cl.Public, grants, scopes, uris,
-		cl.AccessTTL.Milliseconds(), cl.RefreshTTL.Milliseconds(), cl.CustomIDSlot, cl.RateLimit,
+		cl.AccessTTL.Milliseconds(), cl.RefreshTTL.Milliseconds(), cl.CustomIDSlot, cl.RateLimit, cl.NoCreateUsers,
 		c.Times.Arg(cl.CreatedAt), c.Times.Arg(cl.UpdatedAt)}, nil
 }
 
@@ -49,7 +49,7 @@ func (c Codec) ScanClient(row Row) (broker.Client, error) {
 		accessMS, refreshMS  int64
 	)
 	err := row.Scan(&cl.ID, &cl.NamespaceID, &cl.Name, &cl.SecretHash, &cl.Public, &grants, &scopes, &uris,
-		&accessMS, &refreshMS, &cl.CustomIDSlot, &cl.RateLimit, c.Times.Dest(&cl.CreatedAt), c.Times.Dest(&cl.UpdatedAt))
+		&accessMS, &refreshMS, &cl.CustomIDSlot, &cl.RateLimit, &cl.NoCreateUsers, c.Times.Dest(&cl.CreatedAt), c.Times.Dest(&cl.UpdatedAt))
 	if err != nil {
 		return broker.Client{}, err
 	}

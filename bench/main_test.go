@@ -70,7 +70,7 @@ func fakeBroker(args []string) error {
 		}
 		slices.Sort(grants)
 		if *db == "" || *ns != "bench" || *out != "json" ||
-			!slices.Equal(grants, []string{"client_credentials", "refresh_token", "server_custom_id"}) {
+			!slices.Equal(grants, []string{"client_credentials", "refresh_token", "server_custom_id", grantExchange}) {
 			return fmt.Errorf("fake broker: client create %q", args)
 		}
 		_, err := fmt.Printf(`{"client_id":%q,"client_secret":%q}`+"\n", LimitClientID, LimitClientSecret)
@@ -81,8 +81,15 @@ func fakeBroker(args []string) error {
 	addr := fs.String("addr", "", "")
 	db := fs.String("database", "", "")
 	issuer := fs.String("issuer", "", "")
+	config := fs.String("config", "", "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	// The exchange scenario names its ID-token issuer in a config file.
+	if *config != "" {
+		if b, err := os.ReadFile(*config); err != nil || !strings.Contains(string(b), "type: id_token") {
+			return fmt.Errorf("fake broker: config %s: %v %q", *config, err, b)
+		}
 	}
 	if *issuer != "http://"+*addr {
 		return fmt.Errorf("fake broker: issuer %q does not name --addr %q", *issuer, *addr)
@@ -108,8 +115,14 @@ func fakeBroker(args []string) error {
 			cpu.ServeHTTP(w, r)
 			return
 		}
-		// The real broker always returns a refresh token on login.
+		// The real broker always returns a refresh token on login. A token
+		// exchange stands in as a custom-ID login of (part of) the token:
+		// the fake checks no signature.
 		r.PostForm.Set(paramIssueRefresh, "1")
+		if tok := r.PostForm.Get("subject_token"); r.PostForm.Get("grant_type") == grantExchange && len(tok) > 64 {
+			r.PostForm.Set("grant_type", grantServerCustomID)
+			r.PostForm.Set(paramServerCustomID, tok[len(tok)-64:])
+		}
 		durable.ServeHTTP(w, r)
 	})
 	ln, err := net.Listen("tcp", *addr)

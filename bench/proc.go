@@ -138,7 +138,7 @@ func createBrokerClient(ctx context.Context, bin, dbURL string, env []string) (c
 	var c clientCredentials
 	cmd := exec.CommandContext(ctx, bin, "client", "create",
 		"--database", dbURL, "--namespace", "bench", "--name", "bench",
-		"--grant", grantClientCredentials, "--grant", "server_custom_id", "--grant", grantRefreshToken,
+		"--grant", grantClientCredentials, "--grant", "server_custom_id", "--grant", grantRefreshToken, "--grant", grantExchange,
 		"--output", "json")
 	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
@@ -195,14 +195,14 @@ func startLimit(ctx context.Context, self selfExec, kind, dbURL string, pool int
 
 // startBroker starts `bridgekeeper serve` on a free port with the given
 // environment (the KEK), waits for /readyz, then creates the client.
-func startBroker(ctx context.Context, bin, dbURL string, env []string, logDir string) (*proc, side, error) {
+func startBroker(ctx context.Context, bin, dbURL string, env []string, logDir string, args ...string) (*proc, side, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, side{}, err
 	}
 	base := "http://" + addr
 	p, err := startProc("broker", logDir, env, bin,
-		"serve", "--addr", addr, "--database", dbURL, "--issuer", base)
+		append([]string{"serve", "--addr", addr, "--database", dbURL, "--issuer", base}, args...)...)
 	if err != nil {
 		return nil, side{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -51,6 +52,18 @@ func run(ctx context.Context, c runConfig, stdout, stderr io.Writer) (err error)
 	// the limit's way of seeding refresh chains.
 	broker := side{Name: "broker", BaseURL: strings.TrimRight(c.BrokerURL, "/"),
 		ID: c.ClientID, Secret: c.ClientSecret, Limit: c.ClientID == LimitClientID}
+	var brokerArgs []string
+	if slices.ContainsFunc(c.selected(), func(sc scenario) bool { return sc.Key == "exchange" }) {
+		if c.issuer, err = startIssuer(); err != nil {
+			return err
+		}
+		defer c.issuer.close()
+		cfg := filepath.Join(logDir, "providers.yaml")
+		if err := os.WriteFile(cfg, []byte(c.issuer.providerConfig()), 0o600); err != nil {
+			return err
+		}
+		brokerArgs = []string{"--config", cfg}
+	}
 	if c.BrokerBin != "" {
 		dbURL, err := cl.createDB(ctx, "bk_bench_broker")
 		if err != nil {
@@ -60,7 +73,7 @@ func run(ctx context.Context, c runConfig, stdout, stderr io.Writer) (err error)
 		rand.Read(kek)
 		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek)}
 		fmt.Fprintf(stderr, "bench: starting broker %s\n", c.BrokerBin)
-		p, s, err := startBroker(ctx, c.BrokerBin, dbURL, env, logDir)
+		p, s, err := startBroker(ctx, c.BrokerBin, dbURL, env, logDir, brokerArgs...)
 		if err != nil {
 			return err
 		}
@@ -75,6 +88,10 @@ func run(ctx context.Context, c runConfig, stdout, stderr io.Writer) (err error)
 	limits := map[string]side{}
 	for _, sc := range c.selected() {
 		if _, ok := limits[sc.LimitKind]; ok {
+			continue
+		}
+		if sc.LimitKind == "broker" { // the broker's own rate for another grant
+			limits[sc.LimitKind] = broker
 			continue
 		}
 		var dbURL string
@@ -132,16 +149,20 @@ func measure(ctx context.Context, sc scenario, broker, limit side, c runConfig, 
 		rec window
 	}
 	sides := []*prepared{{s: broker}, {s: limit}}
-	for _, p := range sides {
+	for i, p := range sides {
+		setup, newWorker := sc.setup, sc.worker
+		if i == 1 && sc.limitWorker != nil {
+			setup, newWorker = sc.limitSetup, sc.limitWorker
+		}
 		client := newHTTPClient(c.Concurrency)
 		defer client.CloseIdleConnections()
 		ep := p.s.endpoint(client)
-		if sc.setup != nil {
-			if err := sc.setup(ctx, ep, p.s, c); err != nil {
+		if setup != nil {
+			if err := setup(ctx, ep, p.s, c); err != nil {
 				return result{}, err
 			}
 		}
-		ws, err := newWorkers(c.Concurrency, func(i int) (worker, error) { return sc.worker(ctx, ep, p.s, i, c) })
+		ws, err := newWorkers(c.Concurrency, func(i int) (worker, error) { return newWorker(ctx, ep, p.s, i, c) })
 		if err != nil {
 			return result{}, err
 		}

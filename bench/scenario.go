@@ -45,10 +45,20 @@ type scenario struct {
 	// MaxP99Ratio is the target broker/limit p99; zero means no target.
 	MaxP99Ratio float64
 	// setup runs before the clock starts, e.g. to create users.
-	setup func(ctx context.Context, ep *endpoint, s side, cfg runConfig) error
+	setup setupFunc
 	// worker builds worker i of cfg.Concurrency.
-	worker func(ctx context.Context, ep *endpoint, s side, i int, cfg runConfig) (worker, error)
+	worker workerFunc
+	// limitSetup and limitWorker, when set, stand in for setup and worker
+	// on the limit side: a scenario whose limit is the broker's own rate
+	// for another grant (LimitKind "broker").
+	limitSetup  setupFunc
+	limitWorker workerFunc
 }
+
+type (
+	setupFunc  func(ctx context.Context, ep *endpoint, s side, cfg runConfig) error
+	workerFunc func(ctx context.Context, ep *endpoint, s side, i int, cfg runConfig) (worker, error)
+)
 
 // scenarios is the run order: (a) client_credentials, (b) refresh rotation,
 // (c) custom-ID logins of existing users. Targets are the issue's.
@@ -66,10 +76,34 @@ func scenarios() []scenario {
 		},
 		{
 			Key: "customid", Name: "server_custom_id", LimitKind: "durable", MinRatio: 0.8, MaxP99Ratio: 2,
-			setup:  createUsers,
-			worker: newCustomIDWorker,
+			setup:  loginUsers(customIDLogin),
+			worker: loginWorker(customIDLogin),
+		},
+		{
+			// Issue 12: an ID-token sign-in of an existing player against
+			// the broker's own custom-ID login of one; the extra work is
+			// one signature check.
+			Key: "exchange", Name: "token_exchange (id_token) / server_custom_id", LimitKind: "broker", MinRatio: 0.8, MaxP99Ratio: 2,
+			setup: loginUsers(exchangeLogin), worker: loginWorker(exchangeLogin),
+			limitSetup: loginUsers(customIDLogin), limitWorker: loginWorker(customIDLogin),
 		},
 	}
+}
+
+// login is the form that signs user u in.
+type login func(cfg runConfig, u int) ([]byte, error)
+
+func customIDLogin(_ runConfig, u int) ([]byte, error) { return customIDForm(userID(u), false), nil }
+
+// exchangeLogin trades an ID token of user u, from the benchmark's own
+// issuer, for the broker's tokens.
+func exchangeLogin(cfg runConfig, u int) ([]byte, error) {
+	tok, err := cfg.issuer.token(userID(u))
+	if err != nil {
+		return nil, err
+	}
+	return []byte(url.Values{"grant_type": {grantExchange}, "provider": {benchIDPName},
+		"subject_token_type": {tokenTypeIDToken}, "subject_token": {tok}}.Encode()), nil
 }
 
 // formWorker posts the same form every time and discards the answer.
@@ -92,9 +126,15 @@ func customIDForm(id string, issueRefresh bool) []byte {
 // userID names the i-th pre-created custom-ID user.
 func userID(i int) string { return "bench-user-" + strconv.Itoa(i) }
 
-// createUsers logs every user in once, so that the measured logins are of
+// loginUsers logs every user in once, so that the measured logins are of
 // existing users (the common case: a returning player), not sign-ups.
-func createUsers(ctx context.Context, ep *endpoint, s side, cfg runConfig) error {
+func loginUsers(form login) setupFunc {
+	return func(ctx context.Context, ep *endpoint, s side, cfg runConfig) error {
+		return createUsers(ctx, ep, s, cfg, form)
+	}
+}
+
+func createUsers(ctx context.Context, ep *endpoint, s side, cfg runConfig, form login) error {
 	next := make(chan int)
 	errs := make([]error, cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -104,7 +144,11 @@ func createUsers(ctx context.Context, ep *endpoint, s side, cfg runConfig) error
 				if errs[w] != nil {
 					continue
 				}
-				if err := ep.post(ctx, customIDForm(userID(i), false), nil); err != nil {
+				f, err := form(cfg, i)
+				if err == nil {
+					err = ep.post(ctx, f, nil)
+				}
+				if err != nil {
 					errs[w] = fmt.Errorf("create user %d on %s: %w", i, s.Name, err)
 				}
 			}
@@ -126,19 +170,26 @@ func createUsers(ctx context.Context, ep *endpoint, s side, cfg runConfig) error
 
 // customIDWorker logs in the users i, i+N, i+2N, ... in turn, N being the
 // concurrency: workers never log in the same user at the same moment, as
-// distinct players would not, so row locks do not serialize them.
+// distinct players would not, so row locks do not serialize them. Its
+// forms are made before the clock starts.
 type customIDWorker struct {
 	ep    *endpoint
 	forms [][]byte
 	next  int
 }
 
-func newCustomIDWorker(_ context.Context, ep *endpoint, _ side, i int, cfg runConfig) (worker, error) {
-	w := &customIDWorker{ep: ep}
-	for u := i; u < cfg.users(); u += cfg.Concurrency {
-		w.forms = append(w.forms, customIDForm(userID(u), false))
+func loginWorker(form login) workerFunc {
+	return func(_ context.Context, ep *endpoint, _ side, i int, cfg runConfig) (worker, error) {
+		w := &customIDWorker{ep: ep}
+		for u := i; u < cfg.users(); u += cfg.Concurrency {
+			f, err := form(cfg, u)
+			if err != nil {
+				return nil, err
+			}
+			w.forms = append(w.forms, f)
+		}
+		return w, nil
 	}
-	return w, nil
 }
 
 func (w *customIDWorker) do(ctx context.Context) error {

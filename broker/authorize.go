@@ -197,6 +197,74 @@ func (b *Broker) CompleteLink(ctx context.Context, req AuthRequest, slot int, su
 	return b.Link(ctx, req.NamespaceID, req.LinkUserID, slot, subject)
 }
 
+// PendingLinkTTL bounds the time a player may take to confirm a browser
+// link after the upstream sign-in.
+const PendingLinkTTL = 10 * time.Minute
+
+// A browser link waits for the player's confirmation: whoever opens a link
+// URL signs in upstream, so without it a player could send their own link
+// URL to someone else and capture the identity that person signs in with.
+// The held link is an auth request row, so that the store's atomic
+// ConsumeAuthRequest and its expiry make it single-use and short-lived: it
+// is the link request (namespace, user, provider, redirect_uri, state) with
+// the upstream subject in Nonce (a link request has no client nonce, see
+// StartLink), stored under the hash of its ID in a domain of its own, so
+// that no held link is resumed as an authorization (ResumeAuthorization)
+// nor an authorization taken as a held link.
+func heldLinkHash(id string) []byte { return TokenHash("held link\x00" + id) }
+
+// HoldLink holds the link of subject, the identity signed in upstream for
+// the link request req, until the player confirms it (TakeLink); it
+// returns the held link's ID and the user it would link to.
+func (b *Broker) HoldLink(ctx context.Context, req AuthRequest, subject string) (string, User, error) {
+	if req.LinkUserID == "" {
+		return "", User{}, errors.New("hold link: not a link request")
+	}
+	if !ValidIdentifier(subject, MaxIdentifierLen) {
+		return "", User{}, fmt.Errorf("upstream subject is not a usable identifier")
+	}
+	u, err := b.store.GetUser(ctx, req.LinkUserID)
+	if err != nil {
+		return "", User{}, fmt.Errorf("find the linking user: %w", err)
+	}
+	id := NewOpaqueToken("")
+	now := b.now()
+	req.Hash, req.Nonce, req.CreatedAt, req.ExpiresAt = heldLinkHash(id), subject, now, now.Add(PendingLinkTTL)
+	if err := b.store.CreateAuthRequest(ctx, req); err != nil {
+		return "", User{}, fmt.Errorf("store held link: %w", err)
+	}
+	return id, u, nil
+}
+
+// TakeLink consumes the held link id and returns its link request and
+// upstream subject: once, before it expires; else ErrNotFound.
+func (b *Broker) TakeLink(ctx context.Context, id string) (AuthRequest, string, error) {
+	if id == "" || len(id) > 128 {
+		return AuthRequest{}, "", ErrNotFound
+	}
+	req, err := b.store.ConsumeAuthRequest(ctx, heldLinkHash(id), b.now())
+	if err != nil {
+		return AuthRequest{}, "", err
+	}
+	subject := req.Nonce
+	req.Nonce = ""
+	return req, subject, nil
+}
+
+// LinkConfirmToken is the anti-CSRF token of the confirmation of held link
+// id, a MAC of the ID: the confirmation page carries it in its form, the
+// browser the ID in a cookie, and a confirmation needs both
+// (ConfirmsLink).
+func (b *Broker) LinkConfirmToken(id string) string {
+	return b.secrets.Derive("link confirmation", id)
+}
+
+// ConfirmsLink reports, in constant time, whether token is held link id's
+// LinkConfirmToken.
+func (b *Broker) ConfirmsLink(id, token string) bool {
+	return id != "" && subtle.ConstantTimeCompare([]byte(b.LinkConfirmToken(id)), []byte(token)) == 1
+}
+
 // ErrSlotTaken: the player already has a link in the slot.
 var ErrSlotTaken = Conflict("the player already has a link in this slot", nil)
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
+	"github.com/bridgekeeper/bridgekeeper/platforms/idtoken/idtokentest"
 )
 
 // binary is the path of the bridgekeeper binary TestMain built.
@@ -28,6 +29,13 @@ func TestMain(m *testing.M) { proctest.Main(m, &binary, "../cmd/bridgekeeper") }
 
 // sdkDir holds the npm project of GS2's TypeScript SDK.
 const sdkDir = "gs2sdk"
+
+// The OpenID Connect takeover type (the id_token provider's slot) and the
+// audience its ID tokens are for.
+const (
+	oidcSlot     = 30
+	oidcAudience = "com.example.interop"
+)
 
 // TestGS2TypeScriptSDK runs gs2sdk/sdk.test.js (GS2's own SDK, as a game
 // team's server uses it) against a fresh broker on loopback.
@@ -41,7 +49,16 @@ func TestGS2TypeScriptSDK(t *testing.T) {
 	// commands refuse to create.
 	run(t, env, "migrate", "--database", db)
 	c := createClient(t, env, "--database", db, "--namespace", "gs2test", "--name", "sdk", "--grant", "client_credentials", "--grant", "gs2")
-	base := startServe(t, db, env)
+	// GS2's OpenID Connect takeovers: a fake issuer whose ID tokens the
+	// provider of slot oidcSlot verifies; this test mints them.
+	issuer := idtokentest.NewIssuer(t)
+	cfg := filepath.Join(t.TempDir(), "bridgekeeper.yaml")
+	yaml := fmt.Sprintf("providers:\n  - name: sdk-oidc\n    type: id_token\n    slot: %d\n    issuer: %s\n    audiences: [%s]\n",
+		oidcSlot, issuer.URL(), oidcAudience)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := startServe(t, db, append(env, "BRIDGEKEEPER_CONFIG="+cfg))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -52,6 +69,11 @@ func TestGS2TypeScriptSDK(t *testing.T) {
 		"CLIENT_ID="+c.ClientID,
 		"CLIENT_SECRET="+c.ClientSecret,
 		"NAMESPACE=gs2test", // the client's namespace, for GS2-Account
+		fmt.Sprintf("OIDC_TYPE=%d", oidcSlot),
+		"OIDC_SUB_A=apple.0001", "OIDC_ID_TOKEN_A="+issuer.Token("apple.0001", oidcAudience),
+		"OIDC_SUB_B=apple.0002", "OIDC_ID_TOKEN_B="+issuer.Token("apple.0002", oidcAudience),
+		"OIDC_ID_TOKEN_UNKNOWN="+issuer.Token("apple.0003", oidcAudience),
+		"OIDC_ID_TOKEN_OTHER_AUDIENCE="+issuer.Token("apple.0001", "com.example.other"),
 		// The SDK's HTTP library honours proxy variables; loopback must not
 		// go through one.
 		"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost",

@@ -120,7 +120,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.LinkUserID != "" {
-		s.finishLink(w, r, req, up, ident)
+		s.holdLink(w, r, req, up, ident.Subject) // linked only when confirmed (link_confirm.go)
 		return
 	}
 	code, err := s.broker.CompleteLogin(r.Context(), req, up.Slot, ident.Subject, s.now())
@@ -157,8 +157,10 @@ func (s *Server) finishWithError(w http.ResponseWriter, r *http.Request, req bro
 	s.redirect(w, r, req.RedirectURI, url.Values{"error": {code}, "error_description": {desc}, "state": {req.State}})
 }
 
-func (s *Server) finishLink(w http.ResponseWriter, r *http.Request, req broker.AuthRequest, up Upstream, ident providers.Identity) {
-	err := s.broker.CompleteLink(r.Context(), req, up.Slot, ident.Subject)
+// finishLink links subject, signed in at up, to the user of the link
+// request req, once the player confirmed it (confirmLink).
+func (s *Server) finishLink(w http.ResponseWriter, r *http.Request, req broker.AuthRequest, up Upstream, subject string) {
+	err := s.broker.CompleteLink(r.Context(), req, up.Slot, subject)
 	switch {
 	case errors.Is(err, broker.ErrLinkConflict), errors.Is(err, broker.ErrSlotTaken):
 		s.page(w, r, http.StatusConflict, "conflict", pageData{Provider: up.Name})

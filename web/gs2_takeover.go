@@ -110,6 +110,11 @@ func gs2TakeOverError(err error) error {
 		return gs2Refuse(http.StatusConflict, "takeOver", "userIdentifier", "duplicate")
 	case errors.Is(err, broker.ErrConflict):
 		return gs2Refuse(http.StatusConflict, "takeOver", "revision", "conflict")
+	case errors.Is(err, broker.ErrLinkConflict):
+		// The identity (an OpenID Connect takeover's) is another player's.
+		return gs2Refuse(http.StatusConflict, "takeOver", "userIdentifier", "duplicate")
+	case errors.Is(err, broker.ErrSlotTaken):
+		return gs2Refuse(http.StatusConflict, "takeOver", "type", "duplicate")
 	case errors.Is(err, broker.ErrLastLink):
 		return gs2Refuse(http.StatusConflict, "takeOver", "type", "lastLink")
 	case errors.Is(err, broker.ErrNotFound):

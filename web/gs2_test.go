@@ -261,7 +261,7 @@ func TestGS2UnknownCall(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		for _, c := range []gs2Call{
-			{path: "/gs2/account/game/takeover/type/0/openIdConnect"},
+			{path: "/gs2/account/game/platformId"},
 			{method: http.MethodGet, path: "/gs2/auth/login"},
 		} {
 			r := f.gs2Send(t, c)

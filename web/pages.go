@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"embed"
 	"html/template"
 	"net/http"
@@ -13,7 +14,7 @@ var templateFiles embed.FS
 // pages are parsed once; each is the layout around its own content.
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"login", "error", "conflict", "linked"} {
+	for _, name := range []string{"login", "error", "conflict", "linked", "confirm_link"} {
 		m[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return m
@@ -21,6 +22,7 @@ var pages = func() map[string]*template.Template {
 
 var pageTitles = map[string]string{
 	"login": "Sign in", "error": "Sign-in problem", "conflict": "Already linked", "linked": "Account linked",
+	"confirm_link": "Link account?",
 }
 
 type pageData struct {
@@ -28,19 +30,26 @@ type pageData struct {
 	Message  string
 	Provider string
 	Choices  []choice
+	// Player and Token are confirm_link's: the player an identity is to be
+	// linked to, and the form's anti-CSRF token.
+	Player, Token string
+	// formAction is the page's CSP form-action, 'none' when empty: where
+	// its form posts, and where that answer may redirect to (browsers
+	// check form-action on the redirects too).
+	formAction string
 }
 
 type choice struct{ Name, URL string }
 
-// page renders a page; pages never carry tokens or secrets, and are never
-// cached or framed.
+// page renders a page; pages never carry tokens or secrets (but for a
+// form's anti-CSRF token), and are never cached or framed.
 func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
 	d.Title = pageTitles[name]
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action "+cmp.Or(d.formAction, "'none'"))
 	w.WriteHeader(status)
 	if err := pages[name].ExecuteTemplate(w, "layout", d); err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)

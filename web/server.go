@@ -138,6 +138,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/oauth2/authorize", s.authorize).Methods(http.MethodGet).Name("authorize")
 	r.HandleFunc("/oauth2/callback/{provider}", s.callback).Methods(http.MethodGet).Name("callback")
 	r.HandleFunc("/oauth2/link", s.linkRedirect).Methods(http.MethodGet).Name("link")
+	r.HandleFunc(linkConfirmPath, s.confirmLink).Methods(http.MethodPost).Name("link")
 	r.HandleFunc("/userinfo", s.userinfo).Methods(http.MethodGet, http.MethodPost).Name("userinfo")
 	r.HandleFunc("/account/links", s.links).Methods(http.MethodGet).Name("links")
 	r.HandleFunc("/account/links", s.startLink).Methods(http.MethodPost).Name("links")
@@ -164,6 +165,9 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc(takeOver+"/type/{type}", s.gs2TakeOverHandler(s.gs2DeleteTakeOver)).Methods(http.MethodDelete).Name("gs2")
 	r.HandleFunc(takeOver+"/type/{type}/takeover", s.gs2TakeOverHandler(s.gs2DeleteTakeOver)).Methods(http.MethodDelete).Name("gs2")
 	r.HandleFunc("/gs2/account/{ns}/takeover/type/{type}", s.gs2TakeOverHandler(s.gs2DoTakeOver)).Methods(http.MethodPost).Name("gs2")
+	// OpenID Connect takeovers (gs2_openid.go).
+	r.HandleFunc(takeOver+"/openIdConnect", s.gs2TakeOverHandler(s.gs2CreateTakeOverOpenIDConnect)).Methods(http.MethodPost).Name("gs2")
+	r.HandleFunc("/gs2/account/{ns}/takeover/type/{type}/openIdConnect", s.gs2TakeOverHandler(s.gs2DoTakeOverOpenIDConnect)).Methods(http.MethodPost).Name("gs2")
 	// Path segments arrive unescaped: an identifier may hold slashes.
 	r.HandleFunc("/gs2/account/{ns}/takeover/type/{type}/userIdentifier/{userIdentifier:.+}",
 		s.gs2TakeOverHandler(s.gs2DeleteTakeOverByIdentifier)).Methods(http.MethodDelete).Name("gs2")

@@ -191,7 +191,14 @@ func (s *Accounts) DoTakeOver(ctx context.Context, namespaceID string, slot int,
 	if !s.passwords.matches(l.PasswordHash, password) {
 		return broker.Account{}, "", ErrPasswordIncorrect
 	}
-	if err := broker.CheckBan(ctx, s.store, l.UserID, s.now()); err != nil {
+	return s.takeOverAccount(ctx, namespaceID, l.UserID)
+}
+
+// takeOverAccount hands the user's account to a new device, the user's
+// identity proven: unless the user is banned, the account (created when
+// the user has none) gets a new password, returned once.
+func (s *Accounts) takeOverAccount(ctx context.Context, namespaceID, userID string) (broker.Account, string, error) {
+	if err := broker.CheckBan(ctx, s.store, userID, s.now()); err != nil {
 		return broker.Account{}, "", err
 	}
 	newPassword, hash, err := s.passwords.generate()
@@ -201,16 +208,16 @@ func (s *Accounts) DoTakeOver(ctx context.Context, namespaceID string, slot int,
 	var a broker.Account
 	err = s.store.InTx(ctx, func(tx broker.Store) error {
 		var err error
-		a, err = tx.GetAccount(ctx, namespaceID, l.UserID)
+		a, err = tx.GetAccount(ctx, namespaceID, userID)
 		if errors.Is(err, broker.ErrNotFound) {
-			a = broker.Account{UserID: l.UserID, NamespaceID: namespaceID, PasswordHash: hash, CreatedAt: s.now()}
+			a = broker.Account{UserID: userID, NamespaceID: namespaceID, PasswordHash: hash, CreatedAt: s.now()}
 			return tx.CreateAccount(ctx, a)
 		}
 		if err != nil {
 			return err
 		}
 		a.PasswordHash = hash
-		return tx.SetAccountPassword(ctx, l.UserID, hash)
+		return tx.SetAccountPassword(ctx, userID, hash)
 	})
 	if err != nil {
 		return broker.Account{}, "", fmt.Errorf("take over: %w", err)

@@ -11,7 +11,10 @@
 // with a policy document -> issueTimeOffsetTokenByUserId -> login with that
 // token. Then the rest of the takeover surface on the same player (get,
 // update, paging, delete by identifier, federated tokens on /me/ calls),
-// GS2-Auth's plain login, and the refusals.
+// GS2-Auth's plain login, and the refusals. Then GS2-Account's OpenID
+// Connect takeovers with ID tokens of a fake issuer: createTakeOverOpenIdConnect
+// (me) -> doTakeOverOpenIdConnect -> authentication with the password it
+// gave -> loginBySignature, the ...AndByUserId form, and their refusals.
 //
 // interop/interop_test.go starts the broker and runs this file with
 // `node --test sdk.test.js` and the environment:
@@ -19,6 +22,11 @@
 //   CLIENT_ID      a client_credentials client of the broker
 //   CLIENT_SECRET  its secret
 //   NAMESPACE      the client's namespace (GS2-Account's namespaceName)
+//   OIDC_TYPE      the takeover type whose provider verifies the ID tokens
+//   OIDC_SUB_A, OIDC_ID_TOKEN_A, OIDC_SUB_B, OIDC_ID_TOKEN_B
+//                  two identities and a valid ID token of each
+//   OIDC_ID_TOKEN_UNKNOWN         a valid ID token of an identity nobody links
+//   OIDC_ID_TOKEN_OTHER_AUDIENCE  OIDC_SUB_A's ID token for another game
 'use strict';
 
 const test = require('node:test');
@@ -34,6 +42,15 @@ const BROKER_URL = required('BROKER_URL').replace(/\/+$/, '');
 const CLIENT_ID = required('CLIENT_ID');
 const CLIENT_SECRET = required('CLIENT_SECRET');
 const NAMESPACE = process.env.NAMESPACE || 'gs2test';
+const OIDC = {
+  type: Number(required('OIDC_TYPE')),
+  subA: required('OIDC_SUB_A'),
+  tokenA: required('OIDC_ID_TOKEN_A'),
+  subB: required('OIDC_SUB_B'),
+  tokenB: required('OIDC_ID_TOKEN_B'),
+  tokenUnknown: required('OIDC_ID_TOKEN_UNKNOWN'),
+  tokenOtherAudience: required('OIDC_ID_TOKEN_OTHER_AUDIENCE'),
+};
 // The broker's default GS2 key, which always exists.
 const KEY_ID = 'grn:gs2:ap-northeast-1:bridgekeeper:key:default:key:default';
 
@@ -515,6 +532,102 @@ test('GS2 TypeScript SDK against bridgekeeper', async (t) => {
     assert.equal((await describeTakeOvers(token)).getItems().length, 1, 'describeTakeOvers is allowed');
     const errors = gs2Errors(await rejects(getTakeOver(token, takeOver.type)), 'account');
     st.diagnostic(`getTakeOver refused with ${JSON.stringify(errors)}`);
+  });
+
+  // ---- OpenID Connect takeovers: the ID token names the identity.
+
+  const doTakeOverOpenIdConnect = (type, idToken) =>
+    accounts.doTakeOverOpenIdConnect(
+      new Gs2Account.request.DoTakeOverOpenIdConnectRequest()
+        .withNamespaceName(NAMESPACE)
+        .withType(type)
+        .withIdToken(idToken),
+    );
+  // assertCode checks that the SDK threw GS2's error with that code.
+  const assertCode = (thrown, code, st) => {
+    const errors = gs2Errors(thrown, 'account');
+    assert.ok(errors.some((e) => e.code === code), `code ${code} in ${JSON.stringify(errors)}`);
+    st.diagnostic(`refused with ${JSON.stringify(errors)}`);
+  };
+  const newcomer = newUserId();
+
+  await t.test('account: createTakeOverOpenIdConnect (me)', async () => {
+    assert.ok(accessToken, 'loginBySignature gave an access token');
+    const result = await accounts.createTakeOverOpenIdConnect(
+      new Gs2Account.request.CreateTakeOverOpenIdConnectRequest()
+        .withNamespaceName(NAMESPACE)
+        .withAccessToken(accessToken)
+        .withType(OIDC.type)
+        .withIdToken(OIDC.tokenA),
+    );
+    assertTakeOver(result.getItem(), { type: OIDC.type, userIdentifier: OIDC.subA, userId: account.userId }, started);
+  });
+
+  await t.test('account: doTakeOverOpenIdConnect, then authentication and loginBySignature', async () => {
+    assert.ok(account, 'createAccount gave an account');
+    const result = await doTakeOverOpenIdConnect(OIDC.type, OIDC.tokenA);
+    const item = result.getItem();
+    assert.ok(item, 'doTakeOverOpenIdConnect returns the Account');
+    assert.equal(item.getUserId(), account.userId, 'the ID token leads to the player\'s account');
+    assert.equal(
+      item.getAccountId(),
+      `grn:gs2:ap-northeast-1:bridgekeeper:account:${NAMESPACE}:account:${account.userId}`,
+    );
+    assert.match(item.getPassword() ?? '', /^[A-Za-z0-9]{32}$/, `password ${item.getPassword()} is 32 characters`);
+    assert.notEqual(item.getPassword(), account.password, 'the account gets a new password');
+    account = { ...account, password: item.getPassword() };
+    // The new device signs in as GS2's SDKs do after a takeover.
+    const auth = await authenticate(account.password);
+    const login = await client.loginBySignature(
+      new Gs2Auth.request.LoginBySignatureRequest()
+        .withKeyId(KEY_ID)
+        .withBody(auth.getBody())
+        .withSignature(auth.getSignature()),
+    );
+    assert.equal(login.getUserId(), account.userId, 'loginBySignature signs the player in');
+    assert.equal(claims(login.getToken()).userId, account.userId, 'userId claim');
+  });
+
+  await t.test('account: createTakeOverOpenIdConnectAndByUserId, then doTakeOverOpenIdConnect', async () => {
+    // A player GS2-Auth's login made, without an account so far.
+    await client.login(new Gs2Auth.request.LoginRequest().withUserId(newcomer));
+    const result = await accounts.createTakeOverOpenIdConnectAndByUserId(
+      new Gs2Account.request.CreateTakeOverOpenIdConnectAndByUserIdRequest()
+        .withNamespaceName(NAMESPACE)
+        .withUserId(newcomer)
+        .withType(OIDC.type)
+        .withIdToken(OIDC.tokenB),
+    );
+    assertTakeOver(result.getItem(), { type: OIDC.type, userIdentifier: OIDC.subB, userId: newcomer }, started);
+    const done = await doTakeOverOpenIdConnect(OIDC.type, OIDC.tokenB);
+    assert.equal(done.getItem().getUserId(), newcomer, 'the ID token leads to the newcomer');
+    assert.match(done.getItem().getPassword() ?? '', /^[A-Za-z0-9]{32}$/, 'the newcomer gets an account password');
+  });
+
+  await t.test('account: createTakeOverOpenIdConnectAndByUserId of another player\'s identity is refused', async (st) => {
+    assert.ok(account, 'createAccount gave an account');
+    const thrown = await rejects(
+      accounts.createTakeOverOpenIdConnectAndByUserId(
+        new Gs2Account.request.CreateTakeOverOpenIdConnectAndByUserIdRequest()
+          .withNamespaceName(NAMESPACE)
+          .withUserId(account.userId)
+          .withType(OIDC.type)
+          .withIdToken(OIDC.tokenB),
+      ),
+    );
+    assertCode(thrown, 'takeOver.userIdentifier.duplicate', st);
+  });
+
+  await t.test('account: doTakeOverOpenIdConnect refusals', async (st) => {
+    await st.test('an identity nobody linked', async (sst) => {
+      assertCode(await rejects(doTakeOverOpenIdConnect(OIDC.type, OIDC.tokenUnknown)), 'takeOver.userIdentifier.notFound', sst);
+    });
+    await st.test('an ID token for another game', async (sst) => {
+      assertCode(await rejects(doTakeOverOpenIdConnect(OIDC.type, OIDC.tokenOtherAudience)), 'takeOver.idToken.invalid', sst);
+    });
+    await st.test('a type without an ID-token provider', async (sst) => {
+      assertCode(await rejects(doTakeOverOpenIdConnect(takeOver.type, OIDC.tokenA)), 'takeOver.type.noProvider', sst);
+    });
   });
 
   await t.test('auth: federation with an invalid policy document is refused', async (st) => {

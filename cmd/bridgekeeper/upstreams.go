@@ -1,9 +1,9 @@
 package main
 
 import (
-	"slices"
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/bridgekeeper/bridgekeeper/config"
 	"github.com/bridgekeeper/bridgekeeper/providers"

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -122,4 +123,29 @@ func (e *StatusError) Error() string { return fmt.Sprintf("platform answered sta
 func IsStatus(err error, status int) bool {
 	var se *StatusError
 	return errors.As(err, &se) && se.Status == status
+}
+
+// CheckURL accepts an absolute https URL with no user or fragment, or an
+// http one on a loopback host (for tests and local fakes): what travels to
+// a platform, or comes back from it, must not cross a network in clear.
+func CheckURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return nil, fmt.Errorf("%q is not an absolute http(s) URL", s)
+	case u.User != nil || u.Fragment != "":
+		return nil, fmt.Errorf("%q must have no user or fragment", s)
+	case u.Scheme == "http" && !Loopback(u.Hostname()):
+		return nil, fmt.Errorf("%q must be https (http only on a loopback host)", s)
+	}
+	return u, nil
+}
+
+// Loopback reports whether host is localhost or a loopback address.
+func Loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

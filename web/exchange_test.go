@@ -19,6 +19,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/platforms/idtoken/idtokentest"
 	"github.com/bridgekeeper/bridgekeeper/platforms/oauth2token"
 	"github.com/bridgekeeper/bridgekeeper/platforms/oauth2token/oauth2tokentest"
+	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 	"github.com/bridgekeeper/bridgekeeper/platforms/steam"
 	"github.com/bridgekeeper/bridgekeeper/platforms/steam/steamtest"
 )
@@ -243,8 +244,8 @@ func TestTokenExchangeRefusals(t *testing.T) {
 			})
 		}
 		t.Run("should fail because the platform is down", func(t *testing.T) {
-			p.steam.SetOutage(steamtest.Hanging)
-			defer p.steam.SetOutage(steamtest.Up)
+			p.steam.SetOutage(platformtest.Hanging)
+			defer p.steam.SetOutage(platformtest.Up)
 			r := f.exchange(t, game, steamForm(goodTicket))
 			wantOAuthError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
 			if r.Header.Get("Retry-After") == "" || !strings.Contains(r.str("error_description"), "steam") {

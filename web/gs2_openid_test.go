@@ -8,7 +8,7 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/platforms"
-	"github.com/bridgekeeper/bridgekeeper/platforms/idtoken/idtokentest"
+	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 )
 
 // GS2-Account's OpenID Connect takeovers, on exEachStore's fixture: its
@@ -248,7 +248,7 @@ func TestGS2OpenIDConnectPlatformDown(t *testing.T) {
 		nsID := mustNamespace(t, f, "game").ID
 		userA := f.tkoAccount(t, nsID, "password-a")
 		f.tkoLink(t, nsID, userA, exAppleSlot, "apple-a", "")
-		p.apple.SetOutage(idtokentest.Failing)
+		p.apple.SetOutage(platformtest.Failing)
 		r := f.oidcDo(t, hdr, strconv.Itoa(exAppleSlot), p.apple.Token("apple-a", exAudience))
 		tkoRefused(t, r, http.StatusServiceUnavailable, "takeOver", "")
 		if r.Header.Get("Retry-After") == "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/platforms"
 	"github.com/bridgekeeper/bridgekeeper/platforms/idtoken/idtokentest"
 	"github.com/bridgekeeper/bridgekeeper/platforms/oauth2token/oauth2tokentest"
+	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 	"github.com/bridgekeeper/bridgekeeper/platforms/steam/steamtest"
 )
 
@@ -157,11 +158,11 @@ func TestSecretsNeverLogged(t *testing.T) {
 		ticket := keep("Steam ticket", steamAPI.Issue("76561197960287930", steamtest.TicketOptions{}))
 		keep("Steam sign-in's refresh token", exchange("steam", platforms.TokenTypeSteamTicket, ticket))
 		exchange("steam", platforms.TokenTypeSteamTicket, keep("unknown Steam ticket", "0123456789abcdef0123456789abcdef"))
-		steamAPI.SetOutage(steamtest.Hanging)
+		steamAPI.SetOutage(platformtest.Hanging)
 		outage = true
 		exchange("steam", platforms.TokenTypeSteamTicket, ticket)
 		outage = false
-		steamAPI.SetOutage(steamtest.Up)
+		steamAPI.SetOutage(platformtest.Up)
 		keep("Apple sign-in's refresh token", exchange("apple", platforms.TokenTypeIDToken, keep("ID token", apple.Token("apple-user", "com.example.game"))))
 		exchange("apple", platforms.TokenTypeIDToken, keep("ID token of another game", apple.Token("apple-user", "com.other.game")))
 		keep("Discord sign-in's refresh token", exchange("discord", platforms.TokenTypeAccessToken, keep("Discord token", discord.Issue("80351110224678912", ""))))

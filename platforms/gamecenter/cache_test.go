@@ -11,6 +11,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/platforms"
 	"github.com/bridgekeeper/bridgekeeper/platforms/gamecenter"
 	"github.com/bridgekeeper/bridgekeeper/platforms/gamecenter/gamecentertest"
+	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 )
 
 func TestVerifyFetchesTheCertificateOnceForManyVerifications(t *testing.T) {
@@ -102,10 +103,10 @@ func TestVerifyRetriesAfterAnOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := f.items(gamecentertest.Good).JSON()
-	f.srv.SetOutage(gamecentertest.Failing)
+	f.srv.SetOutage(platformtest.Failing)
 	id, err := v.Verify(t.Context(), platforms.Request{Token: token})
 	wantRefusal(t, id, err, broker.KindUnavailable, "gamecenter is unavailable", token)
-	f.srv.SetOutage(gamecentertest.Up)
+	f.srv.SetOutage(platformtest.Up)
 	if _, err := v.Verify(t.Context(), platforms.Request{Token: token}); err != nil {
 		t.Fatalf("Verify after the outage: %v", err)
 	}

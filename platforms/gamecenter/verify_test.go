@@ -14,6 +14,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/platforms"
 	"github.com/bridgekeeper/bridgekeeper/platforms/gamecenter"
 	"github.com/bridgekeeper/bridgekeeper/platforms/gamecenter/gamecentertest"
+	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 )
 
 type verifyCase struct {
@@ -22,7 +23,7 @@ type verifyCase struct {
 	// fixture before Verify.
 	token  func(t *testing.T, f *fixture) string
 	config func(c *gamecenter.Config)
-	outage gamecentertest.Outage
+	outage platformtest.Outage
 	// wantUser is the identity on success; otherwise wantKind and a piece
 	// of the description.
 	wantUser string
@@ -248,14 +249,14 @@ func TestVerify(t *testing.T) {
 		{
 			name:     "should fail because the key server answers 500",
 			token:    good(gamecentertest.Good),
-			outage:   gamecentertest.Failing,
+			outage:   platformtest.Failing,
 			wantKind: broker.KindUnavailable, wantDesc: "gamecenter is unavailable", wantFetches: 1,
 		},
 		{
 			name:     "should fail because the key server does not answer within the timeout",
 			token:    good(gamecentertest.Good),
 			config:   func(c *gamecenter.Config) { c.Timeout = 50 * time.Millisecond; c.Name = "game-center" },
-			outage:   gamecentertest.Hanging,
+			outage:   platformtest.Hanging,
 			wantKind: broker.KindUnavailable, wantDesc: "game-center is unavailable", wantFetches: 1,
 		},
 	})
@@ -281,7 +282,7 @@ func TestVerifyRefusesTheWrongTokenType(t *testing.T) {
 // A caller that gives up is not held until the fetch's own timeout.
 func TestVerifyReturnsWhenTheCallerGivesUp(t *testing.T) {
 	f := newFixture(t)
-	f.srv.SetOutage(gamecentertest.Hanging)
+	f.srv.SetOutage(platformtest.Hanging)
 	cfg := f.config()
 	// Far longer than the test may run: if Verify waited for the fetch
 	// rather than for its caller, the test would time out.

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -84,14 +82,14 @@ func (c Config) Validate() error {
 	if c.Name == "" {
 		add("name must not be empty")
 	}
-	if err := checkURL(c.Issuer); err != nil {
+	if u, err := platforms.CheckURL(c.Issuer); err != nil {
 		add("issuer: %v", err)
-	} else if u, _ := url.Parse(c.Issuer); u.RawQuery != "" || u.Fragment != "" {
+	} else if u.RawQuery != "" {
 		// OpenID Connect Core §2: the issuer has no query or fragment.
 		add("issuer %q must not have a query or fragment", c.Issuer)
 	}
 	if c.JWKSURL != "" {
-		if err := checkURL(c.JWKSURL); err != nil {
+		if _, err := platforms.CheckURL(c.JWKSURL); err != nil {
 			add("jwks_url: %v", err)
 		}
 	}
@@ -118,30 +116,6 @@ func (c Config) Validate() error {
 		add("timeout must not be negative")
 	}
 	return errors.Join(errs...)
-}
-
-// checkURL accepts an absolute https URL, or http on a loopback host (a
-// key set fetched over plain http elsewhere could be swapped in transit).
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if s == "" || err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", s)
-	}
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && loopback(u.Hostname()):
-		return nil
-	}
-	return fmt.Errorf("%q is not an https URL", s)
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Verifier verifies one platform's ID tokens. It is safe for concurrent

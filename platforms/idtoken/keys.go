@@ -203,7 +203,7 @@ func (v *Verifier) discover(ctx context.Context) (string, error) {
 	if doc.Issuer != v.issuer {
 		return "", platforms.Unavailable(v.name, fmt.Errorf("discovery: the document's issuer %q is not %q", doc.Issuer, v.issuer))
 	}
-	if err := checkURL(doc.JWKSURI); err != nil {
+	if _, err := platforms.CheckURL(doc.JWKSURI); err != nil {
 		return "", platforms.Unavailable(v.name, fmt.Errorf("discovery: jwks_uri: %w", err))
 	}
 	return doc.JWKSURI, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/platforms"
 	"github.com/bridgekeeper/bridgekeeper/platforms/idtoken"
 	"github.com/bridgekeeper/bridgekeeper/platforms/idtoken/idtokentest"
+	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 )
 
 // mustVerify verifies token and wants user ID p1.
@@ -38,9 +39,9 @@ func (f *fixture) wantFetches(t *testing.T, want int) {
 
 func TestNewMakesNoRequest(t *testing.T) {
 	f := newFixture(t, nil)
-	f.iss.SetOutage(idtokentest.Failing)
+	f.iss.SetOutage(platformtest.Failing)
 	f.wantFetches(t, 0)
-	f.iss.SetOutage(idtokentest.Up)
+	f.iss.SetOutage(platformtest.Up)
 	f.mustVerify(t, f.iss.Token("p1", game))
 	f.wantFetches(t, 1)
 }
@@ -112,7 +113,7 @@ func TestWithdrawnKeyStopsVerifyingAfterMaxAge(t *testing.T) {
 func TestOldKeySetStaysInUseWhenRefreshFails(t *testing.T) {
 	f := newFixture(t, nil)
 	f.mustVerify(t, f.iss.Token("p1", game))
-	f.iss.SetOutage(idtokentest.Failing)
+	f.iss.SetOutage(platformtest.Failing)
 
 	f.clock.Advance(idtoken.KeysMaxAge)
 	f.mustVerify(t, f.iss.Token("p1", game)) // the due refresh fails
@@ -132,14 +133,14 @@ func TestIssuerDown(t *testing.T) {
 	cases := []struct {
 		name      string // should be unavailable because ...
 		configure func(*idtoken.Config)
-		outage    idtokentest.Outage
+		outage    platformtest.Outage
 	}{
-		{name: "discovery answers 500", outage: idtokentest.Failing},
-		{name: "the key set answers 500", outage: idtokentest.Failing,
+		{name: "discovery answers 500", outage: platformtest.Failing},
+		{name: "the key set answers 500", outage: platformtest.Failing,
 			configure: func(c *idtoken.Config) { c.JWKSURL = c.Issuer + "/keys" }},
-		{name: "discovery hangs past the timeout", outage: idtokentest.Hanging,
+		{name: "discovery hangs past the timeout", outage: platformtest.Hanging,
 			configure: func(c *idtoken.Config) { c.Timeout = 50 * time.Millisecond }},
-		{name: "the key set hangs past the timeout", outage: idtokentest.Hanging,
+		{name: "the key set hangs past the timeout", outage: platformtest.Hanging,
 			configure: func(c *idtoken.Config) { c.JWKSURL = c.Issuer + "/keys"; c.Timeout = 50 * time.Millisecond }},
 	}
 	for _, tc := range cases {
@@ -153,7 +154,7 @@ func TestIssuerDown(t *testing.T) {
 
 			// No key set yet: the next request within RetryAfterFailure
 			// does not wait for the platform again.
-			f.iss.SetOutage(idtokentest.Up)
+			f.iss.SetOutage(platformtest.Up)
 			_, err = f.verify(token, "")
 			wantRefusal(t, err, token, broker.KindUnavailable, "fakeid is unavailable")
 			f.clock.Advance(idtoken.RetryAfterFailure)
@@ -165,7 +166,7 @@ func TestIssuerDown(t *testing.T) {
 func TestCallerDeadline(t *testing.T) {
 	// The platform's own timeout is far away: only the caller's ends the wait.
 	f := newFixture(t, func(c *idtoken.Config) { c.Timeout = time.Hour })
-	f.iss.SetOutage(idtokentest.Hanging)
+	f.iss.SetOutage(platformtest.Hanging)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	token := f.iss.Token("p1", game)

@@ -3,7 +3,6 @@ package oauth2token
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -56,8 +55,8 @@ func (c Config) Validate() error {
 	for _, u := range []struct{ key, value string }{{"userinfo_url", c.UserinfoURL}, {"token_info_url", c.TokenInfoURL}} {
 		if u.value == "" {
 			add("%s must not be empty", u.key)
-		} else if err := checkURL(u.value); err != nil {
-			add("%s %q %v", u.key, u.value, err)
+		} else if _, err := platforms.CheckURL(u.value); err != nil {
+			add("%s: %v", u.key, err)
 		}
 	}
 	for _, f := range []struct{ key, value string }{{"user_id_field", c.UserIDField}, {"application_field", c.ApplicationField}} {
@@ -75,29 +74,6 @@ func (c Config) Validate() error {
 		add("timeout %v is negative", c.Timeout)
 	}
 	return errors.Join(errs...)
-}
-
-// checkURL accepts an absolute https URL without fragment or user, or an
-// http one on a loopback host: the token travels in the request.
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		return errors.New("is not an absolute http(s) URL")
-	case u.User != nil || u.Fragment != "":
-		return errors.New("must have no user or fragment")
-	case u.Scheme == "http" && !loopback(u.Hostname()):
-		return errors.New("must be https (http only on a loopback host)")
-	}
-	return nil
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Verifier checks access tokens with one platform. It is safe for

@@ -12,6 +12,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/platforms"
 	"github.com/bridgekeeper/bridgekeeper/platforms/oauth2token"
 	"github.com/bridgekeeper/bridgekeeper/platforms/oauth2token/oauth2tokentest"
+	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 )
 
 const (
@@ -35,7 +36,7 @@ func TestVerify(t *testing.T) {
 		// issue prepares the fake and returns the token the game sends.
 		issue  func(s *oauth2tokentest.Server) string
 		config func(c *oauth2token.Config, s *oauth2tokentest.Server)
-		outage oauth2tokentest.Outage
+		outage platformtest.Outage
 		// wantUser is the identity on success; otherwise wantKind and a
 		// piece of the error.
 		wantUser     string
@@ -160,13 +161,13 @@ func TestVerify(t *testing.T) {
 		{
 			name:     "should fail because the platform answers 500",
 			issue:    func(s *oauth2tokentest.Server) string { return s.Issue(user, "") },
-			outage:   oauth2tokentest.Failing,
+			outage:   platformtest.Failing,
 			wantKind: broker.KindUnavailable, wantDesc: "discord is unavailable", wantRequests: 1,
 		},
 		{
 			name:     "should fail because the platform does not answer within the timeout",
 			issue:    func(s *oauth2tokentest.Server) string { return s.Issue(user, "") },
-			outage:   oauth2tokentest.Hanging,
+			outage:   platformtest.Hanging,
 			wantKind: broker.KindUnavailable, wantDesc: "discord is unavailable", wantRequests: 1,
 		},
 		{
@@ -211,45 +212,11 @@ func TestVerify(t *testing.T) {
 				t.Errorf("the platform got %d requests, want %d", s.Requests(), tc.wantRequests)
 			}
 			if tc.wantUser != "" {
-				if err != nil {
-					t.Fatalf("Verify: %v", err)
-				}
-				if id.UserID != tc.wantUser {
-					t.Fatalf("UserID = %q, want %q", id.UserID, tc.wantUser)
-				}
+				platformtest.WantUser(t, id, err, tc.wantUser)
 				return
 			}
-			if err == nil {
-				t.Fatalf("Verify = %+v, want a %v error", id, tc.wantKind)
-			}
-			if id != (platforms.Identity{}) {
-				t.Errorf("Verify refused but answered identity %+v", id)
-			}
-			if k := broker.KindOf(err); k != tc.wantKind {
-				t.Errorf("KindOf(%v) = %v, want %v", err, k, tc.wantKind)
-			}
-			if !strings.Contains(err.Error(), tc.wantDesc) {
-				t.Errorf("error %q does not say %q", err, tc.wantDesc)
-			}
-			noSecret(t, err, token)
+			platformtest.WantRefusal(t, id, err, tc.wantKind, tc.wantDesc, token)
 		})
-	}
-}
-
-// noSecret fails when err's text, or its safe description, quotes token.
-func noSecret(t *testing.T, err error, token string) {
-	t.Helper()
-	if len(token) < 4 {
-		return
-	}
-	texts := []string{err.Error()}
-	if e := broker.Refusal(err); e != nil {
-		texts = append(texts, e.Description)
-	}
-	for _, text := range texts {
-		if strings.Contains(text, token) {
-			t.Errorf("error %q quotes the access token", text)
-		}
 	}
 }
 
@@ -332,18 +299,10 @@ func TestVerifyJudgesOtherShapes(t *testing.T) {
 			id, err := verify(t, cfg, token)
 
 			if tc.wantUser != "" {
-				if err != nil || id.UserID != tc.wantUser {
-					t.Fatalf("Verify = %+v, %v; want user %q", id, err, tc.wantUser)
-				}
+				platformtest.WantUser(t, id, err, tc.wantUser)
 				return
 			}
-			if k := broker.KindOf(err); err == nil || k != tc.wantKind {
-				t.Fatalf("Verify = %+v, %v (%v); want a %v error", id, err, k, tc.wantKind)
-			}
-			if !strings.Contains(err.Error(), tc.wantDesc) {
-				t.Errorf("error %q does not say %q", err, tc.wantDesc)
-			}
-			noSecret(t, err, token)
+			platformtest.WantRefusal(t, id, err, tc.wantKind, tc.wantDesc, token)
 		})
 	}
 }
@@ -378,7 +337,7 @@ func TestTokenTypes(t *testing.T) {
 // when the configured timeout is longer.
 func TestVerifyHonoursContext(t *testing.T) {
 	s := oauth2tokentest.NewServer(t, ourApp)
-	s.SetOutage(oauth2tokentest.Hanging)
+	s.SetOutage(platformtest.Hanging)
 	cfg := s.Config("")
 	cfg.Timeout = time.Minute
 	v, err := oauth2token.New(cfg)

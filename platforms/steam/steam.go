@@ -3,7 +3,6 @@ package steam
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -78,8 +77,11 @@ func (c Config) Validate() error {
 		add("publisher_key must not be empty")
 	}
 	if c.APIURL != "" {
-		if err := checkURL(c.APIURL); err != nil {
-			add("api_url %q %v", c.APIURL, err)
+		if u, err := platforms.CheckURL(c.APIURL); err != nil {
+			add("api_url: %v", err)
+		} else if u.RawQuery != "" {
+			// The verifier adds the query; a key there would be sent twice.
+			add("api_url %q must have no query", c.APIURL)
 		}
 	}
 	switch c.FamilySharing {
@@ -91,29 +93,6 @@ func (c Config) Validate() error {
 		add("timeout %v is negative", c.Timeout)
 	}
 	return errors.Join(errs...)
-}
-
-// checkURL accepts an absolute https URL without query or fragment, or an
-// http one on a loopback host.
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		return errors.New("is not an absolute http(s) URL")
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		return errors.New("must have no user, query or fragment")
-	case u.Scheme == "http" && !loopback(u.Hostname()):
-		return errors.New("must be https (http only on a loopback host)")
-	}
-	return nil
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Verifier checks Steam Web API tickets. It is safe for concurrent use.

@@ -16,12 +16,11 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/platforms/gamecenter"
+	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 )
 
 // Key names a certificate the server serves, and the key that signs with
@@ -82,33 +81,17 @@ const LeafLifetime = 7 * 24 * time.Hour
 // Apple's own spell it since 2021.
 const Organization = "Apple Inc."
 
-// Outage is how the server answers.
-type Outage int
-
-const (
-	// Up serves the keys.
-	Up Outage = iota
-	// Failing answers 500 to every request.
-	Failing
-	// Hanging answers nothing until the client gives up or the test ends.
-	Hanging
-)
-
 // KeyServer is a fake Game Center key server. Its methods are safe for
 // concurrent use.
 type KeyServer struct {
 	t       testing.TB
 	srv     *httptest.Server
-	release chan struct{}
+	faults  *platformtest.Faults
 	started time.Time
 
 	root, intermediate *x509.Certificate
 	bodies             [numKeys][]byte // what is served at each path; nil: 404
 	signers            [numKeys]crypto.Signer
-
-	fetches atomic.Int64
-	mu      sync.Mutex
-	outage  Outage
 }
 
 // NewKeyServer makes the test PKI and starts serving it on loopback; it
@@ -116,7 +99,7 @@ type KeyServer struct {
 func NewKeyServer(t testing.TB) *KeyServer {
 	t.Helper()
 	now := time.Now()
-	s := &KeyServer{t: t, release: make(chan struct{}), started: now}
+	s := &KeyServer{t: t, started: now}
 
 	// The CAs use P-256 keys (fast to make); the leaves share one RSA key,
 	// since what sets them apart is their certificates.
@@ -150,11 +133,9 @@ func NewKeyServer(t testing.TB) *KeyServer {
 	s.serve(Missing, nil, rsaKey)
 	s.serve(Redirect, nil, rsaKey)
 
-	s.srv = httptest.NewTLSServer(http.HandlerFunc(s.handle))
-	t.Cleanup(func() {
-		close(s.release) // let hanging requests go, or Close would wait for them
-		s.srv.Close()
-	})
+	s.srv, s.faults = platformtest.Serve(t, true, func(w http.ResponseWriter) {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}, s.handle)
 	return s
 }
 
@@ -216,21 +197,6 @@ func (s *KeyServer) serve(k Key, body []byte, signer crypto.Signer) {
 }
 
 func (s *KeyServer) handle(w http.ResponseWriter, r *http.Request) {
-	s.fetches.Add(1)
-	s.mu.Lock()
-	outage := s.outage
-	s.mu.Unlock()
-	switch outage {
-	case Failing:
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	case Hanging:
-		select {
-		case <-r.Context().Done():
-		case <-s.release:
-		}
-		return
-	}
 	if r.URL.Path == paths[Redirect] {
 		http.Redirect(w, r, paths[Good], http.StatusFound)
 		return
@@ -287,15 +253,11 @@ func (s *KeyServer) Config(bundleIDs ...string) gamecenter.Config {
 	}
 }
 
-// SetOutage switches how the server answers; Up restores it.
-func (s *KeyServer) SetOutage(o Outage) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.outage = o
-}
+// SetOutage switches how the server answers; platformtest.Up restores it.
+func (s *KeyServer) SetOutage(o platformtest.Outage) { s.faults.Set(o) }
 
 // Fetches is how many requests the server has received.
-func (s *KeyServer) Fetches() int { return int(s.fetches.Load()) }
+func (s *KeyServer) Fetches() int { return s.faults.Requests() }
 
 // Items is what a game sends for Game Center: the output of
 // fetchItemsForIdentityVerificationSignature with the player ID and bundle

@@ -28,21 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 	"github.com/go-jose/go-jose/v4"
-)
-
-// Outage is how the issuer answers requests for its discovery document and
-// key set.
-type Outage int
-
-const (
-	// Up answers normally.
-	Up Outage = iota
-	// Failing answers 500.
-	Failing
-	// Hanging never answers: the request waits until its client gives up
-	// or the test ends.
-	Hanging
 )
 
 // TokenLifetime is how long Claims makes a token valid.
@@ -52,15 +39,13 @@ const TokenLifetime = 10 * time.Minute
 type Issuer struct {
 	t      testing.TB
 	srv    *httptest.Server
-	closed chan struct{}
+	faults *platformtest.Faults
 
 	mu        sync.Mutex
 	now       func() time.Time
 	serial    int
 	es, rs    signingKey   // the current keys
 	published []signingKey // every key in the key set, the current ones included
-	outage    Outage
-	fetches   int
 }
 
 type signingKey struct {
@@ -71,16 +56,14 @@ type signingKey struct {
 // NewIssuer starts an issuer with fresh keys; it stops when the test ends.
 func NewIssuer(t testing.TB) *Issuer {
 	t.Helper()
-	i := &Issuer{t: t, closed: make(chan struct{}), now: time.Now}
+	i := &Issuer{t: t, now: time.Now}
 	i.Rotate()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", i.serveDiscovery)
 	mux.HandleFunc("GET /keys", i.serveKeys)
-	i.srv = httptest.NewServer(mux)
-	t.Cleanup(func() {
-		close(i.closed) // releases hanging handlers, so Close can return
-		i.srv.Close()
-	})
+	i.srv, i.faults = platformtest.Serve(t, false, func(w http.ResponseWriter) {
+		http.Error(w, "the issuer is down", http.StatusInternalServerError)
+	}, mux.ServeHTTP)
 	return i
 }
 
@@ -98,19 +81,12 @@ func (i *Issuer) SetClock(now func() time.Time) {
 	i.now = now
 }
 
-// SetOutage switches how discovery and key-set requests are answered.
-func (i *Issuer) SetOutage(o Outage) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.outage = o
-}
+// SetOutage switches how discovery and key-set requests are answered;
+// platformtest.Up restores it.
+func (i *Issuer) SetOutage(o platformtest.Outage) { i.faults.Set(o) }
 
 // JWKSFetches counts the requests for the key set, failed ones included.
-func (i *Issuer) JWKSFetches() int {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return i.fetches
-}
+func (i *Issuer) JWKSFetches() int { return i.faults.RequestsTo("/keys") }
 
 // Rotate makes new ES256 and RSA keys current and publishes them; the
 // previous keys stay published (as issuers do while tokens they signed
@@ -244,29 +220,7 @@ func encode(t testing.TB, v any) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// down answers per the outage switch and reports whether it did.
-func (i *Issuer) down(w http.ResponseWriter, r *http.Request) bool {
-	i.mu.Lock()
-	o := i.outage
-	i.mu.Unlock()
-	switch o {
-	case Failing:
-		http.Error(w, "the issuer is down", http.StatusInternalServerError)
-		return true
-	case Hanging:
-		select {
-		case <-r.Context().Done():
-		case <-i.closed:
-		}
-		return true
-	}
-	return false
-}
-
 func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
-	if i.down(w, r) {
-		return
-	}
 	writeJSON(w, map[string]any{
 		"issuer":                                i.URL(),
 		"jwks_uri":                              i.JWKSURL(),
@@ -279,7 +233,6 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 
 func (i *Issuer) serveKeys(w http.ResponseWriter, r *http.Request) {
 	i.mu.Lock()
-	i.fetches++
 	keys := make([]jose.JSONWebKey, 0, len(i.published))
 	for _, k := range i.published {
 		jwk := jose.JSONWebKey{Key: k.key.Public(), KeyID: k.kid, Use: "sig"}
@@ -290,9 +243,6 @@ func (i *Issuer) serveKeys(w http.ResponseWriter, r *http.Request) {
 		keys = append(keys, jwk)
 	}
 	i.mu.Unlock()
-	if i.down(w, r) {
-		return
-	}
 	writeJSON(w, jose.JSONWebKeySet{Keys: keys})
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/bridgekeeper/bridgekeeper/platforms/idtoken/idtokentest"
+	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 )
 
 func get(t *testing.T, u string, out any) int {
@@ -121,11 +122,11 @@ func TestKeyConfusionForgeryIsReal(t *testing.T) {
 
 func TestOutage(t *testing.T) {
 	iss := idtokentest.NewIssuer(t)
-	iss.SetOutage(idtokentest.Failing)
+	iss.SetOutage(platformtest.Failing)
 	if got := get(t, iss.JWKSURL(), nil); got != http.StatusInternalServerError {
 		t.Fatalf("failing: status %d", got)
 	}
-	iss.SetOutage(idtokentest.Hanging)
+	iss.SetOutage(platformtest.Hanging)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, iss.JWKSURL(), nil)
@@ -133,7 +134,7 @@ func TestOutage(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("hanging: answered %d", resp.StatusCode)
 	}
-	iss.SetOutage(idtokentest.Up)
+	iss.SetOutage(platformtest.Up)
 	if got := get(t, iss.JWKSURL(), nil); got != http.StatusOK {
 		t.Fatalf("up: status %d", got)
 	}

@@ -8,11 +8,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/platforms/oauth2token"
+	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 )
 
 // Discord's paths, relative to URL.
@@ -21,28 +21,14 @@ const (
 	UserinfoPath  = "/api/users/@me"
 )
 
-// Outage is how the fake fails, for outage tests.
-type Outage int
-
-const (
-	// Up answers normally.
-	Up Outage = iota
-	// Failing answers 500 to every call.
-	Failing
-	// Hanging answers nothing until the caller gives up or the test ends.
-	Hanging
-)
-
 // Server is a fake Discord API.
 type Server struct {
-	srv      *httptest.Server
-	appID    string
-	release  chan struct{}
-	requests atomic.Int64
+	srv    *httptest.Server
+	appID  string
+	faults *platformtest.Faults
 
 	mu     sync.Mutex
 	tokens map[string]*grant
-	outage Outage
 }
 
 type grant struct {
@@ -56,12 +42,10 @@ type grant struct {
 // appID; it is closed when t ends.
 func NewServer(t testing.TB, appID string) *Server {
 	t.Helper()
-	s := &Server{appID: appID, release: make(chan struct{}), tokens: map[string]*grant{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(func() {
-		close(s.release) // let hanging calls go, or Close would wait for them
-		s.srv.Close()
-	})
+	s := &Server{appID: appID, tokens: map[string]*grant{}}
+	s.srv, s.faults = platformtest.Serve(t, false, func(w http.ResponseWriter) {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"message": "500: Internal Server Error", "code": 0})
+	}, s.serve)
 	return s
 }
 
@@ -124,32 +108,13 @@ func (s *Server) SetUserFields(token string, fields map[string]any) {
 	}
 }
 
-// SetOutage switches how the fake fails; Up restores it.
-func (s *Server) SetOutage(o Outage) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.outage = o
-}
+// SetOutage switches how the fake fails; platformtest.Up restores it.
+func (s *Server) SetOutage(o platformtest.Outage) { s.faults.Set(o) }
 
 // Requests is how many calls the fake has received.
-func (s *Server) Requests() int { return int(s.requests.Load()) }
+func (s *Server) Requests() int { return s.faults.Requests() }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
-	s.mu.Lock()
-	outage := s.outage
-	s.mu.Unlock()
-	switch outage {
-	case Failing:
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"message": "500: Internal Server Error", "code": 0})
-		return
-	case Hanging:
-		select {
-		case <-r.Context().Done():
-		case <-s.release:
-		}
-		return
-	}
 	if r.URL.Path != TokenInfoPath && r.URL.Path != UserinfoPath {
 		writeJSON(w, http.StatusNotFound, map[string]any{"message": "404: Not Found", "code": 0})
 		return

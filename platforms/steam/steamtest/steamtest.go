@@ -9,9 +9,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
+	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 	"github.com/bridgekeeper/bridgekeeper/platforms/steam"
 )
 
@@ -57,29 +57,15 @@ type TicketOptions struct {
 	Identity string
 }
 
-// Outage is how the fake fails, for outage tests.
-type Outage int
-
-const (
-	// Up answers normally.
-	Up Outage = iota
-	// Failing answers 500 to every call.
-	Failing
-	// Hanging answers nothing until the caller gives up or the test ends.
-	Hanging
-)
-
 // Server is a fake Steam Web API for one publisher key and one game.
 type Server struct {
-	srv      *httptest.Server
-	appID    string
-	key      string
-	release  chan struct{}
-	requests atomic.Int64
+	srv    *httptest.Server
+	faults *platformtest.Faults
+	appID  string
+	key    string
 
 	mu      sync.Mutex
 	tickets map[string]ticket
-	outage  Outage
 }
 
 type ticket struct {
@@ -91,12 +77,8 @@ type ticket struct {
 // knows the game appID; it is closed when t ends.
 func NewServer(t testing.TB, appID, key string) *Server {
 	t.Helper()
-	s := &Server{appID: appID, key: key, release: make(chan struct{}), tickets: map[string]ticket{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(func() {
-		close(s.release) // let hanging calls go, or Close would wait for them
-		s.srv.Close()
-	})
+	s := &Server{appID: appID, key: key, tickets: map[string]ticket{}}
+	s.srv, s.faults = platformtest.Serve(t, false, nil, s.serve)
 	return s
 }
 
@@ -128,32 +110,13 @@ func (s *Server) Issue(steamID string, opts TicketOptions) string {
 	return t
 }
 
-// SetOutage switches how the fake fails; Up restores it.
-func (s *Server) SetOutage(o Outage) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.outage = o
-}
+// SetOutage switches how the fake fails; platformtest.Up restores it.
+func (s *Server) SetOutage(o platformtest.Outage) { s.faults.Set(o) }
 
 // Requests is how many calls the fake has received.
-func (s *Server) Requests() int { return int(s.requests.Load()) }
+func (s *Server) Requests() int { return s.faults.Requests() }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
-	s.mu.Lock()
-	outage := s.outage
-	s.mu.Unlock()
-	switch outage {
-	case Failing:
-		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
-		return
-	case Hanging:
-		select {
-		case <-r.Context().Done():
-		case <-s.release:
-		}
-		return
-	}
 	if r.URL.Path != Path {
 		http.NotFound(w, r)
 		return

@@ -172,6 +172,8 @@ type Provider struct {
 	BundleIDs             []string `yaml:"bundle_ids"` // gamecenter
 	KeyHosts              []string `yaml:"key_hosts"`
 	RootsFile             string   `yaml:"roots_file"`
+	IntermediatesFile     string   `yaml:"intermediates_file"`
+	Organizations         []string `yaml:"organizations"`
 	MaxAge                Duration `yaml:"max_age"`
 	// Timeout bounds each request to the platform (default 5s).
 	Timeout Duration `yaml:"timeout"`

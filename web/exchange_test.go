@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +16,8 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/grants"
 	"github.com/bridgekeeper/bridgekeeper/platforms"
+	"github.com/bridgekeeper/bridgekeeper/platforms/gamecenter"
+	"github.com/bridgekeeper/bridgekeeper/platforms/gamecenter/gamecentertest"
 	"github.com/bridgekeeper/bridgekeeper/platforms/idtoken"
 	"github.com/bridgekeeper/bridgekeeper/platforms/idtoken/idtokentest"
 	"github.com/bridgekeeper/bridgekeeper/platforms/oauth2token"
@@ -31,6 +34,7 @@ const (
 	exSteamSlot   = 20
 	exAppleSlot   = 21
 	exDiscordSlot = 22
+	exGCSlot      = 23
 	exAudience    = "com.example.game"
 	exDiscordApp  = "111111111111111111"
 )
@@ -40,11 +44,13 @@ type exPlatforms struct {
 	steam   *steamtest.Server
 	apple   *idtokentest.Issuer
 	discord *oauth2tokentest.Server
+	gc      *gamecentertest.KeyServer
 }
 
 // exEachStore runs fn on each store with a fixture whose token endpoint
-// exchanges Steam tickets, ID tokens of one issuer ("apple") and Discord
-// access tokens, each platform a fake of its own.
+// exchanges Steam tickets, ID tokens of one issuer ("apple"), Discord
+// access tokens and Game Center signatures, each platform a fake of its
+// own.
 func exEachStore(t *testing.T, fn func(t *testing.T, f *fixture, p exPlatforms)) {
 	for _, backend := range []struct {
 		name string
@@ -56,6 +62,7 @@ func exEachStore(t *testing.T, fn func(t *testing.T, f *fixture, p exPlatforms))
 				steam:   steamtest.NewServer(t, "480", "publisher-key-0123456789abcdef"),
 				apple:   idtokentest.NewIssuer(t),
 				discord: oauth2tokentest.NewServer(t, exDiscordApp),
+				gc:      gamecentertest.NewKeyServer(t),
 			}
 			sc := p.steam.Config()
 			sc.Name, sc.RejectPublisherBanned, sc.Timeout = "steam", true, 300*time.Millisecond
@@ -73,8 +80,14 @@ func exEachStore(t *testing.T, fn func(t *testing.T, f *fixture, p exPlatforms))
 			if err != nil {
 				t.Fatal(err)
 			}
+			gcc := p.gc.Config(exAudience)
+			gcc.Timeout = 300 * time.Millisecond
+			gv, err := gamecenter.New(gcc)
+			if err != nil {
+				t.Fatal(err)
+			}
 			plats := []grants.Platform{{Name: "steam", Slot: exSteamSlot, Verifier: sv}, {Name: "apple", Slot: exAppleSlot, Verifier: av},
-				{Name: "discord", Slot: exDiscordSlot, Verifier: dv}}
+				{Name: "discord", Slot: exDiscordSlot, Verifier: dv}, {Name: "gamecenter", Slot: exGCSlot, Verifier: gv}}
 			f := buildFixture(t, backend.open(t), nil, func(s *settings) { s.Platforms = plats })
 			fn(t, f, p)
 		})
@@ -117,6 +130,7 @@ func TestTokenExchange(t *testing.T) {
 			{"apple", "apple", platforms.TokenTypeIDToken, p.apple.Token("001234.apple-user", exAudience)},
 			{"apple as a jwt, provider implied", "", platforms.TokenTypeJWT, p.apple.Token("001234.apple-user", exAudience)},
 			{"discord", "discord", platforms.TokenTypeAccessToken, p.discord.Issue("80351110224678912", "")},
+			{"gamecenter, provider implied", "", platforms.TokenTypeGameCenter, p.gc.Sign("T:_0123456789abcdef", exAudience, time.Now())},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				form := exForm(tc.provider, tc.tokenType, tc.token)
@@ -211,6 +225,13 @@ func TestTokenExchangeRefusals(t *testing.T) {
 		steamForm := func(ticket string) url.Values { return exForm("steam", platforms.TokenTypeSteamTicket, ticket) }
 		appleForm := func(token string) url.Values { return exForm("apple", platforms.TokenTypeIDToken, token) }
 		withParam := func(v url.Values, k, val string) url.Values { v.Set(k, val); return v }
+		gcForm := func(edit func(*gamecentertest.Items)) url.Values {
+			it := p.gc.Items(gamecentertest.Good, "T:_gc-player", exAudience, time.Now())
+			if edit != nil {
+				edit(&it)
+			}
+			return exForm("gamecenter", platforms.TokenTypeGameCenter, it.JSON())
+		}
 		for _, tc := range []refusal{
 			{"no subject_token", game, steamForm(""), 400, "invalid_request", "subject_token"},
 			{"no subject_token_type", game, exForm("steam", "", goodTicket), 400, "invalid_request", "subject_token_type"},
@@ -229,6 +250,13 @@ func TestTokenExchangeRefusals(t *testing.T) {
 			{"the ID token is HMAC-signed with the public key", game, appleForm(p.apple.SignWith("HS256", p.apple.Claims("apple-user", exAudience))), 400, "invalid_grant", "algorithm"},
 			{"the Discord token is another app's", game, exForm("discord", platforms.TokenTypeAccessToken, p.discord.Issue("1", "222222222222222222")), 400, "invalid_grant", "another application"},
 			{"the Discord token is unknown", game, exForm("discord", platforms.TokenTypeAccessToken, "unknown-token"), 400, "invalid_grant", "refused"},
+			{"the Game Center signature is stale", game, exForm("gamecenter", platforms.TokenTypeGameCenter, p.gc.Sign("T:_gc-player", exAudience, time.Now().Add(-time.Hour))), 400, "invalid_grant", "too old"},
+			{"the Game Center signature is of another game", game, exForm("gamecenter", platforms.TokenTypeGameCenter, p.gc.Sign("T:_gc-player", "com.other.game", time.Now())), 400, "invalid_grant", "bundleId"},
+			{"the Game Center key URL is off the allowed hosts", game, gcForm(func(it *gamecentertest.Items) {
+				it.PublicKeyURL = "https://static.gc.evil.example/public-key/gc-prod-9.cer"
+			}), 400, "invalid_grant", "publicKeyUrl"},
+			{"the Game Center certificate chains to an untrusted CA", game, exForm("gamecenter", platforms.TokenTypeGameCenter, p.gc.Items(gamecentertest.OtherCA, "T:_gc-player", exAudience, time.Now()).JSON()), 400, "invalid_grant", "trusted authority"},
+			{"the Game Center signature is tampered with", game, gcForm(func(it *gamecentertest.Items) { it.PlayerID = "T:_someone-else" }), 400, "invalid_grant", "signature"},
 			{"the client creates no players", strictID, steamForm(goodTicket), 400, "invalid_grant", "no player has this identity"},
 			{"the player is banned", game, steamForm(banned), 400, "invalid_grant", ""},
 		} {
@@ -240,6 +268,10 @@ func TestTokenExchangeRefusals(t *testing.T) {
 				}
 				if tok := tc.form.Get("subject_token"); len(tok) > 8 && strings.Contains(r.Raw, tok) {
 					t.Errorf("the answer holds the credential: %s", r.Raw)
+				}
+				var items gamecentertest.Items
+				if json.Unmarshal([]byte(tc.form.Get("subject_token")), &items) == nil && items.Signature != "" && strings.Contains(r.Raw, items.Signature[:16]) {
+					t.Errorf("the answer quotes the Game Center signature: %s", r.Raw)
 				}
 			})
 		}

@@ -40,10 +40,7 @@ func TestGS2TrustedCallsNeedTheAllowance(t *testing.T) {
 					{method: http.MethodDelete, path: "/gs2/account/game/takeover/type/7/userIdentifier/mine"},
 				} {
 					call.header = hdr
-					r := f.gs2Send(t, call)
-					if r.Status != http.StatusUnauthorized {
-						t.Errorf("%s %s: %d %s, want 401", call.method, call.path, r.Status, r.Raw)
-					}
+					tkoRefused(t, f.gs2Send(t, call), http.StatusUnauthorized, "accessToken", "accessToken.client_id.invalid")
 				}
 				// What a game client does with the project token stays open.
 				r := f.gs2Send(t, gs2Call{path: "/gs2/account/game/account", header: hdr})

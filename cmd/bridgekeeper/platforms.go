@@ -75,19 +75,30 @@ func steamVerifier(p config.Provider, timeout time.Duration) (platforms.Verifier
 }
 
 func gameCenterVerifier(p config.Provider, timeout time.Duration) (platforms.Verifier, error) {
-	var roots *x509.CertPool
-	if p.RootsFile != "" {
-		pem, err := os.ReadFile(p.RootsFile)
-		if err != nil {
-			return nil, fmt.Errorf("roots_file: %w", err)
-		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("roots_file %q holds no PEM certificate", p.RootsFile)
-		}
+	roots, err1 := certPool("roots_file", p.RootsFile)
+	intermediates, err2 := certPool("intermediates_file", p.IntermediatesFile)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
 	}
 	return gamecenter.New(gamecenter.Config{
-		Name: p.Name, BundleIDs: p.BundleIDs, KeyHosts: p.KeyHosts, Roots: roots,
-		MaxAge: time.Duration(p.MaxAge), Timeout: timeout,
+		Name: p.Name, BundleIDs: p.BundleIDs, KeyHosts: p.KeyHosts, Roots: roots, Intermediates: intermediates,
+		Organizations: p.Organizations, MaxAge: time.Duration(p.MaxAge), Timeout: timeout,
 	})
+}
+
+// certPool reads the PEM certificates of the file named by setting key;
+// nil (the verifier's default) when file is "".
+func certPool(key, file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s %q holds no PEM certificate", key, file)
+	}
+	return pool, nil
 }

@@ -9,9 +9,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 	"github.com/bridgekeeper/bridgekeeper/platforms"
+	"github.com/bridgekeeper/bridgekeeper/platforms/gamecenter/gamecentertest"
 	"github.com/bridgekeeper/bridgekeeper/platforms/idtoken/idtokentest"
 	"github.com/bridgekeeper/bridgekeeper/platforms/oauth2token/oauth2tokentest"
 	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
@@ -35,20 +37,28 @@ func TestSecretsNeverLogged(t *testing.T) {
 		steamAPI := steamtest.NewServer(t, "480", "publisher-key-for-the-log-test-0123")
 		apple := idtokentest.NewIssuer(t)
 		discord := oauth2tokentest.NewServer(t, "111111111111111111")
+		keys := gamecentertest.NewKeyServer(t)
+		root, intermediate, tlsCert := keys.PEM()
+		// The key server's TLS certificate is the process's only trusted
+		// one (Go reads SSL_CERT_FILE for the system roots).
+		env = append(env, "SSL_CERT_FILE="+writeFile(t, "tls.pem", string(tlsCert)))
 		cfg := writeFile(t, "platforms.yaml", fmt.Sprintf(`providers:
   - {name: steam, type: steam, slot: 20, app_id: "480", publisher_key: %q, api_url: %q, timeout: 300ms}
   - {name: apple, type: id_token, slot: 21, issuer: %q, audiences: [com.example.game]}
   - {name: discord, type: oauth2_token, slot: 22, userinfo_url: %q, user_id_field: id, token_info_url: %q,
      application_field: application.id, application_id: "111111111111111111"}
-`, "publisher-key-for-the-log-test-0123", steamAPI.URL(), apple.URL(), discord.UserinfoURL(), discord.TokenInfoURL()))
+  - {name: gamecenter, type: gamecenter, slot: 23, bundle_ids: [com.example.game], key_hosts: [%q],
+     roots_file: %q, intermediates_file: %q}
+`, "publisher-key-for-the-log-test-0123", steamAPI.URL(), apple.URL(), discord.UserinfoURL(), discord.TokenInfoURL(),
+			keys.KeyHost(), writeFile(t, "root.pem", string(root)), writeFile(t, "intermediate.pem", string(intermediate))))
 		srv := startServe(t, db, env, "--log-level", "debug", "--config", cfg)
 		ns := namespaceID(t, db, "game")
 
 		secrets := map[string]string{"client secret": c.ClientSecret, "KEK": kek, "Steam publisher key": "publisher-key-for-the-log-test-0123"}
+		// Every value kept must have been issued: an empty one fails the
+		// test below, as the flow broke before it.
 		keep := func(name, v string) string {
-			if v != "" {
-				secrets[name] = v
-			}
+			secrets[name] = v
 			return v
 		}
 		outage := false // a platform is down on purpose: 503 is the answer
@@ -167,6 +177,17 @@ func TestSecretsNeverLogged(t *testing.T) {
 		exchange("apple", platforms.TokenTypeIDToken, keep("ID token of another game", apple.Token("apple-user", "com.other.game")))
 		keep("Discord sign-in's refresh token", exchange("discord", platforms.TokenTypeAccessToken, keep("Discord token", discord.Issue("80351110224678912", ""))))
 		exchange("discord", platforms.TokenTypeAccessToken, keep("Discord token of another app", discord.Issue("1", "222222222222222222")))
+		gc := keys.Sign("G:1234567890", "com.example.game", time.Now())
+		keep("Game Center sign-in's refresh token", exchange("gamecenter", platforms.TokenTypeGameCenter, keep("Game Center signature", gc)))
+		stale := keys.Sign("G:1234567890", "com.example.game", time.Now().Add(-time.Hour))
+		exchange("gamecenter", platforms.TokenTypeGameCenter, keep("stale Game Center signature", stale))
+		for name, token := range map[string]string{"Game Center signature": gc, "stale Game Center signature": stale} {
+			var items struct{ Signature, Salt string }
+			if err := json.Unmarshal([]byte(token), &items); err != nil || items.Signature == "" {
+				t.Fatalf("%s: %v", name, err)
+			}
+			keep(name+" (the signature alone)", items.Signature)
+		}
 
 		for name, v := range secrets {
 			if v == "" {

@@ -69,6 +69,8 @@ type Store struct {
 // conn is what every part queries through.
 type conn struct {
 	writeDB, readDB *sql.DB
+	// The pools' prepared statements, shared by every InTx store.
+	writeStmts, readStmts *stmts
 	// r runs plain reads and w runs writes; inside InTx both are the
 	// transaction, so fn reads its own writes.
 	r, w  dbtx
@@ -115,7 +117,8 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	writeDB.SetMaxIdleConns(1)
 	writeDB.SetConnMaxLifetime(0)
 	writeDB.SetConnMaxIdleTime(0)
-	s := newStore(&conn{writeDB: writeDB, w: writeDB})
+	ws := newStmts(writeDB)
+	s := newStore(&conn{writeDB: writeDB, writeStmts: ws, w: ws})
 	if err := s.setUp(ctx, path, readParams); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
@@ -142,7 +145,8 @@ func (s *conn) setUp(ctx context.Context, path, readParams string) error {
 	n := max(4, runtime.NumCPU())
 	readDB.SetMaxOpenConns(n)
 	readDB.SetMaxIdleConns(n)
-	s.readDB, s.r = readDB, readDB
+	s.readDB, s.readStmts = readDB, newStmts(readDB)
+	s.r = s.readStmts
 	if err := readDB.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -165,9 +169,14 @@ func (s *conn) inNewTx(ctx context.Context, fn func(broker.Store) error) error {
 	if err != nil {
 		return wrap("begin", err)
 	}
-	// Also covers a panicking fn; after Commit it is a no-op.
-	defer func() { _ = tx.Rollback() }()
-	if err := fn(newStore(&conn{writeDB: s.writeDB, readDB: s.readDB, r: tx, w: tx, tx: tx})); err != nil {
+	q := &txStmts{tx: tx, c: s.writeStmts}
+	defer func() {
+		// Also covers a panicking fn; after Commit it is a no-op.
+		_ = tx.Rollback()
+		q.prepareMissed(context.WithoutCancel(ctx))
+	}()
+	if err := fn(newStore(&conn{writeDB: s.writeDB, readDB: s.readDB, writeStmts: s.writeStmts, readStmts: s.readStmts,
+		r: q, w: q, tx: tx})); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -183,7 +192,7 @@ func (s *conn) atomic(ctx context.Context, op string, fn func(q dbtx) error) err
 		if _, err := s.tx.ExecContext(ctx, "SAVEPOINT atomic"); err != nil {
 			return wrap(op, err)
 		}
-		if err := fn(s.tx); err != nil {
+		if err := fn(s.w); err != nil {
 			_, rbErr := s.tx.ExecContext(ctx, "ROLLBACK TO atomic")
 			if rbErr == nil {
 				_, rbErr = s.tx.ExecContext(ctx, "RELEASE atomic")
@@ -193,7 +202,7 @@ func (s *conn) atomic(ctx context.Context, op string, fn func(q dbtx) error) err
 		_, err := s.tx.ExecContext(ctx, "RELEASE atomic")
 		return wrap(op, err)
 	}
-	return s.InTx(ctx, func(tx broker.Store) error { return fn(tx.(*Store).tx) })
+	return s.InTx(ctx, func(tx broker.Store) error { return fn(tx.(*Store).w) })
 }
 
 // Ping reports whether the database file can be read.
@@ -208,9 +217,9 @@ func (s *conn) Close() error {
 	}
 	var errs []error
 	if s.readDB != nil {
-		errs = append(errs, s.readDB.Close())
+		errs = append(errs, s.readStmts.close(), s.readDB.Close())
 	}
-	errs = append(errs, s.writeDB.Close())
+	errs = append(errs, s.writeStmts.close(), s.writeDB.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}

@@ -230,6 +230,16 @@ func (s *KeyServer) Intermediates() *x509.CertPool {
 // Client is an HTTPS client that trusts the server's TLS certificate.
 func (s *KeyServer) Client() *http.Client { return s.srv.Client() }
 
+// PEM is the PEM of the test root CA, the test intermediate CA and the
+// server's TLS certificate, for a process configured by files (roots_file,
+// intermediates_file, SSL_CERT_FILE).
+func (s *KeyServer) PEM() (root, intermediate, tlsCert []byte) {
+	enc := func(c *x509.Certificate) []byte {
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	return enc(s.root), enc(s.intermediate), enc(s.srv.Certificate())
+}
+
 // KeyHost is the server's host:port, for gamecenter.Config.KeyHosts.
 func (s *KeyServer) KeyHost() string { return s.srv.Listener.Addr().String() }
 

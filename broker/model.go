@@ -42,8 +42,17 @@ type Client struct {
 	// NoCreateUsers makes the client's platform sign-ins (token exchange)
 	// refuse an identity no player has instead of creating a player.
 	NoCreateUsers bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// JWKS (a JWK Set document) or JWKSURI registers the public keys of a
+	// client that authenticates with private_key_jwt instead of a secret.
+	JWKS    string
+	JWKSURI string
+	// RequireDPoP refuses the client's token requests without a DPoP proof.
+	RequireDPoP bool
+	// Resources are the resource servers (RFC 8707 absolute URIs) the
+	// client may ask access tokens for.
+	Resources []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // User is the broker's own identity of a player.
@@ -80,9 +89,15 @@ type RefreshToken struct {
 	NamespaceID string
 	Scope       string // space-separated, as granted to the family
 	TimeOffset  int    // GS2 timeOffset, seconds
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	SpentAt     time.Time // zero while unspent
+	// Resource is the resource server the family's access tokens are for
+	// (their aud); "" for the client itself.
+	Resource string
+	// JKT is the DPoP key (RFC 7638 thumbprint) the family is bound to: a
+	// refresh needs a proof by that key. "" when unbound.
+	JKT       string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	SpentAt   time.Time // zero while unspent
 
 	// FamilyRevoked is read-only: GetRefreshToken reports whether the token's
 	// family has been revoked.
@@ -94,6 +109,7 @@ type Rotation struct {
 	OldHash   []byte
 	NewHash   []byte
 	ClientID  string    // the token must have been issued to this client
+	JKT       string    // the DPoP key of the request; a bound token needs its own
 	Now       time.Time // spent_at of the old token, created_at of the new one
 	ExpiresAt time.Time // expiry of the successor
 }
@@ -112,6 +128,7 @@ type AuthRequest struct {
 	Nonce         string // the client's OIDC nonce, echoed in the ID token
 	Provider      string // the upstream chosen
 	LinkUserID    string // set when a signed-in user links another provider
+	Resource      string // RFC 8707 resource asked for; "" for none
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
 }
@@ -131,6 +148,7 @@ type AuthCode struct {
 	ExpiresAt     time.Time
 	UsedAt        time.Time // zero until exchanged
 	FamilyID      string    // the refresh-token family its exchange started
+	Resource      string    // the authorization request's resource
 }
 
 // Account is a GS2-Account account: a user created anonymously with a

@@ -151,6 +151,15 @@ type RevocationStore interface {
 	UserLogout(ctx context.Context, userID string) (at time.Time, keepJTI string, err error)
 }
 
+// OnceStore remembers one-time values — a DPoP proof's jti under its key,
+// a client assertion's jti — in the database, so that a replay is refused
+// whichever broker replica it reaches.
+type OnceStore interface {
+	// UseOnce records key until then; first is false when key is recorded
+	// already and has not expired.
+	UseOnce(ctx context.Context, key string, until time.Time) (first bool, err error)
+}
+
 // Store is everything the broker persists. Implementations live in
 // broker/store/* and pass broker/store/storetest.
 type Store interface {
@@ -166,13 +175,14 @@ type Store interface {
 	RefreshStore
 	keys.Store
 	RevocationStore
+	OnceStore
 
 	// InTx runs fn in one transaction; fn's Store sees and writes only inside
 	// it. An error from fn rolls the transaction back and is returned as is.
 	InTx(ctx context.Context, fn func(Store) error) error
 	// PurgeExpired deletes refresh tokens, family revocations, access-token
-	// revocations, authorization requests, authorization codes and bans that
-	// expired before now, and reports how many rows went. (A used code is
+	// revocations, authorization requests, authorization codes, bans and
+	// one-time values that expired before now, and reports how many rows went. (A used code is
 	// kept until it expires, so that a replay is recognised as one.)
 	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
 	Ping(ctx context.Context) error

@@ -46,7 +46,7 @@ func (s identities) CreateClient(ctx context.Context, c broker.Client) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	_, err = s.q.Exec(ctx, `INSERT INTO clients (`+sqlstore.ClientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, args...)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`, args...)
 	return wrap("create client", err)
 }
 
@@ -73,15 +73,17 @@ func (s identities) ListClients(ctx context.Context) ([]broker.Client, error) {
 // ID, NamespaceID and CreatedAt: a client never changes tenant, and its
 // creation time orders ListClients.
 func (s identities) UpdateClient(ctx context.Context, c broker.Client) error {
-	grants, scopes, uris, err := sqlstore.ClientLists(c)
+	grants, scopes, uris, resources, err := sqlstore.ClientLists(c)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	tag, err := s.q.Exec(ctx, `UPDATE clients SET name = $2, secret_hash = $3, public = $4,
 		grants = $5, scopes = $6, redirect_uris = $7, access_ttl_ms = $8, refresh_ttl_ms = $9,
-		custom_id_slot = $10, rate_limit = $11, no_create_users = $12, updated_at = $13 WHERE id = $1`,
+		custom_id_slot = $10, rate_limit = $11, no_create_users = $12, jwks = $13, jwks_uri = $14,
+		require_dpop = $15, resources = $16, updated_at = $17 WHERE id = $1`,
 		c.ID, c.Name, c.SecretHash, c.Public, grants, scopes, uris,
-		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.RateLimit, c.NoCreateUsers, c.UpdatedAt)
+		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.RateLimit, c.NoCreateUsers,
+		c.JWKS, c.JWKSURI, c.RequireDPoP, resources, c.UpdatedAt)
 	return affectedOne("update client", tag, err)
 }
 

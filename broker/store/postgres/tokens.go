@@ -17,7 +17,7 @@ type tokens struct{ *conn }
 // CreateRefreshToken implements broker.RefreshStore.
 func (s tokens) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO refresh_tokens (`+sqlstore.RefreshTokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		codec.RefreshTokenArgs(t)...)
 	return wrap("create refresh token", err)
 }
@@ -25,13 +25,13 @@ func (s tokens) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) e
 // CreateRefreshTokenByLink implements broker.RefreshStore.
 func (s tokens) CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
 	err := s.q.QueryRow(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
-		namespace_id, scope, time_offset, created_at, expires_at)
-		SELECT $1, $2, $3, l.user_id, l.namespace_id, $5, $6, $7, $8
+		namespace_id, scope, time_offset, created_at, expires_at, resource, jkt)
+		SELECT $1, $2, $3, l.user_id, l.namespace_id, $5, $6, $7, $8, $11, $12
 		FROM takeover_links l WHERE l.namespace_id = $4 AND l.slot = $9 AND l.identifier = $10
 		  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = l.user_id AND b.release_at > $7)
 		RETURNING user_id`,
 		t.Hash, t.FamilyID, t.ClientID, t.NamespaceID, t.Scope, t.TimeOffset, t.CreatedAt, t.ExpiresAt,
-		slot, identifier).Scan(&t.UserID)
+		slot, identifier, t.Resource, t.JKT).Scan(&t.UserID)
 	if err != nil {
 		return broker.RefreshToken{}, wrap("create refresh token by link", err)
 	}
@@ -43,29 +43,30 @@ func (s tokens) CreateRefreshTokenByLink(ctx context.Context, slot int, identifi
 // lock; when the first commits, the others re-check the WHERE clause against
 // the new row version, find spent_at set, update nothing and so insert
 // nothing. A failing insert (the new hash taken) undoes the spend with it.
-// The casts type parameters that appear only in the SELECT list.
+// The casts type parameters that appear only in the SELECT list. A token
+// bound to a DPoP key rotates only for a proof by that key ($6).
 const rotateSQL = `WITH spent AS (
 	UPDATE refresh_tokens SET spent_at = $3
-	WHERE hash = $1 AND spent_at IS NULL AND expires_at > $3 AND client_id = $4
+	WHERE hash = $1 AND spent_at IS NULL AND expires_at > $3 AND client_id = $4 AND (jkt = '' OR jkt = $6)
 	  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = refresh_tokens.family_id)
 	  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = refresh_tokens.user_id AND b.release_at > $3)
 	  AND NOT EXISTS (SELECT 1 FROM user_logouts o
 	                  WHERE o.user_id = refresh_tokens.user_id AND o.logged_out_at >= refresh_tokens.created_at)
-	RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset
+	RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset, resource, jkt
 )
 INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, namespace_id, scope, time_offset,
-	created_at, expires_at)
-SELECT $2::bytea, family_id, client_id, user_id, namespace_id, scope, time_offset,
+	resource, jkt, created_at, expires_at)
+SELECT $2::bytea, family_id, client_id, user_id, namespace_id, scope, time_offset, resource, jkt,
 	$3::timestamptz, $5::timestamptz
 FROM spent
-RETURNING hash, family_id, client_id, user_id, namespace_id, scope, time_offset, created_at, expires_at`
+RETURNING hash, family_id, client_id, user_id, namespace_id, scope, time_offset, resource, jkt, created_at, expires_at`
 
 // RotateRefreshToken implements broker.RefreshStore in one round trip.
 func (s tokens) RotateRefreshToken(ctx context.Context, r broker.Rotation) (broker.RefreshToken, error) {
 	var t broker.RefreshToken
-	err := s.q.QueryRow(ctx, rotateSQL, r.OldHash, r.NewHash, r.Now, r.ClientID, r.ExpiresAt).
+	err := s.q.QueryRow(ctx, rotateSQL, r.OldHash, r.NewHash, r.Now, r.ClientID, r.ExpiresAt, r.JKT).
 		Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope, &t.TimeOffset,
-			&t.CreatedAt, &t.ExpiresAt)
+			&t.Resource, &t.JKT, &t.CreatedAt, &t.ExpiresAt)
 	if err != nil {
 		return broker.RefreshToken{}, wrap("rotate refresh token", err)
 	}
@@ -147,7 +148,21 @@ func (s tokens) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 	return revoked, wrap("access token revoked", err)
 }
 
-// PurgeExpired implements broker.Store: one statement, so the five tables
+// UseOnce implements broker.OnceStore: an insert that takes over an
+// expired row and leaves a live one alone, so of concurrent uses of one key
+// exactly one inserts.
+func (s tokens) UseOnce(ctx context.Context, key string, until time.Time) (bool, error) {
+	tag, err := s.q.Exec(ctx, `INSERT INTO used_once (key_hash, expires_at) VALUES ($1, $2)
+		ON CONFLICT (key_hash) DO UPDATE SET expires_at = EXCLUDED.expires_at
+		WHERE used_once.expires_at <= now()`,
+		broker.TokenHash(key), until)
+	if err != nil {
+		return false, wrap("use once", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// PurgeExpired implements broker.Store: one statement, so the tables
 // are purged to the same instant without a transaction round trip.
 func (s tokens) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
@@ -157,9 +172,11 @@ func (s tokens) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 		a AS (DELETE FROM revoked_access_tokens WHERE expires_at < $1 RETURNING 1),
 		q AS (DELETE FROM auth_requests WHERE expires_at < $1 RETURNING 1),
 		c AS (DELETE FROM auth_codes WHERE expires_at < $1 RETURNING 1),
-		b AS (DELETE FROM bans WHERE release_at < $1 RETURNING 1)
+		b AS (DELETE FROM bans WHERE release_at < $1 RETURNING 1),
+		o AS (DELETE FROM used_once WHERE expires_at < $1 RETURNING 1)
 		SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM f) + (SELECT count(*) FROM a)
-			+ (SELECT count(*) FROM q) + (SELECT count(*) FROM c) + (SELECT count(*) FROM b)`,
+			+ (SELECT count(*) FROM q) + (SELECT count(*) FROM c) + (SELECT count(*) FROM b)
+			+ (SELECT count(*) FROM o)`,
 		now).Scan(&n)
 	return n, wrap("purge expired", err)
 }

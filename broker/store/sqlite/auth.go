@@ -16,7 +16,7 @@ type authRows struct{ *conn }
 // CreateAuthRequest implements broker.AuthStore.
 func (s authRows) CreateAuthRequest(ctx context.Context, r broker.AuthRequest) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_requests (`+sqlstore.AuthRequestColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		codec.AuthRequestArgs(r)...)
 	return wrap("create auth request", err)
 }
@@ -36,7 +36,7 @@ func (s authRows) ConsumeAuthRequest(ctx context.Context, hash []byte, now time.
 // CreateCode implements broker.AuthStore.
 func (s authRows) CreateCode(ctx context.Context, c broker.AuthCode) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_codes (`+sqlstore.AuthCodeColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		codec.AuthCodeArgs(c)...)
 	return wrap("create code", err)
 }

@@ -45,7 +45,7 @@ func (s identities) CreateClient(ctx context.Context, c broker.Client) error {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	_, err = s.w.ExecContext(ctx, `INSERT INTO clients (`+sqlstore.ClientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	return wrap("create client", err)
 }
 
@@ -71,15 +71,17 @@ func (s identities) ListClients(ctx context.Context) ([]broker.Client, error) {
 // ID, NamespaceID and CreatedAt: a client never changes tenant, and its
 // creation time orders ListClients.
 func (s identities) UpdateClient(ctx context.Context, c broker.Client) error {
-	grants, scopes, uris, err := sqlstore.ClientLists(c)
+	grants, scopes, uris, resources, err := sqlstore.ClientLists(c)
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	res, err := s.w.ExecContext(ctx, `UPDATE clients SET name = ?, secret_hash = ?, public = ?,
 		grants = ?, scopes = ?, redirect_uris = ?, access_ttl_ms = ?, refresh_ttl_ms = ?,
-		custom_id_slot = ?, rate_limit = ?, no_create_users = ?, updated_at = ? WHERE id = ?`,
+		custom_id_slot = ?, rate_limit = ?, no_create_users = ?, jwks = ?, jwks_uri = ?, require_dpop = ?,
+		resources = ?, updated_at = ? WHERE id = ?`,
 		c.Name, sqlstore.NullBytes(c.SecretHash), c.Public, grants, scopes, uris,
-		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.RateLimit, c.NoCreateUsers, ms(c.UpdatedAt), c.ID)
+		c.AccessTTL.Milliseconds(), c.RefreshTTL.Milliseconds(), c.CustomIDSlot, c.RateLimit, c.NoCreateUsers,
+		c.JWKS, c.JWKSURI, c.RequireDPoP, resources, ms(c.UpdatedAt), c.ID)
 	return affectedOne("update client", res, err)
 }
 

@@ -15,7 +15,7 @@ type tokens struct{ *conn }
 // CreateRefreshToken implements broker.RefreshStore.
 func (s tokens) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO refresh_tokens (`+sqlstore.RefreshTokenColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		codec.RefreshTokenArgs(t)...)
 	return wrap("create refresh token", err)
 }
@@ -23,12 +23,12 @@ func (s tokens) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) e
 // CreateRefreshTokenByLink implements broker.RefreshStore.
 func (s tokens) CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
 	err := s.w.QueryRowContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
-		namespace_id, scope, time_offset, created_at, expires_at)
-		SELECT ?, ?, ?, l.user_id, l.namespace_id, ?, ?, ?, ?
+		namespace_id, scope, time_offset, resource, jkt, created_at, expires_at)
+		SELECT ?, ?, ?, l.user_id, l.namespace_id, ?, ?, ?, ?, ?, ?
 		FROM takeover_links l WHERE l.namespace_id = ? AND l.slot = ? AND l.identifier = ?
 		  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = l.user_id AND b.release_at > ?)
 		RETURNING user_id`,
-		t.Hash, t.FamilyID, t.ClientID, t.Scope, t.TimeOffset, ms(t.CreatedAt), ms(t.ExpiresAt),
+		t.Hash, t.FamilyID, t.ClientID, t.Scope, t.TimeOffset, t.Resource, t.JKT, ms(t.CreatedAt), ms(t.ExpiresAt),
 		t.NamespaceID, slot, identifier, ms(t.CreatedAt)).Scan(&t.UserID)
 	if err != nil {
 		return broker.RefreshToken{}, wrap("create refresh token by link", err)
@@ -51,21 +51,22 @@ func (s tokens) RotateRefreshToken(ctx context.Context, r broker.Rotation) (brok
 	err := s.atomic(ctx, "rotate refresh token", func(q dbtx) error {
 		now := ms(r.Now)
 		err := q.QueryRowContext(ctx, `UPDATE refresh_tokens SET spent_at = ?
-			WHERE hash = ? AND spent_at IS NULL AND expires_at > ? AND client_id = ?
+			WHERE hash = ? AND spent_at IS NULL AND expires_at > ? AND client_id = ? AND (jkt = '' OR jkt = ?)
 			  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = refresh_tokens.family_id)
 			  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = refresh_tokens.user_id AND b.release_at > ?)
 			  AND NOT EXISTS (SELECT 1 FROM user_logouts o
 			                  WHERE o.user_id = refresh_tokens.user_id AND o.logged_out_at >= refresh_tokens.created_at)
-			RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset`,
-			now, r.OldHash, now, r.ClientID, now).
-			Scan(&next.FamilyID, &next.ClientID, &next.UserID, &next.NamespaceID, &next.Scope, &next.TimeOffset)
+			RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset, resource, jkt`,
+			now, r.OldHash, now, r.ClientID, r.JKT, now).
+			Scan(&next.FamilyID, &next.ClientID, &next.UserID, &next.NamespaceID, &next.Scope, &next.TimeOffset,
+				&next.Resource, &next.JKT)
 		if err != nil {
 			return wrap("rotate refresh token: spend", err)
 		}
 		_, err = q.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
-			namespace_id, scope, time_offset, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			namespace_id, scope, time_offset, resource, jkt, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			next.Hash, next.FamilyID, next.ClientID, next.UserID, next.NamespaceID, next.Scope, next.TimeOffset,
-			now, ms(next.ExpiresAt))
+			next.Resource, next.JKT, now, ms(next.ExpiresAt))
 		return wrap("rotate refresh token: insert successor", err)
 	})
 	if err != nil {
@@ -148,13 +149,31 @@ func (s tokens) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 }
 
 // PurgeExpired implements broker.Store, in one transaction so that a janitor
+// UseOnce implements broker.OnceStore: an insert that takes over an
+// expired row and leaves a live one alone; writes are serialised on one
+// connection, so of several uses of one key exactly one inserts.
+func (s tokens) UseOnce(ctx context.Context, key string, until time.Time) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `INSERT INTO used_once (key_hash, expires_at) VALUES (?, ?)
+		ON CONFLICT (key_hash) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE used_once.expires_at <= ?`,
+		broker.TokenHash(key), ms(until), ms(time.Now()))
+	if err != nil {
+		return false, wrap("use once", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, wrap("use once", err)
+	}
+	return n == 1, nil
+}
+
 // never leaves the tables purged to different instants.
 func (s tokens) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.atomic(ctx, "purge expired", func(q dbtx) error {
 		total = 0
 		for _, table := range []string{
-			"refresh_tokens", "revoked_families", "revoked_access_tokens", "auth_requests", "auth_codes", "bans",
+			"refresh_tokens", "revoked_families", "revoked_access_tokens", "auth_requests", "auth_codes", "bans", "used_once",
 		} {
 			column := "expires_at"
 			if table == "bans" {

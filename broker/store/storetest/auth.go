@@ -33,6 +33,7 @@ func authRequest(name string) broker.AuthRequest {
 		Nonce:         "nonce-" + name,
 		Provider:      "google",
 		LinkUserID:    "u-1",
+		Resource:      "https://matchmaking.example/",
 		CreatedAt:     t0.In(jst),
 		ExpiresAt:     at(10 * time.Minute),
 	}
@@ -53,6 +54,7 @@ func authCode(name string) broker.AuthCode {
 		AuthTime:      at(-30 * time.Second).In(jst),
 		CreatedAt:     t0,
 		ExpiresAt:     at(time.Minute),
+		Resource:      "https://matchmaking.example/",
 	}
 }
 

@@ -58,8 +58,15 @@ func confidentialClient(id, nsID string) broker.Client {
 		AccessTTL:    15 * time.Minute,
 		RefreshTTL:   90 * 24 * time.Hour,
 		CustomIDSlot: 7,
-		CreatedAt:    t0.In(jst),
-		UpdatedAt:    at(time.Second),
+		RateLimit:    12.5,
+		// Both key sources and DPoP, which the broker would not combine:
+		// the store keeps what it is given.
+		JWKS:        `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`,
+		JWKSURI:     "https://game.example/jwks.json",
+		RequireDPoP: true,
+		Resources:   []string{"https://matchmaking.example/", "https://inventory.example/api"},
+		CreatedAt:   t0.In(jst),
+		UpdatedAt:   at(time.Second),
 	}
 }
 

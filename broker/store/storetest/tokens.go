@@ -22,6 +22,8 @@ func tokenCases() []testCase {
 		{name: "Key/Retire", run: testRetireKey},
 		{name: "PurgeExpired", run: testPurgeExpired},
 		{name: "PurgeExpired/RevocationNeverShortened", run: testRevocationNeverShortened},
+		{name: "Once/UseOnce", run: testUseOnce},
+		{name: "Once/Race", run: testUseOnceRace},
 		{name: "PingClose", run: testPingClose, closes: true},
 	}
 }
@@ -36,6 +38,7 @@ func refreshToken(name string) broker.RefreshToken {
 		NamespaceID: "ns-1",
 		Scope:       "openid gs2",
 		TimeOffset:  3600,
+		Resource:    "https://matchmaking.example/",
 		CreatedAt:   t0.In(jst),
 		ExpiresAt:   at(90 * 24 * time.Hour),
 	}
@@ -68,6 +71,8 @@ func successor(old broker.RefreshToken, r broker.Rotation) broker.RefreshToken {
 		NamespaceID: old.NamespaceID,
 		Scope:       old.Scope,
 		TimeOffset:  old.TimeOffset,
+		Resource:    old.Resource,
+		JKT:         old.JKT,
 		CreatedAt:   r.Now,
 		ExpiresAt:   r.ExpiresAt,
 	}
@@ -130,11 +135,12 @@ func testCreateByLink(t *testing.T, s broker.Store) {
 func testRotate(t *testing.T, s broker.Store) {
 	ctx := caseCtx(t)
 	old := refreshToken("gen-0")
-	old.TimeOffset = -300
+	old.TimeOffset, old.JKT = -300, "dpop-key-1"
 	createToken(t, s, old)
 	unrelated := createToken(t, s, refreshToken("unrelated"))
 
 	r1 := rotation(old, "gen-1", at(time.Hour))
+	r1.JKT = old.JKT
 	next, err := s.RotateRefreshToken(ctx, r1)
 	ok(t, "RotateRefreshToken", err)
 	want1 := successor(old, r1)
@@ -146,6 +152,7 @@ func testRotate(t *testing.T, s broker.Store) {
 
 	// The successor rotates in turn and stays in the family.
 	r2 := rotation(next, "gen-2", at(2*time.Hour))
+	r2.JKT = old.JKT
 	next2, err := s.RotateRefreshToken(ctx, r2)
 	ok(t, "RotateRefreshToken(successor)", err)
 	want2 := successor(old, r2)
@@ -188,6 +195,20 @@ func testRotateRefused(t *testing.T, s broker.Store) {
 			r := rotation(rt, name+"-next", at(time.Hour))
 			r.ClientID = "client-2"
 			return r, rt
+		}},
+		{"bound to another DPoP key", func(name string) (broker.Rotation, broker.RefreshToken) {
+			rt := refreshToken(name)
+			rt.JKT = "dpop-key-1"
+			createToken(t, s, rt)
+			r := rotation(rt, name+"-next", at(time.Hour))
+			r.JKT = "dpop-key-2"
+			return r, rt
+		}},
+		{"bound to a DPoP key, and no proof", func(name string) (broker.Rotation, broker.RefreshToken) {
+			rt := refreshToken(name)
+			rt.JKT = "dpop-key-1"
+			createToken(t, s, rt)
+			return rotation(rt, name+"-next", at(time.Hour)), rt
 		}},
 		{"family revoked", func(name string) (broker.Rotation, broker.RefreshToken) {
 			rt := createToken(t, s, refreshToken(name))
@@ -407,5 +428,59 @@ func testPingClose(t *testing.T, s broker.Store) {
 	ok(t, "Close", s.Close())
 	if err := s.Ping(caseCtx(t)); err == nil {
 		t.Errorf("Ping after Close: got nil, want an error")
+	}
+}
+
+// testUseOnce: a key is used once until it expires, then once again; keys
+// are independent; PurgeExpired removes expired ones. UseOnce keeps time by
+// the database's clock, so the times here are around now, not t0.
+func testUseOnce(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	now := time.Now()
+	use := func(key string, until time.Time, want bool) {
+		t.Helper()
+		first, err := s.UseOnce(ctx, key, until)
+		ok(t, "UseOnce "+key, err)
+		if first != want {
+			t.Errorf("UseOnce(%q) first = %v, want %v", key, first, want)
+		}
+	}
+	use("jkt:jti-1", now.Add(time.Hour), true)
+	use("jkt:jti-1", now.Add(time.Hour), false)
+	use("jkt:jti-2", now.Add(time.Hour), true)
+	use("other-jkt:jti-1", now.Add(time.Hour), true)
+	// An expired record no longer holds the key.
+	use("jkt:stale", now.Add(-time.Minute), true)
+	use("jkt:stale", now.Add(time.Hour), true)
+	use("jkt:stale", now.Add(time.Hour), false)
+	use("jkt:gone", now.Add(-time.Minute), true)
+	n, err := s.PurgeExpired(ctx, now)
+	ok(t, "PurgeExpired", err)
+	if n != 1 {
+		t.Errorf("PurgeExpired: %d rows, want 1 (the expired one-time key)", n)
+	}
+	use("jkt:jti-1", now.Add(time.Hour), false)
+}
+
+// testUseOnceRace: of concurrent first uses of one key, exactly one wins.
+func testUseOnceRace(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	const n = 8
+	warmUp(t, s, n)
+	wins := make([]bool, n)
+	errs := race(n, func(i int) error {
+		first, err := s.UseOnce(ctx, "jkt:raced", time.Now().Add(time.Hour))
+		wins[i] = first
+		return err
+	})
+	won := 0
+	for i, err := range errs {
+		ok(t, "UseOnce", err)
+		if wins[i] {
+			won++
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d concurrent UseOnce calls of one key were first, want 1", won, n)
 	}
 }

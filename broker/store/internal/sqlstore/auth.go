@@ -5,19 +5,19 @@ import "github.com/bridgekeeper/bridgekeeper/broker"
 // AuthRequestColumns are the columns of auth_requests, in AuthRequestArgs's
 // and ScanAuthRequest's order.
 const AuthRequestColumns = `hash, client_id, namespace_id, redirect_uri, scope, state, code_challenge,
-	nonce, provider, link_user_id, created_at, expires_at`
+	nonce, provider, link_user_id, resource, created_at, expires_at`
 
 // AuthRequestArgs are the arguments of an INSERT of AuthRequestColumns.
 func (c Codec) AuthRequestArgs(r broker.AuthRequest) []any {
 	return []any{r.Hash, r.ClientID, r.NamespaceID, r.RedirectURI, r.Scope, r.State, r.CodeChallenge,
-		r.Nonce, r.Provider, r.LinkUserID, c.Times.Arg(r.CreatedAt), c.Times.Arg(r.ExpiresAt)}
+		r.Nonce, r.Provider, r.LinkUserID, r.Resource, c.Times.Arg(r.CreatedAt), c.Times.Arg(r.ExpiresAt)}
 }
 
 // ScanAuthRequest reads a row of AuthRequestColumns.
 func (c Codec) ScanAuthRequest(row Row) (broker.AuthRequest, error) {
 	var r broker.AuthRequest
 	err := row.Scan(&r.Hash, &r.ClientID, &r.NamespaceID, &r.RedirectURI, &r.Scope, &r.State, &r.CodeChallenge,
-		&r.Nonce, &r.Provider, &r.LinkUserID, c.Times.Dest(&r.CreatedAt), c.Times.Dest(&r.ExpiresAt))
+		&r.Nonce, &r.Provider, &r.LinkUserID, &r.Resource, c.Times.Dest(&r.CreatedAt), c.Times.Dest(&r.ExpiresAt))
 	if err != nil {
 		return broker.AuthRequest{}, err
 	}
@@ -27,13 +27,13 @@ func (c Codec) ScanAuthRequest(row Row) (broker.AuthRequest, error) {
 // AuthCodeColumns are the columns of auth_codes, in AuthCodeArgs's and
 // ScanAuthCode's order.
 const AuthCodeColumns = `hash, client_id, namespace_id, user_id, redirect_uri, scope, nonce,
-	code_challenge, auth_time, created_at, expires_at, used_at, family_id`
+	code_challenge, auth_time, created_at, expires_at, used_at, family_id, resource`
 
 // AuthCodeArgs are the arguments of an INSERT of AuthCodeColumns.
 func (c Codec) AuthCodeArgs(ac broker.AuthCode) []any {
 	return []any{ac.Hash, ac.ClientID, ac.NamespaceID, ac.UserID, ac.RedirectURI, ac.Scope, ac.Nonce,
 		ac.CodeChallenge, c.Times.Arg(ac.AuthTime), c.Times.Arg(ac.CreatedAt), c.Times.Arg(ac.ExpiresAt),
-		c.nullTime(ac.UsedAt), ac.FamilyID}
+		c.nullTime(ac.UsedAt), ac.FamilyID, ac.Resource}
 }
 
 // ScanAuthCode reads a row of AuthCodeColumns.
@@ -41,7 +41,7 @@ func (c Codec) ScanAuthCode(row Row) (broker.AuthCode, error) {
 	var ac broker.AuthCode
 	err := row.Scan(&ac.Hash, &ac.ClientID, &ac.NamespaceID, &ac.UserID, &ac.RedirectURI, &ac.Scope, &ac.Nonce,
 		&ac.CodeChallenge, c.Times.Dest(&ac.AuthTime), c.Times.Dest(&ac.CreatedAt), c.Times.Dest(&ac.ExpiresAt),
-		c.Times.NullDest(&ac.UsedAt), &ac.FamilyID)
+		c.Times.NullDest(&ac.UsedAt), &ac.FamilyID, &ac.Resource)
 	if err != nil {
 		return broker.AuthCode{}, err
 	}

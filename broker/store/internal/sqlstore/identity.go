@@ -27,33 +27,36 @@ func (c Codec) ScanNamespace(row Row) (broker.Namespace, error) {
 // ClientColumns are the columns of clients, in ClientArgs's and ScanClient's
 // order. TTLs are kept in milliseconds, lists as JoinList writes them.
 const ClientColumns = `id, namespace_id, name, secret_hash, public, grants, scopes, redirect_uris,
-	access_ttl_ms, refresh_ttl_ms, custom_id_slot, rate_limit, no_create_users, created_at, updated_at`
+	access_ttl_ms, refresh_ttl_ms, custom_id_slot, rate_limit, no_create_users, jwks, jwks_uri, require_dpop,
+	resources, created_at, updated_at`
 
 // ClientArgs are the arguments of an INSERT of ClientColumns; the error is
 // ClientLists's.
 func (c Codec) ClientArgs(cl broker.Client) ([]any, error) {
-	grants, scopes, uris, err := ClientLists(cl)
+	grants, scopes, uris, resources, err := ClientLists(cl)
 	if err != nil {
 		return nil, err
 	}
 	return []any{cl.ID, cl.NamespaceID, cl.Name, NullBytes(cl.SecretHash), cl.Public, grants, scopes, uris,
 		cl.AccessTTL.Milliseconds(), cl.RefreshTTL.Milliseconds(), cl.CustomIDSlot, cl.RateLimit, cl.NoCreateUsers,
-		c.Times.Arg(cl.CreatedAt), c.Times.Arg(cl.UpdatedAt)}, nil
+		cl.JWKS, cl.JWKSURI, cl.RequireDPoP, resources, c.Times.Arg(cl.CreatedAt), c.Times.Arg(cl.UpdatedAt)}, nil
 }
 
 // ScanClient reads a row of ClientColumns.
 func (c Codec) ScanClient(row Row) (broker.Client, error) {
 	var (
-		cl                   broker.Client
-		grants, scopes, uris string
-		accessMS, refreshMS  int64
+		cl                              broker.Client
+		grants, scopes, uris, resources string
+		accessMS, refreshMS             int64
 	)
 	err := row.Scan(&cl.ID, &cl.NamespaceID, &cl.Name, &cl.SecretHash, &cl.Public, &grants, &scopes, &uris,
-		&accessMS, &refreshMS, &cl.CustomIDSlot, &cl.RateLimit, &cl.NoCreateUsers, c.Times.Dest(&cl.CreatedAt), c.Times.Dest(&cl.UpdatedAt))
+		&accessMS, &refreshMS, &cl.CustomIDSlot, &cl.RateLimit, &cl.NoCreateUsers, &cl.JWKS, &cl.JWKSURI, &cl.RequireDPoP,
+		&resources, c.Times.Dest(&cl.CreatedAt), c.Times.Dest(&cl.UpdatedAt))
 	if err != nil {
 		return broker.Client{}, err
 	}
 	cl.Grants, cl.Scopes, cl.RedirectURIs = SplitList(grants), SplitList(scopes), SplitList(uris)
+	cl.Resources = SplitList(resources)
 	cl.AccessTTL = time.Duration(accessMS) * time.Millisecond
 	cl.RefreshTTL = time.Duration(refreshMS) * time.Millisecond
 	return cl, nil

@@ -29,16 +29,19 @@ func SplitList(s string) []string {
 	return strings.Fields(s)
 }
 
-// ClientLists encodes a client's three list columns.
-func ClientLists(c broker.Client) (grants, scopes, uris string, err error) {
+// ClientLists encodes a client's list columns.
+func ClientLists(c broker.Client) (grants, scopes, uris, resources string, err error) {
 	if grants, err = JoinList("grant", c.Grants); err != nil {
-		return "", "", "", err
+		return "", "", "", "", err
 	}
 	if scopes, err = JoinList("scope", c.Scopes); err != nil {
-		return "", "", "", err
+		return "", "", "", "", err
 	}
 	if uris, err = JoinList("redirect URI", c.RedirectURIs); err != nil {
-		return "", "", "", err
+		return "", "", "", "", err
 	}
-	return grants, scopes, uris, nil
+	if resources, err = JoinList("resource", c.Resources); err != nil {
+		return "", "", "", "", err
+	}
+	return grants, scopes, uris, resources, nil
 }

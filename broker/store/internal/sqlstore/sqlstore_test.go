@@ -100,7 +100,7 @@ func TestLists(t *testing.T) {
 			}
 		})
 	}
-	if _, _, _, err := ClientLists(broker.Client{Grants: []string{"x"}, RedirectURIs: []string{"https://a/ b"}}); err == nil ||
+	if _, _, _, _, err := ClientLists(broker.Client{Grants: []string{"x"}, RedirectURIs: []string{"https://a/ b"}}); err == nil ||
 		!strings.Contains(err.Error(), "redirect URI") {
 		t.Errorf("ClientLists with a bad redirect URI: %v", err)
 	}
@@ -157,7 +157,9 @@ func TestCodecRoundTrip(t *testing.T) {
 			func(r Row) (any, error) { return c.ScanNamespace(r) }, NamespaceColumns},
 		{"client", broker.Client{ID: "c", NamespaceID: "n", Name: "app", SecretHash: []byte{1}, Public: false,
 			Grants: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid"}, RedirectURIs: []string{"https://a/cb"},
-			AccessTTL: time.Minute, RefreshTTL: time.Hour, CustomIDSlot: 3, RateLimit: 2.5, CreatedAt: t0, UpdatedAt: t1},
+			AccessTTL: time.Minute, RefreshTTL: time.Hour, CustomIDSlot: 3, RateLimit: 2.5, NoCreateUsers: true,
+			JWKS: `{"keys":[]}`, JWKSURI: "https://a/jwks", RequireDPoP: true, Resources: []string{"https://api.example/"},
+			CreatedAt: t0, UpdatedAt: t1},
 			func(r Row) (any, error) { return c.ScanClient(r) }, ClientColumns},
 		{"public client", broker.Client{ID: "c", NamespaceID: "n", Public: true, CreatedAt: t0, UpdatedAt: t0},
 			func(r Row) (any, error) { return c.ScanClient(r) }, ClientColumns},
@@ -168,13 +170,14 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"account", broker.Account{UserID: "u", NamespaceID: "n", PasswordHash: []byte("h"), TimeOffset: -60, CreatedAt: t0},
 			func(r Row) (any, error) { return c.ScanAccount(r) }, AccountColumns},
 		{"auth request", broker.AuthRequest{Hash: []byte{1}, ClientID: "c", NamespaceID: "n", RedirectURI: "https://a/cb", Scope: "openid",
-			State: "s", CodeChallenge: "cc", Nonce: "no", Provider: "p", LinkUserID: "u", CreatedAt: t0, ExpiresAt: t1},
+			State: "s", CodeChallenge: "cc", Nonce: "no", Provider: "p", LinkUserID: "u", Resource: "https://api.example/", CreatedAt: t0, ExpiresAt: t1},
 			func(r Row) (any, error) { return c.ScanAuthRequest(r) }, AuthRequestColumns},
 		{"auth code", broker.AuthCode{Hash: []byte{1}, ClientID: "c", NamespaceID: "n", UserID: "u", RedirectURI: "https://a/cb",
-			Scope: "openid", Nonce: "no", CodeChallenge: "cc", AuthTime: t0, CreatedAt: t0, ExpiresAt: t1, UsedAt: t1, FamilyID: "f"},
+			Scope: "openid", Nonce: "no", CodeChallenge: "cc", AuthTime: t0, CreatedAt: t0, ExpiresAt: t1, UsedAt: t1, FamilyID: "f",
+			Resource: "https://api.example/"},
 			func(r Row) (any, error) { return c.ScanAuthCode(r) }, AuthCodeColumns},
 		{"refresh token", broker.RefreshToken{Hash: []byte{1}, FamilyID: "f", ClientID: "c", UserID: "u", NamespaceID: "n",
-			Scope: "openid", TimeOffset: 30, CreatedAt: t0, ExpiresAt: t1, FamilyRevoked: true},
+			Scope: "openid", TimeOffset: 30, Resource: "https://api.example/", JKT: "thumb", CreatedAt: t0, ExpiresAt: t1, FamilyRevoked: true},
 			func(r Row) (any, error) { return c.ScanRefreshToken(r) }, RefreshTokenColumns},
 		{"signing key", keys.SigningKey{ID: "k", Alg: "ES256", Sealed: []byte{1}, CreatedAt: t0, RetiredAt: t1, PublishUntil: t1},
 			func(r Row) (any, error) { return c.ScanSigningKey(r) }, SigningKeyColumns},

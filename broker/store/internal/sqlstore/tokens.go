@@ -8,12 +8,12 @@ import (
 // RefreshTokenColumns are the columns of refresh_tokens, in
 // RefreshTokenArgs's and ScanRefreshToken's order.
 const RefreshTokenColumns = `hash, family_id, client_id, user_id, namespace_id, scope, time_offset,
-	created_at, expires_at, spent_at`
+	resource, jkt, created_at, expires_at, spent_at`
 
 // RefreshTokenArgs are the arguments of an INSERT of RefreshTokenColumns.
 func (c Codec) RefreshTokenArgs(t broker.RefreshToken) []any {
 	return []any{t.Hash, t.FamilyID, t.ClientID, t.UserID, t.NamespaceID, t.Scope, t.TimeOffset,
-		c.Times.Arg(t.CreatedAt), c.Times.Arg(t.ExpiresAt), c.nullTime(t.SpentAt)}
+		t.Resource, t.JKT, c.Times.Arg(t.CreatedAt), c.Times.Arg(t.ExpiresAt), c.nullTime(t.SpentAt)}
 }
 
 // ScanRefreshToken reads a row of RefreshTokenColumns followed by one
@@ -21,7 +21,7 @@ func (c Codec) RefreshTokenArgs(t broker.RefreshToken) []any {
 func (c Codec) ScanRefreshToken(row Row) (broker.RefreshToken, error) {
 	var t broker.RefreshToken
 	err := row.Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope, &t.TimeOffset,
-		c.Times.Dest(&t.CreatedAt), c.Times.Dest(&t.ExpiresAt), c.Times.NullDest(&t.SpentAt), &t.FamilyRevoked)
+		&t.Resource, &t.JKT, c.Times.Dest(&t.CreatedAt), c.Times.Dest(&t.ExpiresAt), c.Times.NullDest(&t.SpentAt), &t.FamilyRevoked)
 	if err != nil {
 		return broker.RefreshToken{}, err
 	}

@@ -37,6 +37,9 @@ type AuthorizeRequest struct {
 	CodeChallenge       string
 	CodeChallengeMethod string
 	Nonce               string
+	// Resource is the RFC 8707 resource the access tokens are for; "" for
+	// the client itself.
+	Resource string
 }
 
 // Client returns a registered client, or an error when there is none.
@@ -79,6 +82,9 @@ func ValidateAuthorize(c Client, r AuthorizeRequest) ([]string, error) {
 	if len(r.State) > 1024 || len(r.Nonce) > 1024 {
 		return nil, Invalid("state", "state and nonce must be at most 1024 characters")
 	}
+	if err := CheckResource(c, r.Resource); err != nil {
+		return nil, err
+	}
 	scope, err := ParseScope(r.Scope)
 	if err != nil {
 		return nil, err
@@ -108,7 +114,7 @@ func (b *Broker) StartAuthorization(ctx context.Context, c Client, redirectURI s
 	err := b.store.CreateAuthRequest(ctx, AuthRequest{
 		Hash: TokenHash(id), ClientID: c.ID, NamespaceID: c.NamespaceID, RedirectURI: redirectURI,
 		Scope: strings.Join(scope, " "), State: r.State, CodeChallenge: r.CodeChallenge, Nonce: r.Nonce,
-		Provider: provider, LinkUserID: linkUserID, CreatedAt: now, ExpiresAt: now.Add(AuthRequestTTL),
+		Provider: provider, LinkUserID: linkUserID, Resource: r.Resource, CreatedAt: now, ExpiresAt: now.Add(AuthRequestTTL),
 	})
 	if err != nil {
 		return "", fmt.Errorf("store authorization request: %w", err)
@@ -180,7 +186,7 @@ func (b *Broker) CompleteLogin(ctx context.Context, req AuthRequest, slot int, s
 	err = b.store.CreateCode(ctx, AuthCode{
 		Hash: TokenHash(code), ClientID: req.ClientID, NamespaceID: req.NamespaceID, UserID: userID,
 		RedirectURI: req.RedirectURI, Scope: req.Scope, Nonce: req.Nonce, CodeChallenge: req.CodeChallenge,
-		AuthTime: authTime, CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
+		AuthTime: authTime, CreatedAt: now, ExpiresAt: now.Add(CodeTTL), Resource: req.Resource,
 	})
 	if err != nil {
 		return "", fmt.Errorf("store authorization code: %w", err)
@@ -292,11 +298,11 @@ func (b *Broker) Link(ctx context.Context, namespaceID, userID string, slot int,
 // ExchangeCode redeems an authorization code (RFC 6749 §4.1.3, RFC 7636
 // §4.6). A code is redeemed once; a replay revokes what the first
 // redemption issued (RFC 6749 §4.1.2).
-func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, verifier string) (Token, error) {
+func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, verifier string, bind Binding) (Token, error) {
 	if code == "" || len(code) > 128 {
 		return Token{}, Unauthenticated("authorization code is invalid", nil)
 	}
-	rt, row := b.newFamily(c, "")
+	rt, row := b.newFamily(c, "", bind)
 	now := row.CreatedAt
 	// The used code is kept, and a replay recognised, for as long as the
 	// tokens of its first exchange can live.
@@ -329,11 +335,15 @@ func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, 
 			return Unauthenticated("code_verifier does not match the code_challenge", nil)
 		case ac.CodeChallenge == "" && verifier != "":
 			return Invalid("code_verifier", "code_verifier given but no code_challenge was")
+		case bind.Resource != "" && bind.Resource != ac.Resource:
+			// RFC 8707 §2.2: the token request may name the resource the
+			// authorization request asked for, no other.
+			return InvalidBecause("resource", ReasonTarget, "resource differs from the authorization request's")
 		}
 		if err := b.checkBan(ctx, tx, ac.UserID); err != nil {
 			return err
 		}
-		row.UserID, row.Scope = ac.UserID, ac.Scope
+		row.UserID, row.Scope, row.Resource = ac.UserID, ac.Scope, ac.Resource
 		if err := tx.CreateRefreshToken(ctx, row); err != nil {
 			return fmt.Errorf("store refresh token: %w", err)
 		}
@@ -342,7 +352,7 @@ func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, 
 	if err != nil {
 		return Token{}, err
 	}
-	tok, err := b.userToken(c, row, rt, ac.Scope, uuid.NewString())
+	tok, err := b.userToken(c, row, rt, ac.Scope, uuid.NewString(), bind.JKT)
 	if err != nil {
 		return Token{}, err
 	}

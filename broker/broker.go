@@ -74,6 +74,9 @@ type Token struct {
 	// IssuedTokenType is RFC 8693's issued_token_type, set by token
 	// exchange only.
 	IssuedTokenType string
+	// TokenType is TokenTypeDPoP for a DPoP-bound access token, "" for
+	// Bearer.
+	TokenType string
 }
 
 // errClientAuth is the one answer to an unknown client and to a wrong
@@ -138,17 +141,18 @@ var CustomIDRule = fmt.Sprintf("must be 1..%d characters of UTF-8, not blank, wi
 
 // IssueClientToken issues a client_credentials access token: the client is
 // the subject, and there is no refresh token (RFC 6749 §4.4.3).
-func (b *Broker) IssueClientToken(ctx context.Context, c Client, scope []string) (Token, error) {
+func (b *Broker) IssueClientToken(ctx context.Context, c Client, scope []string, bind Binding) (Token, error) {
 	now, granted := b.now(), strings.Join(scope, " ")
 	at, err := b.keys.Sign(AccessClaims{
-		Issuer: b.cfg.Issuer, Subject: c.ID, Audience: c.ID,
+		Issuer: b.cfg.Issuer, Subject: c.ID, Audience: bind.audience(c),
 		IssuedAt: NewNumericDate(now), Expiry: NewNumericDate(now.Add(c.AccessTTL)),
 		ID: uuid.NewString(), ClientID: c.ID, Scope: granted, Namespace: c.NamespaceID,
+		Confirmation: bind.confirmation(),
 	})
 	if err != nil {
 		return Token{}, fmt.Errorf("client_credentials: %w", err)
 	}
-	return Token{AccessToken: at, ExpiresIn: int64(c.AccessTTL / time.Second), Scope: granted}, nil
+	return Token{AccessToken: at, ExpiresIn: int64(c.AccessTTL / time.Second), Scope: granted, TokenType: bind.tokenType()}, nil
 }
 
 // AccessToken signs an access token for userID issued to c now, without a
@@ -180,8 +184,8 @@ func (b *Broker) AccessToken(c Client, userID string, timeOffset int, extend fun
 // slot, identifier), creating user and link on first sight, and issues an
 // access token and the first refresh token of a new family. The subject is
 // always the broker's user ID, never the identifier.
-func (b *Broker) LoginByLink(ctx context.Context, c Client, slot int, identifier string, scope []string) (Token, error) {
-	tok, _, err := b.loginByLink(ctx, c, slot, identifier, scope, true)
+func (b *Broker) LoginByLink(ctx context.Context, c Client, slot int, identifier string, scope []string, bind Binding) (Token, error) {
+	tok, _, err := b.loginByLink(ctx, c, slot, identifier, scope, bind, true)
 	return tok, err
 }
 
@@ -191,8 +195,8 @@ var ErrNoPlayer = &Error{Kind: KindNotFound, Field: "subject_token", Description
 
 // loginByLink is LoginByLink; with create false an identity no player has
 // is ErrNoPlayer. It also returns the stored refresh token.
-func (b *Broker) loginByLink(ctx context.Context, c Client, slot int, identifier string, scope []string, create bool) (Token, RefreshToken, error) {
-	rt, row := b.newFamily(c, strings.Join(scope, " "))
+func (b *Broker) loginByLink(ctx context.Context, c Client, slot int, identifier string, scope []string, bind Binding, create bool) (Token, RefreshToken, error) {
+	rt, row := b.newFamily(c, strings.Join(scope, " "), bind)
 	// A returning player: the token is created for the linked user in one
 	// statement. Only a first login takes the slower path that creates.
 	// The statement also refuses a banned user, who so takes the slow path
@@ -210,7 +214,7 @@ func (b *Broker) loginByLink(ctx context.Context, c Client, slot int, identifier
 	if err != nil {
 		return Token{}, RefreshToken{}, fmt.Errorf("store refresh token: %w", err)
 	}
-	tok, err := b.userToken(c, stored, rt, stored.Scope, uuid.NewString())
+	tok, err := b.userToken(c, stored, rt, stored.Scope, uuid.NewString(), bind.JKT)
 	return tok, stored, err
 }
 
@@ -264,32 +268,42 @@ func (b *Broker) UserForLink(ctx context.Context, namespaceID string, slot int, 
 
 // newFamily makes the first refresh token of a new family (the user is
 // filled in by the caller). It is stored before any token is returned, so a
-// client never holds a token the store lost.
-func (b *Broker) newFamily(c Client, scope string) (string, RefreshToken) {
+// client never holds a token the store lost. A public client's family is
+// bound to the request's DPoP key (RFC 9449 §5): its tokens live on a
+// player's device, where a stolen one must be useless; a confidential
+// client's are bound to its authentication already.
+func (b *Broker) newFamily(c Client, scope string, bind Binding) (string, RefreshToken) {
 	now := b.now()
 	rt := NewOpaqueToken("rt_")
-	return rt, RefreshToken{
+	row := RefreshToken{
 		Hash: TokenHash(rt), FamilyID: uuid.NewString(), ClientID: c.ID,
-		NamespaceID: c.NamespaceID, Scope: scope,
+		NamespaceID: c.NamespaceID, Scope: scope, Resource: bind.Resource,
 		CreatedAt: now, ExpiresAt: now.Add(c.RefreshTTL),
 	}
+	if c.Public {
+		row.JKT = bind.JKT
+	}
+	return rt, row
 }
 
-// userToken signs the access token that accompanies refresh token row.
-func (b *Broker) userToken(c Client, row RefreshToken, rt, scope, jti string) (Token, error) {
+// userToken signs the access token that accompanies refresh token row, for
+// the family's resource, bound to the request's DPoP key jkt when not "".
+func (b *Broker) userToken(c Client, row RefreshToken, rt, scope, jti, jkt string) (Token, error) {
 	exp := row.CreatedAt.Add(c.AccessTTL)
 	offset := row.TimeOffset
+	bind := Binding{Resource: row.Resource, JKT: jkt}
 	at, err := b.keys.Sign(AccessClaims{
-		Issuer: b.cfg.Issuer, Subject: row.UserID, Audience: c.ID,
+		Issuer: b.cfg.Issuer, Subject: row.UserID, Audience: bind.audience(c),
 		IssuedAt: NewNumericDate(row.CreatedAt), Expiry: NewNumericDate(exp),
 		ID: jti, ClientID: c.ID, Scope: scope, Namespace: row.NamespaceID,
 		SessionID: row.FamilyID, UserID: row.UserID, TimeOffset: &offset,
+		Confirmation: bind.confirmation(),
 	})
 	if err != nil {
 		return Token{}, fmt.Errorf("sign access token: %w", err)
 	}
 	return Token{
 		AccessToken: at, ExpiresIn: int64(c.AccessTTL / time.Second), RefreshToken: rt,
-		Scope: scope, UserID: row.UserID, Expire: exp,
+		Scope: scope, UserID: row.UserID, Expire: exp, TokenType: bind.tokenType(),
 	}, nil
 }

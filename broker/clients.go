@@ -117,6 +117,11 @@ type ClientSpec struct {
 	RateLimit    float64       // requests per second; 0: unlimited
 	// NoCreateUsers: token exchange signs in existing players only.
 	NoCreateUsers bool
+	// JWKS (a JWK Set document, checked by the caller) or JWKSURI makes a
+	// private_key_jwt client: it gets no secret.
+	JWKS, JWKSURI string
+	RequireDPoP   bool
+	Resources     []string // RFC 8707 resource servers it may ask tokens for
 }
 
 // ConfidentialOnly are the grants a public client may not use.
@@ -147,7 +152,9 @@ func CreateClient(ctx context.Context, store Store, secrets *keys.Secrets, spec 
 	c := Client{
 		ID: uuid.NewString(), Name: spec.Name, Public: spec.Public, Scopes: spec.Scopes,
 		RedirectURIs: spec.RedirectURIs, AccessTTL: spec.AccessTTL, RefreshTTL: spec.RefreshTTL,
-		CustomIDSlot: DefaultCustomIDSlot, RateLimit: spec.RateLimit, NoCreateUsers: spec.NoCreateUsers, CreatedAt: now, UpdatedAt: now,
+		CustomIDSlot: DefaultCustomIDSlot, RateLimit: spec.RateLimit, NoCreateUsers: spec.NoCreateUsers,
+		JWKS: spec.JWKS, JWKSURI: spec.JWKSURI, RequireDPoP: spec.RequireDPoP, Resources: spec.Resources,
+		CreatedAt: now, UpdatedAt: now,
 	}
 	if c.AccessTTL == 0 {
 		c.AccessTTL = DefaultAccessTTL
@@ -163,7 +170,7 @@ func CreateClient(ctx context.Context, store Store, secrets *keys.Secrets, spec 
 		return Client{}, "", err
 	}
 	var secret string
-	if !c.Public {
+	if !c.Public && !c.keyAuthenticated() {
 		secret = NewOpaqueToken("bks_")
 		c.SecretHash = secrets.HashClientSecret(secret)
 	}
@@ -205,6 +212,9 @@ type ClientChange struct {
 	CustomIDSlot                 *int
 	RateLimit                    *float64
 	NoCreateUsers                *bool
+	JWKS, JWKSURI                *string
+	RequireDPoP                  *bool
+	Resources                    *[]string
 	RotateSecret                 bool
 }
 
@@ -227,6 +237,14 @@ func UpdateClient(ctx context.Context, store Store, secrets *keys.Secrets, id st
 		set(&c.CustomIDSlot, ch.CustomIDSlot)
 		set(&c.RateLimit, ch.RateLimit)
 		set(&c.NoCreateUsers, ch.NoCreateUsers)
+		set(&c.JWKS, ch.JWKS)
+		set(&c.JWKSURI, ch.JWKSURI)
+		set(&c.RequireDPoP, ch.RequireDPoP)
+		set(&c.Resources, ch.Resources)
+		if c.keyAuthenticated() {
+			// Its keys replace the secret: no second way in.
+			c.SecretHash = nil
+		}
 		if ch.Grants != nil {
 			c.Grants = fullGrants(*ch.Grants)
 		}
@@ -238,8 +256,8 @@ func UpdateClient(ctx context.Context, store Store, secrets *keys.Secrets, id st
 			return err
 		}
 		if ch.RotateSecret {
-			if c.Public {
-				return errors.New("rotate-secret: a public client has no secret")
+			if c.Public || c.keyAuthenticated() {
+				return errors.New("rotate-secret: the client has no secret (public, or private_key_jwt)")
 			}
 			secret = NewOpaqueToken("bks_")
 			c.SecretHash = secrets.HashClientSecret(secret)
@@ -271,8 +289,23 @@ func fullGrants(gs []string) []string {
 	return out
 }
 
+// keyAuthenticated reports whether the client authenticates with
+// private_key_jwt.
+func (c Client) keyAuthenticated() bool { return c.JWKS != "" || c.JWKSURI != "" }
+
 func validateClient(c Client, namespace string) error {
 	var errs []error
+	switch {
+	case c.JWKS != "" && c.JWKSURI != "":
+		errs = append(errs, errors.New("jwks: give --jwks or --jwks-uri, not both"))
+	case c.Public && c.keyAuthenticated():
+		errs = append(errs, errors.New("jwks: a public client has no keys to authenticate with"))
+	}
+	for _, r := range c.Resources {
+		if !ValidResource(r) {
+			errs = append(errs, fmt.Errorf("resource: %q is not an absolute URI without a fragment", r))
+		}
+	}
 	if namespace == "" || len(namespace) > 128 {
 		errs = append(errs, errors.New("namespace: must be 1..128 characters"))
 	}

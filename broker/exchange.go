@@ -12,8 +12,8 @@ import (
 // not create players (ErrNoPlayer then). The tokens are a new session's,
 // with an ID token when the scope asks for openid (the platform sign-in
 // is the authentication it attests).
-func (b *Broker) SignInPlatform(ctx context.Context, c Client, slot int, identifier string, scope []string) (Token, error) {
-	tok, row, err := b.loginByLink(ctx, c, slot, identifier, scope, !c.NoCreateUsers)
+func (b *Broker) SignInPlatform(ctx context.Context, c Client, slot int, identifier string, scope []string, bind Binding) (Token, error) {
+	tok, row, err := b.loginByLink(ctx, c, slot, identifier, scope, bind, !c.NoCreateUsers)
 	if err != nil || !slices.Contains(scope, "openid") {
 		return tok, err
 	}

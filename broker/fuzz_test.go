@@ -65,7 +65,7 @@ func newFzTokens(tb testing.TB) *fzTokens {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	client, err := b.IssueClientToken(ctx, c, c.Scopes)
+	client, err := b.IssueClientToken(ctx, c, c.Scopes, broker.Binding{})
 	if err != nil {
 		tb.Fatal(err)
 	}

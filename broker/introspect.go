@@ -26,6 +26,8 @@ type Introspection struct {
 	// tokens; PolicyAllows evaluates the policy.
 	FederationFromUserID string
 	FederationPolicy     string
+	// JKT is the DPoP key a bound access token is bound to (cnf.jkt).
+	JKT string
 }
 
 // Introspect tells the client whether a token is active (RFC 7662). A client
@@ -45,13 +47,33 @@ func (b *Broker) Introspect(ctx context.Context, c Client, token, hint string) (
 	return Introspection{}, nil
 }
 
-// VerifyAccess checks an access token for a protected call: signature,
-// issuer, lifetime, and revocation. It returns ErrTokenExpired for an expired
-// token so that callers can say so (RFC 6750 §3.1).
+// VerifyAccess checks an access token presented as a Bearer token to one
+// of the broker's own protected calls: signature, issuer, lifetime, and
+// revocation; a token for another resource server (RFC 8707) or bound to
+// a DPoP key is refused. It returns ErrTokenExpired for an expired token so
+// that callers can say so (RFC 6750 §3.1).
 func (b *Broker) VerifyAccess(ctx context.Context, token string) (AccessClaims, error) {
+	return b.verifyAccess(ctx, token, "")
+}
+
+// VerifyAccessDPoP is VerifyAccess for a token presented with a verified
+// DPoP proof by the key jkt (RFC 9449 §7): the token must be bound to it.
+func (b *Broker) VerifyAccessDPoP(ctx context.Context, token, jkt string) (AccessClaims, error) {
+	return b.verifyAccess(ctx, token, jkt)
+}
+
+func (b *Broker) verifyAccess(ctx context.Context, token, jkt string) (AccessClaims, error) {
 	claims, err := VerifyAccessToken(ctx, b.keys, token, b.cfg.Issuer, b.now())
 	if err != nil {
 		return claims, err
+	}
+	switch bound := claims.JKT(); {
+	case claims.Resource():
+		return claims, errors.New("the access token is for another resource")
+	case bound != "" && jkt == "":
+		return claims, ErrBoundToken
+	case bound != jkt:
+		return claims, errors.New("the access token is not bound to the proof's key")
 	}
 	revoked, err := b.accessRevoked(ctx, claims)
 	if err != nil {
@@ -118,7 +140,7 @@ func (b *Broker) introspectAccess(ctx context.Context, c Client, token string) (
 		Subject: claims.Subject, Audience: []string{claims.Audience}, Issuer: claims.Issuer, JTI: claims.ID,
 		IssuedAt: claims.IssuedAt.Time(), ExpiresAt: claims.Expiry.Time(), Namespace: claims.Namespace,
 		UserID: claims.UserID, TimeOffset: claims.TimeOffset, FederationFromUserID: claims.FederationFromUserID,
-		FederationPolicy: claims.FederationPolicy,
+		FederationPolicy: claims.FederationPolicy, JKT: claims.JKT(),
 	}, nil
 }
 

@@ -24,15 +24,18 @@ const maxRefreshTokenLen = 512
 //
 // The successor keeps the family's scope (RFC 6749 §6: a new refresh token's
 // scope is identical to the old one's); a narrower requested scope applies to
-// the access token only.
-func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope []string) (Token, error) {
+// the access token only. It keeps the family's resource too (RFC 8707
+// §2.2), which the request may name but not change, and a family bound to a
+// DPoP key rotates only for a proof by that key (bind.JKT).
+func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope []string, bind Binding) (Token, error) {
 	if presented == "" || len(presented) > maxRefreshTokenLen {
 		return Token{}, Unauthenticated("refresh token is invalid", nil)
 	}
-	if len(scope) > 0 {
+	if len(scope) > 0 || bind.Resource != "" {
 		// Checked before rotating, so that a refused request spends nothing;
-		// a token's scope never changes, so reading it first is race-free.
-		if err := b.checkNarrowing(ctx, presented, scope); err != nil {
+		// a token's scope and resource never change, so reading them first
+		// is race-free.
+		if err := b.checkNarrowing(ctx, presented, scope, bind.Resource); err != nil {
 			return Token{}, err
 		}
 	}
@@ -40,7 +43,7 @@ func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope 
 	successor := b.secrets.Successor(presented)
 	rot := Rotation{
 		OldHash: TokenHash(presented), NewHash: TokenHash(successor),
-		ClientID: c.ID, Now: now, ExpiresAt: now.Add(c.RefreshTTL),
+		ClientID: c.ID, JKT: bind.JKT, Now: now, ExpiresAt: now.Add(c.RefreshTTL),
 	}
 	row, err := b.store.RotateRefreshToken(ctx, rot)
 	if errors.Is(err, ErrNotFound) {
@@ -50,7 +53,7 @@ func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope 
 		err = b.commitRefusal(ctx, func(tx Store) error {
 			var err error
 			if row, err = tx.RotateRefreshToken(ctx, rot); errors.Is(err, ErrNotFound) {
-				row, err = b.notRotated(ctx, tx, c, presented, successor, now)
+				row, err = b.notRotated(ctx, tx, c, presented, successor, bind.JKT, now)
 			}
 			return err
 		})
@@ -64,12 +67,12 @@ func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope 
 	}
 	// The jti is derived from the successor so that a retry inside the grace
 	// window gets an access token with the very same claims.
-	return b.userToken(c, row, successor, granted, tokenID(successor))
+	return b.userToken(c, row, successor, granted, tokenID(successor), bind.JKT)
 }
 
 // notRotated explains why a refresh token could not be spent, revoking its
 // family on reuse, or returns the successor for a retry inside the grace window.
-func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, presented, successor string, now time.Time) (RefreshToken, error) {
+func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, presented, successor, jkt string, now time.Time) (RefreshToken, error) {
 	old, err := tx.GetRefreshToken(ctx, TokenHash(presented))
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -78,6 +81,12 @@ func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, presented, 
 		return RefreshToken{}, fmt.Errorf("look up refresh token: %w", err)
 	case old.ClientID != c.ID:
 		return RefreshToken{}, Forbidden("refresh token was issued to another client", nil)
+	// Before reuse detection: whoever lacks the key neither uses the token
+	// nor, by presenting a spent one, revokes the player's session.
+	case old.JKT != "" && jkt == "":
+		return RefreshToken{}, ErrDPoPRequired
+	case old.JKT != "" && old.JKT != jkt:
+		return RefreshToken{}, Unauthenticated("refresh token is bound to another DPoP key", nil)
 	}
 	// Checked before the grace window and reuse: a banned user's token is
 	// neither re-served nor taken for stolen.
@@ -111,14 +120,18 @@ func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, presented, 
 	return RefreshToken{}, Unauthenticated("refresh token was already used; the session has been revoked", nil)
 }
 
-// checkNarrowing refuses a requested scope wider than the token's (RFC 6749 §6).
-func (b *Broker) checkNarrowing(ctx context.Context, presented string, scope []string) error {
+// checkNarrowing refuses a requested scope wider than the token's (RFC 6749
+// §6), and a resource other than the family's (RFC 8707 §2.2).
+func (b *Broker) checkNarrowing(ctx context.Context, presented string, scope []string, resource string) error {
 	rt, err := b.store.GetRefreshToken(ctx, TokenHash(presented))
 	if errors.Is(err, ErrNotFound) {
 		return Unauthenticated("refresh token is invalid", nil)
 	}
 	if err != nil {
 		return fmt.Errorf("look up refresh token: %w", err)
+	}
+	if resource != "" && resource != rt.Resource {
+		return InvalidBecause("resource", ReasonTarget, "resource differs from the one the session was granted for")
 	}
 	have := strings.Fields(rt.Scope)
 	for _, s := range scope {

@@ -16,8 +16,8 @@ import (
 type AccessClaims struct {
 	Issuer  string `json:"iss"`
 	Subject string `json:"sub"`
-	// Audience is the one client the token is for: the broker never
-	// issues an access token to several.
+	// Audience is the one party the token is for: the client, or the
+	// resource server it asked the token for (RFC 8707). Never several.
 	Audience  string       `json:"aud"`
 	Expiry    *NumericDate `json:"exp"`
 	NotBefore *NumericDate `json:"nbf,omitempty"`
@@ -35,6 +35,21 @@ type AccessClaims struct {
 	// FederationPolicy is the base64url SHA-256 of a federated token's
 	// policy document (stored by the broker); see Broker.Allowed.
 	FederationPolicy string `json:"federationPolicy,omitempty"`
+	// Confirmation binds a DPoP token to its key (RFC 9449 §6.1).
+	Confirmation *Confirmation `json:"cnf,omitempty"`
+}
+
+// Resource reports whether the token is for a resource server rather
+// than for its client.
+func (c AccessClaims) Resource() bool { return c.Audience != c.ClientID }
+
+// JKT is the thumbprint of the DPoP key the token is bound to; "" when it
+// is a Bearer token.
+func (c AccessClaims) JKT() string {
+	if c.Confirmation == nil {
+		return ""
+	}
+	return c.Confirmation.JKT
 }
 
 // NumericDate is a JWT NumericDate (RFC 7519 §2): whole seconds since the
@@ -96,8 +111,8 @@ func VerifyAccessToken(ctx context.Context, v Verifier, token, issuer string, no
 	if c.NotBefore != nil && now.Add(clockSkew).Before(c.NotBefore.Time()) {
 		return c, errors.New("token not valid yet")
 	}
-	if c.Audience != c.ClientID {
-		return c, errors.New("audience does not name the client")
+	if c.Audience != c.ClientID && !ValidResource(c.Audience) {
+		return c, errors.New("audience names neither the client nor a resource")
 	}
 	return c, nil
 }

@@ -8,7 +8,7 @@ import (
 
 // CodeRedeemer redeems authorization codes.
 type CodeRedeemer interface {
-	ExchangeCode(ctx context.Context, c broker.Client, code, redirectURI, verifier string) (broker.Token, error)
+	ExchangeCode(ctx context.Context, c broker.Client, code, redirectURI, verifier string, bind broker.Binding) (broker.Token, error)
 }
 
 // AuthorizationCode is RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5): the code
@@ -32,5 +32,5 @@ func (g AuthorizationCode) Exchange(ctx context.Context, r Request) (broker.Toke
 	if r.Form.Get("redirect_uri") == "" {
 		return broker.Token{}, missing("redirect_uri")
 	}
-	return g.Redeemer.ExchangeCode(ctx, r.Client, code, r.Form.Get("redirect_uri"), r.Form.Get("code_verifier"))
+	return g.Redeemer.ExchangeCode(ctx, r.Client, code, r.Form.Get("redirect_uri"), r.Form.Get("code_verifier"), r.Binding)
 }

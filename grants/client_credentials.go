@@ -8,7 +8,7 @@ import (
 
 // ClientIssuer issues tokens whose subject is the client itself.
 type ClientIssuer interface {
-	IssueClientToken(ctx context.Context, c broker.Client, scope []string) (broker.Token, error)
+	IssueClientToken(ctx context.Context, c broker.Client, scope []string, bind broker.Binding) (broker.Token, error)
 }
 
 // ClientCredentials is RFC 6749 §4.4: a confidential client gets an access
@@ -27,5 +27,5 @@ func (g ClientCredentials) Exchange(ctx context.Context, r Request) (broker.Toke
 	if scope == nil {
 		scope = r.Client.Scopes
 	}
-	return g.Issuer.IssueClientToken(ctx, r.Client, scope)
+	return g.Issuer.IssueClientToken(ctx, r.Client, scope, r.Binding)
 }

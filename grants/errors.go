@@ -44,6 +44,8 @@ func refused(err error) error {
 	e := broker.Refusal(err)
 	switch {
 	case e == nil:
+	case bindingRefusal(e) != nil:
+		return withCode(bindingRefusal(e), err)
 	case e.Kind == broker.KindInvalid && e.Field == "scope":
 		return withCode(oauth2errors.ErrInvalidScope, err)
 	case e.Kind == broker.KindInvalid && e.Reason == reasonRequest:

@@ -20,6 +20,9 @@ type Request struct {
 	// Scope is the requested scope, already checked to be within the client's;
 	// nil when the request named none.
 	Scope []string
+	// Binding is the request's resource, checked against the client's, and
+	// the key of its DPoP proof, verified.
+	Binding broker.Binding
 }
 
 // Grant handles one grant_type.
@@ -46,6 +49,12 @@ type Caller struct {
 	// ClaimedID is the client the call says it comes from besides
 	// (GS2's X-GS2-CLIENT-ID), "" when it says nothing.
 	Bearer, ClaimedID string
+	// AssertionType and Assertion are a private_key_jwt client's
+	// authentication (client_assertion_type, client_assertion).
+	AssertionType, Assertion string
+	// DPoP is the request's DPoP header; Method and URL are the request as
+	// its proof must name it (htm, htu).
+	DPoP, Method, URL string
 }
 
 // Pipeline is the one way to a token: every surface that mints one (the
@@ -56,17 +65,27 @@ type Caller struct {
 // check runs where the player is known, in the broker's issuance, inside
 // the statement or transaction that writes the token.
 type Pipeline struct {
-	clients Clients
-	limiter Limiter
-	limits  Limits
-	log     *slog.Logger
-	grants  map[string]Grant
+	Config
+	grants map[string]Grant
+}
+
+// Config is what the pipeline consults.
+type Config struct {
+	Clients Clients
+	Limiter Limiter
+	Limits  Limits
+	// Log hears of failed client authentication.
+	Log *slog.Logger
+	// Proofs verifies DPoP proofs (dpop.Verifier); Assertions verifies
+	// private_key_jwt client assertions (clientjwt.Verifier).
+	Proofs     Proofs
+	Assertions Assertions
 }
 
 // New builds the pipeline over the grants of the token endpoint, in one
-// explicit list; log hears of failed client authentication.
-func New(clients Clients, limiter Limiter, limits Limits, log *slog.Logger, gs ...Grant) *Pipeline {
-	p := &Pipeline{clients: clients, limiter: limiter, limits: limits, log: log, grants: map[string]Grant{}}
+// explicit list.
+func New(cfg Config, gs ...Grant) *Pipeline {
+	p := &Pipeline{Config: cfg, grants: map[string]Grant{}}
 	for _, g := range gs {
 		p.grants[g.Type()] = g
 	}
@@ -107,7 +126,11 @@ func (p *Pipeline) Token(ctx context.Context, caller Caller, form url.Values) (b
 	if err != nil {
 		return broker.Token{}, withCode(oauth2errors.ErrInvalidScope, err)
 	}
-	tok, err := grant.Exchange(ctx, Request{Client: c, Form: form, Scope: scope})
+	bind, err := p.binding(ctx, c, caller, form.Get("resource"))
+	if err != nil {
+		return broker.Token{}, err
+	}
+	tok, err := grant.Exchange(ctx, Request{Client: c, Form: form, Scope: scope, Binding: bind})
 	if err != nil {
 		return broker.Token{}, refused(err)
 	}
@@ -157,7 +180,7 @@ func (p *Pipeline) Server(ctx context.Context, caller Caller, grant string) (bro
 	if caller.Bearer == "" {
 		return refuse("accessToken", "required", "a Bearer access token is required", nil)
 	}
-	claims, err := p.clients.VerifyAccess(ctx, caller.Bearer)
+	claims, err := p.Clients.VerifyAccess(ctx, caller.Bearer)
 	switch {
 	case broker.Unavailable(err):
 		return broker.Client{}, err
@@ -171,7 +194,7 @@ func (p *Pipeline) Server(ctx context.Context, caller Caller, grant string) (bro
 	case caller.ClaimedID != "" && caller.ClaimedID != claims.ClientID:
 		return refuse("clientId", "invalid", "the client named is not the token's", nil)
 	}
-	c, err := p.clients.Client(ctx, claims.ClientID)
+	c, err := p.Clients.Client(ctx, claims.ClientID)
 	switch {
 	case errors.Is(err, broker.ErrNotFound):
 		return refuse("accessToken", "invalid", "the token's client was deleted", nil)
@@ -209,21 +232,29 @@ func (p *Pipeline) Guarded(caller Caller, identifier string, check func() error)
 // guard is the caller's guard, keyed on the client ID it presents,
 // whether or not that client exists.
 func (p *Pipeline) guard(caller Caller, identifier string) guard {
-	return guard{limiter: p.limiter, limits: p.limits, addr: network(caller.Addr), client: caller.ID, identifier: identifier}
+	return guard{limiter: p.Limiter, limits: p.Limits, addr: network(caller.Addr), client: caller.ID, identifier: identifier}
 }
 
 // authenticate checks the client's credentials, pays a failure to the
 // guard, and holds the client to its rate. Only an authenticated client
 // spends its own budget: anyone may know a client ID.
 func (p *Pipeline) authenticate(ctx context.Context, g guard, caller Caller) (broker.Client, error) {
-	if caller.ID == "" {
+	var (
+		c   broker.Client
+		err error
+	)
+	switch {
+	case caller.AssertionType != "" || caller.Assertion != "":
+		c, err = p.authenticateAssertion(ctx, caller)
+	case caller.ID == "":
 		return broker.Client{}, broker.Unauthenticated("client authentication is required", nil)
+	default:
+		c, err = p.Clients.AuthenticateClient(ctx, caller.ID, caller.Secret)
 	}
-	c, err := p.clients.AuthenticateClient(ctx, caller.ID, caller.Secret)
 	if broker.KindOf(err) == broker.KindUnauthenticated {
 		// An operator's trail of guessing; the secret is never logged, the
 		// ID (the caller's choice) only bounded.
-		p.log.InfoContext(ctx, "client authentication failed", "client_id", truncate(caller.ID, 128), "addr", caller.Addr)
+		p.Log.InfoContext(ctx, "client authentication failed", "client_id", truncate(caller.ID, 128), "addr", caller.Addr)
 		err = g.failed(err)
 	}
 	if err != nil {
@@ -235,7 +266,7 @@ func (p *Pipeline) authenticate(ctx context.Context, g guard, caller Caller) (br
 // throttle refuses a client over its RateLimit (requests per second,
 // bursts of as many).
 func (p *Pipeline) throttle(c broker.Client) error {
-	if ok, wait := p.limiter.Allow("client:"+c.ID, c.RateLimit, int(math.Ceil(c.RateLimit))); !ok {
+	if ok, wait := p.Limiter.Allow("client:"+c.ID, c.RateLimit, int(math.Ceil(c.RateLimit))); !ok {
 		return broker.RateLimited(wait)
 	}
 	return nil

@@ -128,7 +128,7 @@ func TestTokenRefusals(t *testing.T) {
 		{name: "should fail because the address is over its rate", caller: server, form: form(), deny: "rate:addr:10.0.0.1", wantKind: broker.KindRateLimited},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := New(testClients, limiter{deny: map[string]bool{tc.deny: true}}, Limits{}, slog.New(slog.DiscardHandler),
+			p := New(Config{Clients: testClients, Limiter: limiter{deny: map[string]bool{tc.deny: true}}, Limits: Limits{}, Log: slog.New(slog.DiscardHandler)},
 				grant{err: tc.grantErr}, grant{typ: broker.GrantClientCredentials})
 			_, err := p.Token(context.Background(), tc.caller, tc.form)
 			if err == nil {
@@ -147,7 +147,7 @@ func TestTokenRefusals(t *testing.T) {
 		})
 	}
 	t.Run("a good request gets its token", func(t *testing.T) {
-		p := New(testClients, limiter{}, Limits{}, slog.New(slog.DiscardHandler), grant{})
+		p := New(Config{Clients: testClients, Limiter: limiter{}, Limits: Limits{}, Log: slog.New(slog.DiscardHandler)}, grant{})
 		if tok, err := p.Token(context.Background(), server, form("scope", "game")); err != nil || tok.AccessToken != "at" {
 			t.Fatalf("%+v, %v", tok, err)
 		}
@@ -172,7 +172,7 @@ func TestServerRefusals(t *testing.T) {
 		{"should fail because the store is down", Caller{Bearer: "down"}, "", broker.KindUnavailable, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := New(testClients, limiter{}, Limits{}, slog.New(slog.DiscardHandler))
+			p := New(Config{Clients: testClients, Limiter: limiter{}, Limits: Limits{}, Log: slog.New(slog.DiscardHandler)})
 			_, err := p.Server(context.Background(), tc.caller, tc.grant)
 			if k := broker.KindOf(err); k != tc.kind {
 				t.Fatalf("kind %v, want %v (%v)", k, tc.kind, err)
@@ -185,7 +185,7 @@ func TestServerRefusals(t *testing.T) {
 			}
 		})
 	}
-	p := New(testClients, limiter{}, Limits{}, slog.New(slog.DiscardHandler))
+	p := New(Config{Clients: testClients, Limiter: limiter{}, Limits: Limits{}, Log: slog.New(slog.DiscardHandler)})
 	if c, err := p.Server(context.Background(), Caller{Bearer: "token-server", ClaimedID: "server"}, broker.GrantClientCredentials); err != nil || c.ID != "server" {
 		t.Fatalf("a trusted server's own token: %+v, %v", c, err)
 	}
@@ -255,7 +255,7 @@ func TestGuardKeys(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := time.Unix(1_700_000_000, 0)
-			p := New(testClients, throttle.New(100, func() time.Time { return now }), limits, slog.New(slog.DiscardHandler), grant{typ: broker.GrantClientCredentials})
+			p := New(Config{Clients: testClients, Limiter: throttle.New(100, func() time.Time { return now }), Limits: limits, Log: slog.New(slog.DiscardHandler)}, grant{typ: broker.GrantClientCredentials})
 			for i, fail := range tc.failures {
 				if k := broker.KindOf(fail(p)); k != broker.KindUnauthenticated {
 					t.Fatalf("failure %d: kind %v, want unauthenticated", i, k)

@@ -8,7 +8,7 @@ import (
 
 // Refresher rotates refresh tokens.
 type Refresher interface {
-	Refresh(ctx context.Context, c broker.Client, token string, scope []string) (broker.Token, error)
+	Refresh(ctx context.Context, c broker.Client, token string, scope []string, bind broker.Binding) (broker.Token, error)
 }
 
 // RefreshToken is RFC 6749 §6 with rotation on every use and reuse detection
@@ -26,5 +26,5 @@ func (g RefreshToken) Exchange(ctx context.Context, r Request) (broker.Token, er
 	if rt == "" {
 		return broker.Token{}, missing("refresh_token")
 	}
-	return g.Refresher.Refresh(ctx, r.Client, rt, r.Scope)
+	return g.Refresher.Refresh(ctx, r.Client, rt, r.Scope, r.Binding)
 }

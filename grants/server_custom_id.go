@@ -8,7 +8,7 @@ import (
 
 // LinkLogin signs in (or creates) the user behind a takeover link.
 type LinkLogin interface {
-	LoginByLink(ctx context.Context, c broker.Client, slot int, identifier string, scope []string) (broker.Token, error)
+	LoginByLink(ctx context.Context, c broker.Client, slot int, identifier string, scope []string, bind broker.Binding) (broker.Token, error)
 }
 
 // ServerCustomID is the urn:bridgekeeper:params:oauth:grant-type:server_custom_id
@@ -37,5 +37,5 @@ func (g ServerCustomID) Exchange(ctx context.Context, r Request) (broker.Token, 
 	if scope == nil {
 		scope = r.Client.Scopes
 	}
-	return g.Login.LoginByLink(ctx, r.Client, r.Client.CustomIDSlot, id, scope)
+	return g.Login.LoginByLink(ctx, r.Client, r.Client.CustomIDSlot, id, scope, r.Binding)
 }

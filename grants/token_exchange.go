@@ -11,7 +11,7 @@ import (
 
 // PlatformSignIn signs in the player behind a verified platform identity.
 type PlatformSignIn interface {
-	SignInPlatform(ctx context.Context, c broker.Client, slot int, identifier string, scope []string) (broker.Token, error)
+	SignInPlatform(ctx context.Context, c broker.Client, slot int, identifier string, scope []string, bind broker.Binding) (broker.Token, error)
 }
 
 // Platform is a configured provider that token exchange accepts
@@ -64,7 +64,7 @@ func (g TokenExchange) Exchange(ctx context.Context, r Request) (broker.Token, e
 	if scope == nil {
 		scope = r.Client.Scopes
 	}
-	tok, err := g.SignIn.SignInPlatform(ctx, r.Client, p.Slot, id.UserID, scope)
+	tok, err := g.SignIn.SignInPlatform(ctx, r.Client, p.Slot, id.UserID, scope, r.Binding)
 	tok.IssuedTokenType = issuedTokenType
 	return tok, err
 }

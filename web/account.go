@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -19,20 +20,43 @@ import (
 // and requires a user's token. It answers a failure itself (§3: 401 with a
 // challenge; "The access token expired" for an expired one, as Mobage
 // Connect says it) and reports ok=false.
+//
+// A DPoP-bound token comes with the DPoP scheme and a proof of its key
+// (RFC 9449 §7.1); presented as a Bearer token it is refused.
 func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (broker.AccessClaims, bool) {
-	const realm = `Bearer realm="bridgekeeper"`
-	token := s.bearerCaller(r).Bearer
-	if token == "" {
+	realm := `Bearer realm="bridgekeeper"`
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	dpop := strings.EqualFold(scheme, broker.TokenTypeDPoP)
+	if dpop {
+		realm = `DPoP realm="bridgekeeper"`
+	}
+	if token == "" || (!dpop && !strings.EqualFold(scheme, "Bearer")) {
 		s.writeOAuthError(w, r, &oauthError{status: http.StatusUnauthorized, code: "invalid_request",
-			description: "a Bearer access token is required", challenge: realm})
+			description: "a Bearer or DPoP access token is required", challenge: realm})
 		return broker.AccessClaims{}, false
 	}
-	claims, err := s.broker.VerifyAccess(r.Context(), token)
+	var (
+		claims broker.AccessClaims
+		err    error
+	)
+	if dpop {
+		claims, err = s.dpopAccess(r, token)
+	} else {
+		claims, err = s.broker.VerifyAccess(r.Context(), token)
+	}
 	desc := "The access token is invalid"
 	switch {
 	case broker.Unavailable(err):
 		s.writeOAuthError(w, r, err)
 		return broker.AccessClaims{}, false
+	case broker.Refusal(err) != nil && broker.Refusal(err).Field == "DPoP":
+		desc := broker.Refusal(err).Description
+		s.writeOAuthError(w, r, &oauthError{status: http.StatusUnauthorized, code: "invalid_dpop_proof", description: desc,
+			challenge: realm + `, error="invalid_dpop_proof", error_description="` + desc + `"`})
+		return broker.AccessClaims{}, false
+	case errors.Is(err, broker.ErrBoundToken):
+		desc = "The access token is DPoP-bound: present it with the DPoP scheme and a proof"
 	case errors.Is(err, broker.ErrTokenExpired):
 		desc = "The access token expired"
 	case err == nil && claims.UserID == "":
@@ -43,6 +67,24 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (broker.AccessCl
 	s.writeOAuthError(w, r, &oauthError{status: http.StatusUnauthorized, code: "invalid_token", description: desc,
 		challenge: realm + `, error="invalid_token", error_description="` + desc + `"`})
 	return broker.AccessClaims{}, false
+}
+
+// dpopAccess verifies a token presented with the DPoP scheme: its proof,
+// which must cover the token (ath), and the token's binding to the proof's
+// key.
+func (s *Server) dpopAccess(r *http.Request, token string) (broker.AccessClaims, error) {
+	who := s.caller(r)
+	if err := s.readProof(r, &who); err != nil {
+		return broker.AccessClaims{}, err
+	}
+	if who.DPoP == "" {
+		return broker.AccessClaims{}, broker.ErrDPoPRequired
+	}
+	jkt, err := s.pipeline.ProofKey(r.Context(), who, token)
+	if err != nil {
+		return broker.AccessClaims{}, err
+	}
+	return s.broker.VerifyAccessDPoP(r.Context(), token, jkt)
 }
 
 // userinfo is OIDC Core §5.3 for the broker's own user.

@@ -49,6 +49,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	req := broker.AuthorizeRequest{
 		ResponseType: q.Get("response_type"), Scope: q.Get("scope"), State: q.Get("state"),
 		CodeChallenge: q.Get("code_challenge"), CodeChallengeMethod: q.Get("code_challenge_method"), Nonce: q.Get("nonce"),
+		Resource: q.Get("resource"),
 	}
 	scope, err := broker.ValidateAuthorize(c, req)
 	if err != nil {

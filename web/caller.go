@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/grants"
 )
 
@@ -17,6 +18,20 @@ import (
 // headers name and that is not itself a trusted proxy.
 func (s *Server) caller(r *http.Request) grants.Caller {
 	return grants.Caller{Addr: clientAddr(r.RemoteAddr, r.Header, s.trustedProxies)}
+}
+
+// readProof reads the request's DPoP proof into who, with the method and
+// URL the proof must name: the URL as the issuer publishes it, which is
+// what the client was told, whatever a proxy rewrote on the way.
+func (s *Server) readProof(r *http.Request, who *grants.Caller) error {
+	proofs := r.Header.Values("DPoP")
+	if len(proofs) > 1 {
+		return broker.Invalid("DPoP", "send one DPoP header")
+	}
+	if len(proofs) == 1 {
+		who.DPoP, who.Method, who.URL = proofs[0], r.Method, strings.TrimSuffix(s.broker.Issuer(), "/")+r.URL.Path
+	}
+	return nil
 }
 
 // bearerCaller is the caller with its Bearer token (RFC 6750 §2.1), if it

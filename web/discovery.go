@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 )
@@ -25,13 +26,22 @@ type metadata struct {
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 	ScopesSupported                   []string `json:"scopes_supported"`
 	AuthorizationResponseIss          bool     `json:"authorization_response_iss_parameter_supported"`
+	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	DPoPSigningAlgs                   []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 	iss := s.broker.Issuer()
 	auth := []string{"client_secret_basic", "client_secret_post"}
+	var assertionAlgs, dpopAlgs []string
+	if a := s.pipeline.Assertions; a != nil {
+		auth, assertionAlgs = append(auth, "private_key_jwt"), a.Algs()
+	}
+	if p := s.pipeline.Proofs; p != nil {
+		dpopAlgs = p.Algs()
+	}
 	// Public clients (PKCE) authenticate with their client_id alone.
-	tokenAuth := append(auth, "none")
+	tokenAuth := append(slices.Clip(auth), "none")
 	writeJSON(w, http.StatusOK, metadata{
 		Issuer:                            iss,
 		AuthorizationEndpoint:             iss + "/oauth2/authorize",
@@ -50,6 +60,8 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		ScopesSupported:                   []string{"openid"},
 		AuthorizationResponseIss:          true,
+		TokenEndpointAuthSigningAlgs:      assertionAlgs,
+		DPoPSigningAlgs:                   dpopAlgs,
 	})
 }
 

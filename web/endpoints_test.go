@@ -74,9 +74,9 @@ func TestDiscovery(t *testing.T) {
 				}
 				// Public clients (PKCE) use "none" at the token endpoint only.
 				for key, want := range map[string][]string{
-					"token_endpoint_auth_methods_supported":         {"client_secret_basic", "client_secret_post", "none"},
-					"introspection_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
-					"revocation_endpoint_auth_methods_supported":    {"client_secret_basic", "client_secret_post"},
+					"token_endpoint_auth_methods_supported":         {"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+					"introspection_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post", "private_key_jwt"},
+					"revocation_endpoint_auth_methods_supported":    {"client_secret_basic", "client_secret_post", "private_key_jwt"},
 				} {
 					got := strs(r.Body[key])
 					slices.Sort(got)

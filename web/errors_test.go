@@ -28,6 +28,7 @@ type call struct {
 	auth    string     // a raw Authorization header
 	basic   *[2]string // client_secret_basic, form-urlencoded (RFC 6749 §2.3.1)
 	chunked bool       // send the body with unknown length (chunked)
+	header  map[string]string
 }
 
 const noCType = "-"
@@ -65,6 +66,9 @@ func (f *fixture) send(t *testing.T, c call) response {
 	}
 	if c.auth != "" {
 		req.Header.Set("Authorization", c.auth)
+	}
+	for k, v := range c.header {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -64,6 +64,10 @@ func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (url.Valu
 	if err == nil {
 		who.ID, who.Secret, err = clientCredentials(r, form)
 	}
+	if err == nil {
+		who.AssertionType, who.Assertion = form.Get("client_assertion_type"), form.Get("client_assertion")
+		err = s.readProof(r, &who)
+	}
 	if err != nil {
 		s.writeOAuthError(w, r, err)
 		return nil, who, false

@@ -69,7 +69,7 @@ func (f *fixture) fedIntrospect(t *testing.T, id, secret, token, action, resourc
 // largest size as a body too large before the policy is looked at.
 func (f *fixture) fedWide(t *testing.T) *fixture {
 	t.Helper()
-	h := web.NewServer(f.svc, pipeline(f.Broker, f.Clock, grants.Limits{}, slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler), web.Options{}).Handler()
+	h := web.NewServer(f.svc, pipeline(f.Broker, f.Store, f.Clock, grants.Limits{}, slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler), web.Options{}).Handler()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	wide := *f

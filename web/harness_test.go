@@ -22,6 +22,8 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
 	"github.com/bridgekeeper/bridgekeeper/broker/xsolla"
+	"github.com/bridgekeeper/bridgekeeper/clientjwt"
+	"github.com/bridgekeeper/bridgekeeper/dpop"
 	"github.com/bridgekeeper/bridgekeeper/grants"
 	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 	"github.com/bridgekeeper/bridgekeeper/throttle"
@@ -177,7 +179,7 @@ func wire(tb testing.TB, store broker.Store, issuer string, log *slog.Logger, op
 	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second}, store, secrets, keys, clk.Now, log)
 	svc := services(b, store, secrets, clk, opts.BrokerSlots()...)
 	opts.Now = clk.Now
-	return wired{services: svc, handler: web.NewServer(svc, pipeline(b, clk, opts.Limits, log, opts.Platforms...), log, opts.Options).Handler(),
+	return wired{services: svc, handler: web.NewServer(svc, pipeline(b, store, clk, opts.Limits, log, opts.Platforms...), log, opts.Options).Handler(),
 		secrets: secrets, clock: clk}
 }
 
@@ -194,8 +196,19 @@ func services(b *broker.Broker, store broker.Store, secrets *keys.Secrets, clk *
 
 // pipeline is serve's pipeline over b: every grant, the guards of limits
 // and client rate limits on the test clock.
-func pipeline(b *broker.Broker, clk *clock, limits grants.Limits, log *slog.Logger, plats ...grants.Platform) *grants.Pipeline {
-	return grants.New(b, throttle.New(1000, clk.Now), limits, log,
+func pipeline(b *broker.Broker, store broker.Store, clk *clock, limits grants.Limits, log *slog.Logger, plats ...grants.Platform) *grants.Pipeline {
+	proofs, err := dpop.New(dpop.Config{Replay: store})
+	if err != nil {
+		panic(err)
+	}
+	iss := b.Issuer()
+	assertions, err := clientjwt.New(clientjwt.Config{Replay: store, Audiences: []string{iss, iss + "/oauth2/token",
+		iss + "/oauth2/introspect", iss + "/oauth2/revoke", iss + "/oauth2/device_authorization"}})
+	if err != nil {
+		panic(err)
+	}
+	return grants.New(grants.Config{Clients: b, Limiter: throttle.New(1000, clk.Now), Limits: limits, Log: log,
+		Proofs: proofs, Assertions: assertions},
 		grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b},
 		grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b},
 		grants.TokenExchange{Platforms: plats, SignIn: b})
@@ -245,6 +258,12 @@ func (f *fixture) do(t *testing.T, method, path, contentType, body string, basic
 	if basic != nil {
 		req.SetBasicAuth(url.QueryEscape(basic[0]), url.QueryEscape(basic[1]))
 	}
+	return roundTrip(t, req)
+}
+
+// roundTrip sends req and reads the answer, JSON or not.
+func roundTrip(t *testing.T, req *http.Request) response {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

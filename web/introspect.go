@@ -26,6 +26,8 @@ type introspectionResponse struct {
 	UserID               string   `json:"userId,omitempty"`
 	TimeOffset           *int     `json:"timeOffset,omitempty"`
 	FederationFromUserID string   `json:"federationFromUserId,omitempty"`
+	// Confirmation is a DPoP-bound token's key (RFC 9449 §6.2).
+	Confirmation *broker.Confirmation `json:"cnf,omitempty"`
 	// Allowed answers the request's action + resource against the token's
 	// policy (GS2 federation); absent when no action was asked about.
 	Allowed *bool `json:"allowed,omitempty"`
@@ -70,7 +72,11 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tokenType := ""
-	if in.TokenUse == "access_token" {
+	var cnf *broker.Confirmation
+	switch {
+	case in.JKT != "":
+		tokenType, cnf = broker.TokenTypeDPoP, &broker.Confirmation{JKT: in.JKT}
+	case in.TokenUse == "access_token":
 		tokenType = "Bearer"
 	}
 	var allowed *bool
@@ -86,7 +92,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		Allowed: allowed, Active: true, TokenType: tokenType, TokenUse: in.TokenUse, Scope: in.Scope, ClientID: in.ClientID, Subject: in.Subject,
 		Audience: in.Audience, Issuer: in.Issuer, JTI: in.JTI, IssuedAt: in.IssuedAt.Unix(),
 		ExpiresAt: in.ExpiresAt.Unix(), Namespace: in.Namespace, UserID: in.UserID,
-		TimeOffset: in.TimeOffset, FederationFromUserID: in.FederationFromUserID,
+		TimeOffset: in.TimeOffset, FederationFromUserID: in.FederationFromUserID, Confirmation: cnf,
 	})
 }
 

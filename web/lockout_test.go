@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"net/netip"
@@ -45,15 +43,7 @@ func (f *fixture) tokenFrom(t *testing.T, header map[string]string, id, secret s
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.Body)
-	return r
+	return roundTrip(t, req)
 }
 
 // xff is an X-Forwarded-For header.

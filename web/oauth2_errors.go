@@ -89,10 +89,14 @@ func (s *Server) oauthAnswer(r *http.Request, err error) (int, string, string) {
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge, oauth2errors.ErrInvalidRequest.Error(), desc
 	}
-	if e := broker.Refusal(err); kind == broker.KindInvalid && e.Field == "scope" {
+	switch e := broker.Refusal(err); {
+	case kind != broker.KindInvalid:
+	case e.Field == "scope":
 		m.code = oauth2errors.ErrInvalidScope.Error()
-	} else if kind == broker.KindInvalid && e.Field == "response_type" {
+	case e.Field == "response_type":
 		m.code = oauth2errors.ErrUnsupportedResponseType.Error()
+	case e.Reason == broker.ReasonTarget:
+		m.code = "invalid_target" // RFC 8707 §2
 	}
 	return m.status, m.code, desc
 }

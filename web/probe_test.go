@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 )
 
@@ -116,11 +117,11 @@ func TestPublicClientRevokes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mine, err := f.Broker.LoginByLink(ctx, public, 1, "player-1", nil)
+		mine, err := f.Broker.LoginByLink(ctx, public, 1, "player-1", nil, broker.Binding{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		theirs, err := f.Broker.LoginByLink(ctx, other, 1, "player-2", nil)
+		theirs, err := f.Broker.LoginByLink(ctx, other, 1, "player-2", nil, broker.Binding{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"net/http"
 )
 
@@ -31,7 +32,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := tokenResponse{
-		AccessToken: tok.AccessToken, IssuedTokenType: tok.IssuedTokenType, TokenType: "Bearer", ExpiresIn: tok.ExpiresIn,
+		AccessToken: tok.AccessToken, IssuedTokenType: tok.IssuedTokenType, TokenType: cmp.Or(tok.TokenType, "Bearer"), ExpiresIn: tok.ExpiresIn,
 		RefreshToken: tok.RefreshToken, Scope: tok.Scope, IDToken: tok.IDToken, UserID: tok.UserID,
 	}
 	if !tok.Expire.IsZero() {

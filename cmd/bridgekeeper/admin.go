@@ -6,11 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/clientjwt"
 )
 
 // multi is a repeatable string flag.
@@ -49,11 +51,20 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	slot := s.fs.Int("custom-id-slot", broker.DefaultCustomIDSlot, "takeover slot of server_custom_id identities")
 	s.fs.Float64Var(&spec.RateLimit, "rate-limit", 0, "requests per second the client may make to rate-limited endpoints (0: unlimited)")
 	s.fs.BoolVar(&spec.NoCreateUsers, "no-create-users", false, "token exchange signs in existing players only: an unknown identity is refused")
+	jwksFile := s.fs.String("jwks", "", "file of the client's public keys (a JWK Set): it authenticates with private_key_jwt, and gets no secret")
+	s.fs.StringVar(&spec.JWKSURI, "jwks-uri", "", "URL of the client's public keys (a JWK Set): private_key_jwt, no secret")
+	s.fs.BoolVar(&spec.RequireDPoP, "require-dpop", false, "refuse the client's token requests without a DPoP proof")
+	var resources multi
+	s.fs.Var(&resources, "resource", "resource server (absolute URI) the client may ask tokens for (repeatable)")
 	output := s.fs.String("output", "text", "text | json")
 	cfg, err := s.load(args, e)
 	if err != nil {
 		return err
 	}
+	if spec.JWKS, err = clientKeys(*jwksFile, spec.JWKSURI); err != nil {
+		return err
+	}
+	spec.Resources = resources
 	if err := checkOutput(*output); err != nil {
 		return err
 	}
@@ -104,9 +115,18 @@ func clientUpdate(ctx context.Context, args []string, e env) error {
 	slot := s.fs.Int("custom-id-slot", 0, "takeover slot of server_custom_id identities")
 	rateLimit := s.fs.Float64("rate-limit", 0, "requests per second to rate-limited endpoints (0: unlimited)")
 	noCreate := s.fs.Bool("no-create-users", false, "token exchange signs in existing players only (--no-create-users=false: creates them)")
+	jwksFile := s.fs.String("jwks", "", "file of the client's public keys (a JWK Set); replaces its keys")
+	jwksURI := s.fs.String("jwks-uri", "", "URL of the client's public keys; replaces its keys")
+	requireDPoP := s.fs.Bool("require-dpop", false, "refuse token requests without a DPoP proof (--require-dpop=false: allow)")
+	var resources multi
+	s.fs.Var(&resources, "resource", "resource server the client may ask tokens for (repeatable); replaces the list")
 	rotate := s.fs.Bool("rotate-secret", false, "issue a new secret; the old one stops working")
 	output := s.fs.String("output", "text", "text | json")
 	cfg, err := s.load(args, e)
+	if err != nil {
+		return err
+	}
+	jwks, err := clientKeys(*jwksFile, *jwksURI)
 	if err != nil {
 		return err
 	}
@@ -138,6 +158,13 @@ func clientUpdate(ctx context.Context, args []string, e env) error {
 			ch.RateLimit = rateLimit
 		case "no-create-users":
 			ch.NoCreateUsers = noCreate
+		case "jwks", "jwks-uri":
+			// Either replaces the client's keys, both sources at once.
+			ch.JWKS, ch.JWKSURI = &jwks, jwksURI
+		case "require-dpop":
+			ch.RequireDPoP = requireDPoP
+		case "resource":
+			ch.Resources = (*[]string)(&resources)
 		}
 	})
 	store, secrets, _, err := openSealed(ctx, cfg, mustExist)
@@ -150,6 +177,28 @@ func clientUpdate(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	return printCredentials(e, *output, c.ID, secret)
+}
+
+// clientKeys reads and checks a private_key_jwt client's keys: the JWK Set
+// in file, or the jwks_uri (the keys there are fetched when the client
+// authenticates).
+func clientKeys(file, uri string) (string, error) {
+	if uri != "" {
+		if err := clientjwt.CheckJWKSURI(uri); err != nil {
+			return "", fmt.Errorf("jwks-uri: %w", err)
+		}
+	}
+	if file == "" {
+		return "", nil
+	}
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("jwks: %w", err)
+	}
+	if _, err := clientjwt.ParseJWKS(doc); err != nil {
+		return "", fmt.Errorf("jwks: %s: %w", file, err)
+	}
+	return string(doc), nil
 }
 
 func checkOutput(o string) error {

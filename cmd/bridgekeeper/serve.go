@@ -9,13 +9,16 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/gs2"
 	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 	"github.com/bridgekeeper/bridgekeeper/broker/xsolla"
+	"github.com/bridgekeeper/bridgekeeper/clientjwt"
 	"github.com/bridgekeeper/bridgekeeper/config"
+	"github.com/bridgekeeper/bridgekeeper/dpop"
 	"github.com/bridgekeeper/bridgekeeper/grants"
 	"github.com/bridgekeeper/bridgekeeper/throttle"
 	"github.com/bridgekeeper/bridgekeeper/web"
@@ -60,8 +63,13 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	proofs, assertions, err := bindings(store, cfg.Issuer)
+	if err != nil {
+		return err
+	}
 	// The grants the token endpoint serves, in one explicit list.
-	pipeline := grants.New(b, throttle.New(100_000, time.Now), limits, log,
+	pipeline := grants.New(grants.Config{Clients: b, Limiter: throttle.New(100_000, time.Now), Limits: limits, Log: log,
+		Proofs: proofs, Assertions: assertions},
 		grants.AuthorizationCode{Redeemer: b},
 		grants.ClientCredentials{Issuer: b},
 		grants.ServerCustomID{Login: b},
@@ -208,4 +216,25 @@ func newHTTPServer(cfg config.Config, h http.Handler, log *slog.Logger) *http.Se
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// bindings are the verifiers of DPoP proofs and of private_key_jwt client
+// assertions; both remember what they saw in the store, so that a replay
+// is refused on every replica.
+func bindings(store broker.Store, issuer string) (*dpop.Verifier, *clientjwt.Verifier, error) {
+	proofs, err := dpop.New(dpop.Config{Replay: store})
+	if err != nil {
+		return nil, nil, fmt.Errorf("dpop: %w", err)
+	}
+	iss := strings.TrimSuffix(issuer, "/")
+	// RFC 7523 §3: the audience is the server; OIDC Core §9 names the
+	// token endpoint. Either, or the endpoint the assertion is sent to.
+	assertions, err := clientjwt.New(clientjwt.Config{Replay: store, Audiences: []string{
+		iss, iss + "/", iss + "/oauth2/token", iss + "/oauth2/introspect", iss + "/oauth2/revoke",
+		iss + "/oauth2/device_authorization",
+	}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("private_key_jwt: %w", err)
+	}
+	return proofs, assertions, nil
 }

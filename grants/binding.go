@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 
-
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/clientjwt"
 	"github.com/bridgekeeper/bridgekeeper/dpop"
@@ -130,4 +129,3 @@ func bindingRefusal(e *broker.Error) error {
 	}
 	return nil
 }
-

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
@@ -143,7 +144,7 @@ func CheckURL(s string) (*url.URL, error) {
 
 // Loopback reports whether host is localhost or a loopback address.
 func Loopback(host string) bool {
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)

@@ -151,6 +151,7 @@ func TestClientCreateBadInput(t *testing.T) {
 		db := s.newURL(t)
 		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK()}
 		base := []string{"client", "create", "--output", "json", "--database", db}
+		cc := []string{"--namespace", "ns", "--name", "n", "--grant", "client_credentials"}
 
 		tests := []struct {
 			name string
@@ -172,6 +173,13 @@ func TestClientCreateBadInput(t *testing.T) {
 			{"bad custom-id slot", []string{"--namespace", "ns", "--name", "n", "--grant", "server_custom_id", "--custom-id-slot", "-5"}, []string{"custom-id-slot"}},
 			{"unknown output", []string{"--namespace", "ns", "--name", "n", "--grant", "client_credentials", "--output", "yaml"}, []string{"output"}},
 			{"unknown flag", []string{"--namespace", "ns", "--name", "n", "--grant", "client_credentials", "--colour"}, []string{"colour"}},
+			{"jwks file missing", append(slices.Clone(cc), "--jwks", t.TempDir()+"/none.json"), []string{"jwks"}},
+			{"jwks not a key set", append(slices.Clone(cc), "--jwks", writeFile(t, "junk.json", `{"keys":"no"}`)), []string{"jwks"}},
+			{"jwks with a private key", append(slices.Clone(cc), "--jwks", writeFile(t, "private.json", privateJWKS)), []string{"jwks"}},
+			{"jwks and jwks-uri", append(slices.Clone(cc), "--jwks", writeFile(t, "public.json", publicJWKS), "--jwks-uri", "https://game.example/jwks"), []string{"jwks", "not both"}},
+			{"jwks-uri in clear off loopback", append(slices.Clone(cc), "--jwks-uri", "http://game.example/jwks"), []string{"jwks-uri", "https"}},
+			{"public client with keys", []string{"--namespace", "ns", "--name", "n", "--public", "--grant", "authorization_code", "--jwks-uri", "https://game.example/jwks"}, []string{"jwks", "public"}},
+			{"relative resource", append(slices.Clone(cc), "--resource", "/api"), []string{"resource", `"/api"`}},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -193,8 +201,21 @@ func TestClientCreateBadInput(t *testing.T) {
 		if ls := listClients(t, db); len(ls) != 0 {
 			t.Errorf("failed creates left clients behind: %v", listedIDs(ls))
 		}
+		// A private_key_jwt client gets no secret.
+		r := mustBK(t, env, append(slices.Clone(base), append(slices.Clone(cc), "--jwks", writeFile(t, "keys.json", publicJWKS),
+			"--require-dpop", "--resource", "https://matchmaking.example/")...)...)
+		var c created
+		if err := json.Unmarshal([]byte(r.stdout), &c); err != nil || c.ClientID == "" || c.ClientSecret != "" {
+			t.Errorf("private_key_jwt client: %v %+v", err, c)
+		}
 	})
 }
+
+// A P-256 key, public and with its private part, as JWK Sets.
+const (
+	publicJWKS  = `{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","use":"sig","alg":"ES256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`
+	privateJWKS = `{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}`
+)
 
 func TestClientListBadOutput(t *testing.T) {
 	t.Parallel()

@@ -129,8 +129,11 @@ type AuthRequest struct {
 	Provider      string // the upstream chosen
 	LinkUserID    string // set when a signed-in user links another provider
 	Resource      string // RFC 8707 resource asked for; "" for none
-	CreatedAt     time.Time
-	ExpiresAt     time.Time
+	// DeviceCode is the device sign-in (RFC 8628) the request signs a
+	// player in for: hex of its user code's hash; "" for none.
+	DeviceCode string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
 }
 
 // AuthCode is an issued authorization code (RFC 6749 §4.1.2), stored hashed.
@@ -150,6 +153,33 @@ type AuthCode struct {
 	FamilyID      string    // the refresh-token family its exchange started
 	Resource      string    // the authorization request's resource
 }
+
+// DeviceCode is a device authorization (RFC 8628): a console's sign-in,
+// waiting for the player to approve it in a browser. Both codes are stored
+// hashed.
+type DeviceCode struct {
+	DeviceHash  []byte // what the device polls with
+	UserHash    []byte // what the player types
+	ClientID    string
+	NamespaceID string
+	Scope       string
+	Resource    string
+	Status      string // DevicePending, DeviceApproved, DeviceDenied, DeviceIssued
+	UserID      string // the approving player
+	AuthTime    time.Time
+	Interval    time.Duration // how often the device may poll
+	LastPollAt  time.Time     // zero before the first poll
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// The states of a DeviceCode.
+const (
+	DevicePending  = "pending"
+	DeviceApproved = "approved"
+	DeviceDenied   = "denied"
+	DeviceIssued   = "issued" // its tokens were handed out: spent
+)
 
 // Account is a GS2-Account account: a user created anonymously with a
 // random password, stored only as a slow hash (bcrypt).

@@ -151,6 +151,23 @@ type RevocationStore interface {
 	UserLogout(ctx context.Context, userID string) (at time.Time, keepJTI string, err error)
 }
 
+// DeviceStore keeps device authorizations (RFC 8628).
+type DeviceStore interface {
+	// CreateDeviceCode stores a new one; ErrAlreadyExists when a code's
+	// hash is taken.
+	CreateDeviceCode(ctx context.Context, d DeviceCode) error
+	GetDeviceCode(ctx context.Context, deviceHash []byte) (DeviceCode, error)
+	GetDeviceCodeByUser(ctx context.Context, userHash []byte) (DeviceCode, error)
+	// PollDeviceCode records a poll at now and the interval from then on.
+	PollDeviceCode(ctx context.Context, deviceHash []byte, now time.Time, interval time.Duration) error
+	// DecideDeviceCode approves (status DeviceApproved, with the player)
+	// or denies a pending, unexpired code; ErrNotFound when it is not.
+	DecideDeviceCode(ctx context.Context, userHash []byte, status, userID string, authTime, now time.Time) error
+	// IssueDeviceCode spends an approved code (DeviceIssued); ErrNotFound
+	// when it is not approved, so of concurrent polls one gets tokens.
+	IssueDeviceCode(ctx context.Context, deviceHash []byte) error
+}
+
 // OnceStore remembers one-time values — a DPoP proof's jti under its key,
 // a client assertion's jti — in the database, so that a replay is refused
 // whichever broker replica it reaches.
@@ -176,13 +193,14 @@ type Store interface {
 	keys.Store
 	RevocationStore
 	OnceStore
+	DeviceStore
 
 	// InTx runs fn in one transaction; fn's Store sees and writes only inside
 	// it. An error from fn rolls the transaction back and is returned as is.
 	InTx(ctx context.Context, fn func(Store) error) error
 	// PurgeExpired deletes refresh tokens, family revocations, access-token
-	// revocations, authorization requests, authorization codes, bans and
-	// one-time values that expired before now, and reports how many rows went. (A used code is
+	// revocations, authorization requests, authorization codes, bans,
+	// one-time values and device codes that expired before now, and reports how many rows went. (A used code is
 	// kept until it expires, so that a replay is recognised as one.)
 	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
 	Ping(ctx context.Context) error

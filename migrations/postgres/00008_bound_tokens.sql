@@ -25,7 +25,33 @@ CREATE TABLE used_once (
 );
 CREATE INDEX used_once_expires_idx ON used_once (expires_at);
 
+-- Device authorization (RFC 8628): a console's pending sign-in, found by
+-- the device code it polls with and by the user code the player types,
+-- both stored hashed. status: pending, approved, denied, issued (its
+-- tokens were handed out: the device code is spent).
+CREATE TABLE device_codes (
+    device_hash  BYTEA PRIMARY KEY,
+    user_hash    BYTEA NOT NULL UNIQUE,
+    client_id    TEXT NOT NULL,
+    namespace_id TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    resource     TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    user_id      TEXT NOT NULL DEFAULT '',
+    auth_time    TIMESTAMPTZ,
+    interval_ms  BIGINT NOT NULL,
+    last_poll_at TIMESTAMPTZ,
+    created_at   TIMESTAMPTZ NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX device_codes_expires_idx ON device_codes (expires_at);
+-- The device sign-in an authorization request is for: hex of the user
+-- code's hash ('' for a client's own sign-in).
+ALTER TABLE auth_requests ADD COLUMN device_code TEXT NOT NULL DEFAULT '';
+
 -- +goose Down
+ALTER TABLE auth_requests DROP COLUMN device_code;
+DROP TABLE device_codes;
 DROP TABLE used_once;
 ALTER TABLE refresh_tokens DROP COLUMN jkt;
 ALTER TABLE refresh_tokens DROP COLUMN resource;

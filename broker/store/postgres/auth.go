@@ -16,7 +16,7 @@ type authRows struct{ *conn }
 // CreateAuthRequest implements broker.AuthStore.
 func (s authRows) CreateAuthRequest(ctx context.Context, r broker.AuthRequest) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO auth_requests (`+sqlstore.AuthRequestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		codec.AuthRequestArgs(r)...)
 	return wrap("create auth request", err)
 }

@@ -173,10 +173,11 @@ func (s tokens) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 		q AS (DELETE FROM auth_requests WHERE expires_at < $1 RETURNING 1),
 		c AS (DELETE FROM auth_codes WHERE expires_at < $1 RETURNING 1),
 		b AS (DELETE FROM bans WHERE release_at < $1 RETURNING 1),
-		o AS (DELETE FROM used_once WHERE expires_at < $1 RETURNING 1)
+		o AS (DELETE FROM used_once WHERE expires_at < $1 RETURNING 1),
+		d AS (DELETE FROM device_codes WHERE expires_at < $1 RETURNING 1)
 		SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM f) + (SELECT count(*) FROM a)
 			+ (SELECT count(*) FROM q) + (SELECT count(*) FROM c) + (SELECT count(*) FROM b)
-			+ (SELECT count(*) FROM o)`,
+			+ (SELECT count(*) FROM o) + (SELECT count(*) FROM d)`,
 		now).Scan(&n)
 	return n, wrap("purge expired", err)
 }

@@ -16,7 +16,7 @@ type authRows struct{ *conn }
 // CreateAuthRequest implements broker.AuthStore.
 func (s authRows) CreateAuthRequest(ctx context.Context, r broker.AuthRequest) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_requests (`+sqlstore.AuthRequestColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		codec.AuthRequestArgs(r)...)
 	return wrap("create auth request", err)
 }

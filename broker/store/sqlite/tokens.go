@@ -173,7 +173,7 @@ func (s tokens) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 	err := s.atomic(ctx, "purge expired", func(q dbtx) error {
 		total = 0
 		for _, table := range []string{
-			"refresh_tokens", "revoked_families", "revoked_access_tokens", "auth_requests", "auth_codes", "bans", "used_once",
+			"refresh_tokens", "revoked_families", "revoked_access_tokens", "auth_requests", "auth_codes", "bans", "used_once", "device_codes",
 		} {
 			column := "expires_at"
 			if table == "bans" {

@@ -34,6 +34,7 @@ func authRequest(name string) broker.AuthRequest {
 		Provider:      "google",
 		LinkUserID:    "u-1",
 		Resource:      "https://matchmaking.example/",
+		DeviceCode:    "0a1b2c",
 		CreatedAt:     t0.In(jst),
 		ExpiresAt:     at(10 * time.Minute),
 	}

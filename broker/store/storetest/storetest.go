@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) broker.Store) {
 	cases = append(cases, identityCases()...)
 	cases = append(cases, tokenCases()...)
 	cases = append(cases, authCases()...)
+	cases = append(cases, deviceCases()...)
 	cases = append(cases, accountCases()...)
 	cases = append(cases, txCases()...)
 	cases = append(cases, concurrencyCases()...)

@@ -170,7 +170,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"account", broker.Account{UserID: "u", NamespaceID: "n", PasswordHash: []byte("h"), TimeOffset: -60, CreatedAt: t0},
 			func(r Row) (any, error) { return c.ScanAccount(r) }, AccountColumns},
 		{"auth request", broker.AuthRequest{Hash: []byte{1}, ClientID: "c", NamespaceID: "n", RedirectURI: "https://a/cb", Scope: "openid",
-			State: "s", CodeChallenge: "cc", Nonce: "no", Provider: "p", LinkUserID: "u", Resource: "https://api.example/", CreatedAt: t0, ExpiresAt: t1},
+			State: "s", CodeChallenge: "cc", Nonce: "no", Provider: "p", LinkUserID: "u", Resource: "https://api.example/", DeviceCode: "ab", CreatedAt: t0, ExpiresAt: t1},
 			func(r Row) (any, error) { return c.ScanAuthRequest(r) }, AuthRequestColumns},
 		{"auth code", broker.AuthCode{Hash: []byte{1}, ClientID: "c", NamespaceID: "n", UserID: "u", RedirectURI: "https://a/cb",
 			Scope: "openid", Nonce: "no", CodeChallenge: "cc", AuthTime: t0, CreatedAt: t0, ExpiresAt: t1, UsedAt: t1, FamilyID: "f",
@@ -179,6 +179,13 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"refresh token", broker.RefreshToken{Hash: []byte{1}, FamilyID: "f", ClientID: "c", UserID: "u", NamespaceID: "n",
 			Scope: "openid", TimeOffset: 30, Resource: "https://api.example/", JKT: "thumb", CreatedAt: t0, ExpiresAt: t1, FamilyRevoked: true},
 			func(r Row) (any, error) { return c.ScanRefreshToken(r) }, RefreshTokenColumns},
+		{"device code", broker.DeviceCode{DeviceHash: []byte{1}, UserHash: []byte{2}, ClientID: "c", NamespaceID: "n", Scope: "openid",
+			Resource: "https://api.example/", Status: broker.DeviceApproved, UserID: "u", AuthTime: t0, Interval: 5 * time.Second,
+			LastPollAt: t1, CreatedAt: t0, ExpiresAt: t1},
+			func(r Row) (any, error) { return c.ScanDeviceCode(r) }, DeviceCodeColumns},
+		{"pending device code", broker.DeviceCode{DeviceHash: []byte{1}, UserHash: []byte{2}, Status: broker.DevicePending,
+			Interval: 5 * time.Second, CreatedAt: t0, ExpiresAt: t1},
+			func(r Row) (any, error) { return c.ScanDeviceCode(r) }, DeviceCodeColumns},
 		{"signing key", keys.SigningKey{ID: "k", Alg: "ES256", Sealed: []byte{1}, CreatedAt: t0, RetiredAt: t1, PublishUntil: t1},
 			func(r Row) (any, error) { return c.ScanSigningKey(r) }, SigningKeyColumns},
 		{"ban", broker.Ban{UserID: "u", Name: "cheat", Reason: "r", ReleaseAt: t1, CreatedAt: t0},
@@ -211,6 +218,8 @@ func TestCodecRoundTrip(t *testing.T) {
 				row = c.SigningKeyArgs(m)
 			case broker.Ban:
 				row = c.BanArgs(m)
+			case broker.DeviceCode:
+				row = c.DeviceCodeArgs(m)
 			}
 			if n := len(strings.Split(tc.columns, ",")); len(row) < n {
 				t.Fatalf("%d arguments for %d columns", len(row), n)

@@ -217,7 +217,37 @@ const PendingLinkTTL = 10 * time.Minute
 // StartLink), stored under the hash of its ID in a domain of its own, so
 // that no held link is resumed as an authorization (ResumeAuthorization)
 // nor an authorization taken as a held link.
-func heldLinkHash(id string) []byte { return TokenHash("held link\x00" + id) }
+const heldLink = "held link"
+
+// heldHash is the stored hash of held request id of a domain.
+func heldHash(domain, id string) []byte { return TokenHash(domain + "\x00" + id) }
+
+// hold stores req, with value in its Nonce, under a new ID in domain for
+// ttl, and returns the ID.
+func (b *Broker) hold(ctx context.Context, req AuthRequest, domain, value string, ttl time.Duration) (string, error) {
+	id := NewOpaqueToken("")
+	now := b.now()
+	req.Hash, req.Nonce, req.CreatedAt, req.ExpiresAt = heldHash(domain, id), value, now, now.Add(ttl)
+	if err := b.store.CreateAuthRequest(ctx, req); err != nil {
+		return "", fmt.Errorf("store held request: %w", err)
+	}
+	return id, nil
+}
+
+// take consumes held request id of domain: once, before it expires, else
+// ErrNotFound. It returns the request and the value held with it.
+func (b *Broker) take(ctx context.Context, domain, id string) (AuthRequest, string, error) {
+	if id == "" || len(id) > 128 {
+		return AuthRequest{}, "", ErrNotFound
+	}
+	req, err := b.store.ConsumeAuthRequest(ctx, heldHash(domain, id), b.now())
+	if err != nil {
+		return AuthRequest{}, "", err
+	}
+	value := req.Nonce
+	req.Nonce = ""
+	return req, value, nil
+}
 
 // HoldLink holds the link of subject, the identity signed in upstream for
 // the link request req, until the player confirms it (TakeLink); it
@@ -233,43 +263,38 @@ func (b *Broker) HoldLink(ctx context.Context, req AuthRequest, subject string) 
 	if err != nil {
 		return "", User{}, fmt.Errorf("find the linking user: %w", err)
 	}
-	id := NewOpaqueToken("")
-	now := b.now()
-	req.Hash, req.Nonce, req.CreatedAt, req.ExpiresAt = heldLinkHash(id), subject, now, now.Add(PendingLinkTTL)
-	if err := b.store.CreateAuthRequest(ctx, req); err != nil {
-		return "", User{}, fmt.Errorf("store held link: %w", err)
-	}
-	return id, u, nil
+	id, err := b.hold(ctx, req, heldLink, subject, PendingLinkTTL)
+	return id, u, err
 }
 
 // TakeLink consumes the held link id and returns its link request and
 // upstream subject: once, before it expires; else ErrNotFound.
 func (b *Broker) TakeLink(ctx context.Context, id string) (AuthRequest, string, error) {
-	if id == "" || len(id) > 128 {
-		return AuthRequest{}, "", ErrNotFound
-	}
-	req, err := b.store.ConsumeAuthRequest(ctx, heldLinkHash(id), b.now())
-	if err != nil {
-		return AuthRequest{}, "", err
-	}
-	subject := req.Nonce
-	req.Nonce = ""
-	return req, subject, nil
+	return b.take(ctx, heldLink, id)
 }
 
 // LinkConfirmToken is the anti-CSRF token of the confirmation of held link
 // id, a MAC of the ID: the confirmation page carries it in its form, the
 // browser the ID in a cookie, and a confirmation needs both
 // (ConfirmsLink).
-func (b *Broker) LinkConfirmToken(id string) string {
-	return b.secrets.Derive("link confirmation", id)
+func (b *Broker) LinkConfirmToken(id string) string { return b.confirmToken(heldLink, id) }
+
+// confirmToken is the anti-CSRF token of held request id of domain.
+func (b *Broker) confirmToken(domain, id string) string {
+	if domain == heldLink {
+		return b.secrets.Derive("link confirmation", id) // as before domains
+	}
+	return b.secrets.Derive(domain+" confirmation", id)
+}
+
+// confirms reports, in constant time, whether token is confirmToken(domain, id).
+func (b *Broker) confirms(domain, id, token string) bool {
+	return id != "" && subtle.ConstantTimeCompare([]byte(b.confirmToken(domain, id)), []byte(token)) == 1
 }
 
 // ConfirmsLink reports, in constant time, whether token is held link id's
 // LinkConfirmToken.
-func (b *Broker) ConfirmsLink(id, token string) bool {
-	return id != "" && subtle.ConstantTimeCompare([]byte(b.LinkConfirmToken(id)), []byte(token)) == 1
-}
+func (b *Broker) ConfirmsLink(id, token string) bool { return b.confirms(heldLink, id, token) }
 
 // ErrSlotTaken: the player already has a link in the slot.
 var ErrSlotTaken = Conflict("the player already has a link in this slot", nil)

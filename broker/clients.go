@@ -141,10 +141,14 @@ const (
 	// GrantTokenExchange is RFC 8693's: a platform's credential for the
 	// broker's tokens (platform sign-in).
 	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+	// GrantDeviceCode is RFC 8628's: a console signs in through a code
+	// the player approves in a browser.
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // GrantShortNames maps accepted short names to full grant types.
-var GrantShortNames = map[string]string{"server_custom_id": GrantServerCustomID, "token-exchange": GrantTokenExchange}
+var GrantShortNames = map[string]string{"server_custom_id": GrantServerCustomID, "token-exchange": GrantTokenExchange,
+	"device_code": GrantDeviceCode}
 
 // CreateClient registers a client and returns it with its secret, which is
 // shown once and stored only hashed. The namespace is created if absent.
@@ -315,10 +319,10 @@ func validateClient(c Client, namespace string) error {
 	if len(c.Grants) == 0 {
 		errs = append(errs, errors.New("grant: at least one is required"))
 	}
-	known := []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantServerCustomID, GrantGS2Trusted, GrantTokenExchange}
+	known := []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantServerCustomID, GrantGS2Trusted, GrantTokenExchange, GrantDeviceCode}
 	for _, g := range c.Grants {
 		if !slices.Contains(known, g) {
-			errs = append(errs, fmt.Errorf("grant: %q is not one of %s (or server_custom_id, token-exchange)", g, strings.Join(known, ", ")))
+			errs = append(errs, fmt.Errorf("grant: %q is not one of %s (or server_custom_id, token-exchange, device_code)", g, strings.Join(known, ", ")))
 		}
 		if c.Public && slices.Contains(ConfidentialOnly, g) {
 			errs = append(errs, fmt.Errorf("grant: a public client cannot use %s", g))

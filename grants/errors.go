@@ -2,6 +2,7 @@ package grants
 
 import (
 	"errors"
+	"slices"
 
 	oauth2errors "github.com/go-oauth2/oauth2/v4/errors"
 
@@ -46,6 +47,9 @@ func refused(err error) error {
 	case e == nil:
 	case bindingRefusal(e) != nil:
 		return withCode(bindingRefusal(e), err)
+	case slices.Contains(broker.DeviceReasons, e.Reason):
+		// RFC 8628 §3.5: the polling answers are error codes of their own.
+		return withCode(errors.New(e.Reason), err)
 	case e.Kind == broker.KindInvalid && e.Field == "scope":
 		return withCode(oauth2errors.ErrInvalidScope, err)
 	case e.Kind == broker.KindInvalid && e.Reason == reasonRequest:

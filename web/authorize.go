@@ -124,6 +124,10 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.holdLink(w, r, req, up, ident.Subject) // linked only when confirmed (link_confirm.go)
 		return
 	}
+	if req.DeviceCode != "" {
+		s.holdDevice(w, r, req, up, ident.Subject) // approved only when confirmed (device.go)
+		return
+	}
 	code, err := s.broker.CompleteLogin(r.Context(), req, up.Slot, ident.Subject, s.now())
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "complete login", "err", err)

@@ -15,6 +15,7 @@ type metadata struct {
 	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	DeviceAuthorizationEndpoint       string   `json:"device_authorization_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
@@ -49,8 +50,9 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 		UserinfoEndpoint:                  iss + "/userinfo",
 		IntrospectionEndpoint:             iss + "/oauth2/introspect",
 		RevocationEndpoint:                iss + "/oauth2/revoke",
+		DeviceAuthorizationEndpoint:       iss + "/oauth2/device_authorization",
 		JWKSURI:                           iss + "/.well-known/jwks.json",
-		GrantTypesSupported:               []string{broker.GrantAuthorizationCode, broker.GrantRefreshToken, broker.GrantClientCredentials, broker.GrantServerCustomID, broker.GrantTokenExchange},
+		GrantTypesSupported:               []string{broker.GrantAuthorizationCode, broker.GrantRefreshToken, broker.GrantClientCredentials, broker.GrantServerCustomID, broker.GrantTokenExchange, broker.GrantDeviceCode},
 		ResponseTypesSupported:            []string{"code"},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  s.broker.Keys().Algs(),

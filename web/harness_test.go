@@ -211,7 +211,7 @@ func pipeline(b *broker.Broker, store broker.Store, clk *clock, limits grants.Li
 		Proofs: proofs, Assertions: assertions},
 		grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b},
 		grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b},
-		grants.TokenExchange{Platforms: plats, SignIn: b})
+		grants.TokenExchange{Platforms: plats, SignIn: b}, grants.DeviceCode{Poller: b})
 }
 
 // gameServer is the spec of a typical confidential game-server client.

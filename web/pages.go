@@ -14,7 +14,7 @@ var templateFiles embed.FS
 // pages are parsed once; each is the layout around its own content.
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"login", "error", "conflict", "linked", "confirm_link"} {
+	for _, name := range []string{"login", "error", "conflict", "linked", "confirm_link", "device", "confirm_device", "device_done"} {
 		m[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return m
@@ -22,7 +22,8 @@ var pages = func() map[string]*template.Template {
 
 var pageTitles = map[string]string{
 	"login": "Sign in", "error": "Sign-in problem", "conflict": "Already linked", "linked": "Account linked",
-	"confirm_link": "Link account?",
+	"confirm_link": "Link account?", "device": "Sign in on your device", "confirm_device": "Approve sign-in?",
+	"device_done": "Device sign-in",
 }
 
 type pageData struct {
@@ -30,9 +31,12 @@ type pageData struct {
 	Message  string
 	Provider string
 	Choices  []choice
-	// Player and Token are confirm_link's: the player an identity is to be
-	// linked to, and the form's anti-CSRF token.
-	Player, Token string
+	// Player and Token are the confirmation pages': the player an identity
+	// is to be linked to, or a device signed in as, and the form's
+	// anti-CSRF token. Code is the device page's user code.
+	Player, Token, Code string
+	// Client is the application a device sign-in is for.
+	Client string
 	// formAction is the page's CSP form-action, 'none' when empty: where
 	// its form posts, and where that answer may redirect to (browsers
 	// check form-action on the redirects too).

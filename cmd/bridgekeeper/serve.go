@@ -75,6 +75,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		grants.ServerCustomID{Login: b},
 		grants.RefreshToken{Refresher: b},
 		grants.TokenExchange{Platforms: plats, SignIn: b},
+		grants.DeviceCode{Poller: b},
 	)
 	opts := web.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: time.Duration(cfg.RequestTimeout), Upstreams: ups,

@@ -16,10 +16,14 @@
 //
 // Scenarios run one after another, never concurrently: (a) client_credentials
 // against LimitCPU, (b) refresh-token rotation and (c) server_custom_id logins
-// of existing users against LimitDurable. The broker and the limit servers
-// each run as their own process on loopback, so that on a small machine the
-// load generator, the server under test and PostgreSQL share the CPUs the
-// same way for both sides.
+// of existing users against LimitDurable; then two whose limit is the
+// broker's own rate for a plainer grant, so that the ratio is the cost of one
+// extra check: (d) token exchange of an ID token from the benchmark's own
+// issuer against (c), and (e) refresh rotation with a fresh DPoP proof (RFC
+// 9449) by the session's key on every request against (b). The broker and
+// the limit servers each run as their own process on loopback, so that on a
+// small machine the load generator, the server under test and PostgreSQL
+// share the CPUs the same way for both sides.
 //
 // Main is the entry point; cmd/bridgekeeper-bench hands it its arguments.
 // It is a command of its own so that the limit servers and their constant

@@ -148,6 +148,12 @@ type endpoint struct {
 // post sends a form to the token endpoint, reads the whole answer and, when
 // out is non-nil, decodes a 2xx JSON answer into it.
 func (e *endpoint) post(ctx context.Context, form []byte, out any) error {
+	return e.postProof(ctx, form, "", out)
+}
+
+// postProof is post with a DPoP header (RFC 9449 §4.1) carrying proof,
+// unless proof is "".
+func (e *endpoint) postProof(ctx context.Context, form []byte, proof string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(form))
 	if err != nil {
 		return err
@@ -155,6 +161,9 @@ func (e *endpoint) post(ctx context.Context, form []byte, out any) error {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", e.auth)
 	req.Header.Set("Accept", "application/json")
+	if proof != "" {
+		req.Header.Set("DPoP", proof)
+	}
 	resp, err := e.client.Do(req)
 	if err != nil {
 		return err

@@ -65,8 +65,8 @@ func (c runConfig) validate() error {
 	if c.BrokerURL != "" && (c.ClientID == "" || c.ClientSecret == "") {
 		errs = append(errs, errors.New("--broker-url needs --client-id and --client-secret"))
 	}
-	if !slices.Contains([]string{"", "cc", "refresh", "customid", "exchange"}, c.Only) {
-		errs = append(errs, fmt.Errorf("--only must be cc, refresh, customid or exchange, not %q", c.Only))
+	if !slices.Contains([]string{"", "cc", "refresh", "customid", "exchange", "dpop-refresh"}, c.Only) {
+		errs = append(errs, fmt.Errorf("--only must be cc, refresh, customid, exchange or dpop-refresh, not %q", c.Only))
 	}
 	if c.BrokerURL != "" && (c.Only == "" || c.Only == "exchange") {
 		errs = append(errs, errors.New("the exchange scenario needs --broker-bin (the broker must trust the benchmark's ID-token issuer); pick another with --only"))
@@ -107,7 +107,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&c.Warmup, "warmup", 2*time.Second, "unmeasured load before each round")
 	fs.IntVar(&c.Rounds, "rounds", 2, "alternating rounds per side (broker, limit, limit, broker, ...)")
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "concurrent workers, each with its own keep-alive connection")
-	fs.StringVar(&c.Only, "only", "", "run one scenario: cc, refresh, customid or exchange")
+	fs.StringVar(&c.Only, "only", "", "run one scenario: cc, refresh, customid, exchange or dpop-refresh")
 	fs.StringVar(&c.Markdown, "markdown", "", "also write the report as markdown to this `file`")
 	fs.IntVar(&c.Users, "users", 1000, "custom-ID users created before the customid scenario")
 	fs.IntVar(&c.LimitPool, "limit-pool", 32, "PostgreSQL connections of the durable limit server")

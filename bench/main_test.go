@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/bridgekeeper/bridgekeeper/dpop"
 )
 
 // selfEnv makes the test binary play the processes the benchmark starts:
@@ -110,7 +113,11 @@ func fakeBroker(args []string) error {
 	if err != nil {
 		return err
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	proofs, err := dpop.New(dpop.Config{Replay: &memReplay{}})
+	if err != nil {
+		return err
+	}
+	grant := func(w http.ResponseWriter, r *http.Request) {
 		if r.FormValue("grant_type") == grantClientCredentials {
 			cpu.ServeHTTP(w, r)
 			return
@@ -124,6 +131,36 @@ func fakeBroker(args []string) error {
 			r.PostForm.Set(paramServerCustomID, tok[len(tok)-64:])
 		}
 		durable.ServeHTTP(w, r)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proof := r.Header.Get("DPoP")
+		if proof == "" {
+			grant(w, r)
+			return
+		}
+		// A DPoP proof is checked by the broker's own verifier, for the URL
+		// the broker's issuer names, and the answer is a DPoP token; binding
+		// the refresh tokens is left out.
+		w.Header().Set("Content-Type", "application/json")
+		if _, err := proofs.Verify(r.Context(), proof, r.Method, *issuer+r.URL.Path, ""); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_dpop_proof", "error_description": err.Error()})
+			return
+		}
+		rec := httptest.NewRecorder()
+		grant(rec, r)
+		body := rec.Body.Bytes()
+		if rec.Code == http.StatusOK {
+			var answer map[string]any
+			if err := json.Unmarshal(body, &answer); err != nil {
+				w.WriteHeader(http.StatusInternalServerError)
+				return
+			}
+			answer["token_type"] = tokenTypeDPoP
+			body, _ = json.Marshal(answer)
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(body)
 	})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -153,7 +190,7 @@ func checkReport(t *testing.T, err error, out string, scenarios ...string) {
 	}
 	for _, sc := range scenarios {
 		for _, s := range []string{"broker", "limit"} {
-			if !regexp.MustCompile(`(?m)^` + sc + `\s+` + s + `\s`).MatchString(out) {
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sc) + `\s+` + s + `\s`).MatchString(out) {
 				t.Errorf("no %s row for %s:\n%s", s, sc, out)
 			}
 		}
@@ -201,7 +238,7 @@ func TestMainWithLimitStandIn(t *testing.T) {
 
 // TestMainWithFakeBroker runs the whole orchestration: databases, a broker
 // process started with a fresh KEK, client creation, both limit servers and
-// all three scenarios.
+// every scenario.
 func TestMainWithFakeBroker(t *testing.T) {
 	admin := testPostgres(t)
 	t.Setenv(selfEnv, "1")
@@ -212,5 +249,6 @@ func TestMainWithFakeBroker(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	args := append([]string{"--broker-bin", self, "--postgres", admin}, quick...)
 	err = Main(context.Background(), args, &stdout, &stderr)
-	checkReport(t, err, stdout.String()+stderr.String(), "client_credentials", "refresh_token", "server_custom_id")
+	checkReport(t, err, stdout.String()+stderr.String(), "client_credentials", "refresh_token", "server_custom_id",
+		"refresh_token (DPoP) / refresh_token")
 }

@@ -178,7 +178,7 @@ func measure(ctx context.Context, sc scenario, broker, limit side, c runConfig, 
 		for _, p := range order {
 			fmt.Fprintf(stderr, "bench: %s on %s, round %d/%d: %d workers, %v warm-up, %v measured\n",
 				sc.Name, p.s.Name, round+1, c.Rounds, c.Concurrency, lc.Warmup, lc.Duration)
-			if sc.LimitKind == "durable" && cl != nil {
+			if (sc.LimitKind == "durable" || sc.durable) && cl != nil {
 				cl.checkpoint(ctx)
 			}
 			p.rec.add(runLoad(ctx, lc, p.ws))

@@ -44,6 +44,10 @@ type scenario struct {
 	MinRatio float64
 	// MaxP99Ratio is the target broker/limit p99; zero means no target.
 	MaxP99Ratio float64
+	// durable marks a scenario whose both sides write to PostgreSQL though
+	// its limit is not the durable limit server (LimitKind "durable" is
+	// always so): each side then starts after a checkpoint, as there.
+	durable bool
 	// setup runs before the clock starts, e.g. to create users.
 	setup setupFunc
 	// worker builds worker i of cfg.Concurrency.
@@ -61,7 +65,9 @@ type (
 )
 
 // scenarios is the run order: (a) client_credentials, (b) refresh rotation,
-// (c) custom-ID logins of existing users. Targets are the issue's.
+// (c) custom-ID logins of existing users, then two measured against the
+// broker's own rate for another grant: token exchange against (c), and
+// DPoP-bound refresh rotation against (b). Targets are the issue's.
 func scenarios() []scenario {
 	return []scenario{
 		{
@@ -86,6 +92,15 @@ func scenarios() []scenario {
 			Key: "exchange", Name: "token_exchange (id_token) / server_custom_id", LimitKind: "broker", MinRatio: 0.8, MaxP99Ratio: 2,
 			setup: loginUsers(exchangeLogin), worker: loginWorker(exchangeLogin),
 			limitSetup: loginUsers(customIDLogin), limitWorker: loginWorker(customIDLogin),
+		},
+		{
+			// Issue 13 item 6: refresh rotation with a fresh DPoP proof on
+			// every request against the broker's own plain rotation; the
+			// extra work is one ES256 verification and the proof's replay
+			// record.
+			Key: "dpop-refresh", Name: "refresh_token (DPoP) / refresh_token", LimitKind: "broker", MinRatio: 0.85,
+			durable: true,
+			worker:  newDPoPRefreshWorker, limitWorker: newRefreshWorker,
 		},
 	}
 }
@@ -209,6 +224,7 @@ type refreshWorker struct {
 
 type refreshAnswer struct {
 	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
 }
 
 func newRefreshWorker(ctx context.Context, ep *endpoint, s side, i int, _ runConfig) (worker, error) {

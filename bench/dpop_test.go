@@ -10,35 +10,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/dpop"
+	"github.com/bridgekeeper/bridgekeeper/internal/replaytest"
 )
-
-// memReplay is dpop.Replay in memory: the broker's database table, for tests.
-type memReplay struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
-
-func (m *memReplay) UseOnce(_ context.Context, key string, _ time.Time) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.seen[key] {
-		return false, nil
-	}
-	if m.seen == nil {
-		m.seen = map[string]bool{}
-	}
-	m.seen[key] = true
-	return true, nil
-}
 
 // newProofVerifier is the broker's own DPoP verifier (package dpop) with an
 // in-memory replay record, so that the tests check the load generator's
 // proofs with the code the broker checks them with.
 func newProofVerifier(t testing.TB) *dpop.Verifier {
-	v, err := dpop.New(dpop.Config{Replay: &memReplay{}})
+	v, err := dpop.New(dpop.Config{Replay: &replaytest.Memory{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/bridgekeeper/bridgekeeper/dpop"
+	"github.com/bridgekeeper/bridgekeeper/internal/replaytest"
 )
 
 // selfEnv makes the test binary play the processes the benchmark starts:
@@ -113,7 +114,7 @@ func fakeBroker(args []string) error {
 	if err != nil {
 		return err
 	}
-	proofs, err := dpop.New(dpop.Config{Replay: &memReplay{}})
+	proofs, err := dpop.New(dpop.Config{Replay: &replaytest.Memory{}})
 	if err != nil {
 		return err
 	}

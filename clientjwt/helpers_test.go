@@ -1,7 +1,6 @@
 package clientjwt_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -29,29 +28,6 @@ const (
 	issuer   = "https://auth.example.test"
 	tokenURL = "https://auth.example.test/oauth2/token"
 )
-
-// memReplay is the Replay the database provides, in memory.
-type memReplay struct {
-	mu   sync.Mutex
-	seen map[string]time.Time
-	err  error
-}
-
-func (r *memReplay) UseOnce(_ context.Context, key string, until time.Time) (bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.err != nil {
-		return false, r.err
-	}
-	if r.seen == nil {
-		r.seen = map[string]time.Time{}
-	}
-	if _, ok := r.seen[key]; ok {
-		return false, nil
-	}
-	r.seen[key] = until
-	return true, nil
-}
 
 // clock is a Now hook the test moves.
 type clock struct {

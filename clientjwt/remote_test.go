@@ -13,13 +13,14 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/bridgekeeper/bridgekeeper/clientjwt"
+	"github.com/bridgekeeper/bridgekeeper/internal/replaytest"
 )
 
 func TestJWKSURIIsCached(t *testing.T) {
 	ks := newKeyring(t)
 	srv := newJWKSServer(t, jwksDoc(t, ks.public()...))
 	clk := &clock{t: t0}
-	v := newVerifier(t, clk, &memReplay{})
+	v := newVerifier(t, clk, &replaytest.Memory{})
 	keys := clientjwt.Keys{JWKSURI: srv.URL + "/jwks.json"}
 	ctx := context.Background()
 
@@ -44,7 +45,7 @@ func TestJWKSURIRotationIsPickedUpByOneRefetch(t *testing.T) {
 	ks := newKeyring(t)
 	srv := newJWKSServer(t, jwksDoc(t, ks.public()...))
 	clk := &clock{t: t0}
-	v := newVerifier(t, clk, &memReplay{})
+	v := newVerifier(t, clk, &replaytest.Memory{})
 	keys := clientjwt.Keys{JWKSURI: srv.URL + "/jwks.json"}
 	ctx := context.Background()
 
@@ -73,7 +74,7 @@ func TestJWKSURIShouldFailBecauseTheKIDIsUnknown(t *testing.T) {
 	ks := newKeyring(t)
 	srv := newJWKSServer(t, jwksDoc(t, ks.public()...))
 	clk := &clock{t: t0}
-	v := newVerifier(t, clk, &memReplay{})
+	v := newVerifier(t, clk, &replaytest.Memory{})
 	keys := clientjwt.Keys{JWKSURI: srv.URL + "/jwks.json"}
 	ctx := context.Background()
 
@@ -102,7 +103,7 @@ func TestJWKSURIShouldFailBecauseNoKeyVerifies(t *testing.T) {
 	ks := newKeyring(t)
 	srv := newJWKSServer(t, jwksDoc(t, ks.public()...))
 	clk := &clock{t: t0}
-	v := newVerifier(t, clk, &memReplay{})
+	v := newVerifier(t, clk, &replaytest.Memory{})
 	keys := clientjwt.Keys{JWKSURI: srv.URL + "/jwks.json"}
 	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -116,7 +117,7 @@ func TestJWKSURIShouldBeUnavailableBecauseItIsDown(t *testing.T) {
 	ks := newKeyring(t)
 	srv := newJWKSServer(t, nil)
 	clk := &clock{t: t0}
-	v := newVerifier(t, clk, &memReplay{})
+	v := newVerifier(t, clk, &replaytest.Memory{})
 	// The query stands for a credential the client put in its URI.
 	keys := clientjwt.Keys{JWKSURI: srv.URL + "/jwks.json?sig=s3cr3t"}
 	ctx := context.Background()
@@ -160,7 +161,7 @@ func TestJWKSURIShouldBeUnavailableBecauseItHangs(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			clk := &clock{t: t0}
-			v := newVerifier(t, clk, &memReplay{}, func(c *clientjwt.Config) {
+			v := newVerifier(t, clk, &replaytest.Memory{}, func(c *clientjwt.Config) {
 				c.Timeout = 200 * time.Millisecond
 				c.Client = client
 			})
@@ -183,7 +184,7 @@ func TestJWKSURIShouldBeUnavailableBecauseItHangs(t *testing.T) {
 
 func TestJWKSURIShouldFailBecauseItIsNotAcceptable(t *testing.T) {
 	ks := newKeyring(t)
-	v := newVerifier(t, &clock{t: t0}, &memReplay{})
+	v := newVerifier(t, &clock{t: t0}, &replaytest.Memory{})
 	a := sign(t, ks.rsa, jose.RS256, "rsa1", claims(t0))
 	wantRefusal(t, v.Verify(context.Background(), clientID, clientjwt.Keys{JWKSURI: "http://10.0.0.1/jwks"}, a),
 		"the client's registered jwks_uri is not acceptable", a)
@@ -193,7 +194,7 @@ func TestJWKSURIConcurrentVerifiesShareOneFetch(t *testing.T) {
 	ks := newKeyring(t)
 	srv := newJWKSServer(t, jwksDoc(t, ks.public()...))
 	clk := &clock{t: t0}
-	v := newVerifier(t, clk, &memReplay{})
+	v := newVerifier(t, clk, &replaytest.Memory{})
 	keys := clientjwt.Keys{JWKSURI: srv.URL + "/jwks.json"}
 
 	const n = 16
@@ -222,7 +223,7 @@ func TestJWKSURIShouldBeUnavailableBecauseItIsTooLarge(t *testing.T) {
 	big := append([]byte(strings.Repeat(" ", 1<<20)), doc...)
 	srv := newJWKSServer(t, big)
 	clk := &clock{t: t0}
-	v := newVerifier(t, clk, &memReplay{})
+	v := newVerifier(t, clk, &replaytest.Memory{})
 	err := v.Verify(context.Background(), clientID, clientjwt.Keys{JWKSURI: srv.URL + "/jwks.json"},
 		sign(t, ks.ec, jose.ES256, "ec1", claims(clk.Now())))
 	wantUnavailable(t, err)
@@ -232,7 +233,7 @@ func TestJWKSURIRotationWithoutKIDIsPickedUp(t *testing.T) {
 	ks := newKeyring(t)
 	srv := newJWKSServer(t, jwksDoc(t, jose.JSONWebKey{Key: ks.ec.Public()}))
 	clk := &clock{t: t0}
-	v := newVerifier(t, clk, &memReplay{})
+	v := newVerifier(t, clk, &replaytest.Memory{})
 	keys := clientjwt.Keys{JWKSURI: srv.URL + "/jwks.json"}
 	ctx := context.Background()
 

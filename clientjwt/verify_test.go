@@ -18,6 +18,7 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/clientjwt"
+	"github.com/bridgekeeper/bridgekeeper/internal/replaytest"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -151,7 +152,7 @@ func TestVerifyInline(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := newVerifier(t, &clock{t: t0}, &memReplay{})
+			v := newVerifier(t, &clock{t: t0}, &replaytest.Memory{})
 			a := tt.assertion()
 			err := v.Verify(context.Background(), clientID, clientjwt.Keys{JWKS: doc}, a)
 			if tt.want == "" {
@@ -168,7 +169,7 @@ func TestVerifyInline(t *testing.T) {
 func TestVerifyShouldFailBecauseTheJTIWasUsedBefore(t *testing.T) {
 	ks := newKeyring(t)
 	keys := clientjwt.Keys{JWKS: jwksDoc(t, ks.public()...)}
-	replay := &memReplay{}
+	replay := &replaytest.Memory{}
 	v := newVerifier(t, &clock{t: t0}, replay)
 	a := sign(t, ks.ec, jose.ES256, "ec1", claims(t0))
 	if err := v.Verify(context.Background(), clientID, keys, a); err != nil {
@@ -177,7 +178,7 @@ func TestVerifyShouldFailBecauseTheJTIWasUsedBefore(t *testing.T) {
 	wantRefusal(t, v.Verify(context.Background(), clientID, keys, a), "the client assertion was used before", a)
 
 	// The record must last as long as the assertion could be accepted.
-	for k, until := range replay.seen {
+	for k, until := range replay.Seen() {
 		if !strings.HasPrefix(k, "private_key_jwt:"+clientID+":") {
 			t.Errorf("replay key %q lacks the client's prefix", k)
 		}
@@ -185,15 +186,15 @@ func TestVerifyShouldFailBecauseTheJTIWasUsedBefore(t *testing.T) {
 			t.Errorf("replay until %v; want exp+leeway %v", until, want)
 		}
 	}
-	if len(replay.seen) != 1 {
-		t.Fatalf("replay holds %d keys; want 1", len(replay.seen))
+	if len(replay.Seen()) != 1 {
+		t.Fatalf("replay holds %d keys; want 1", len(replay.Seen()))
 	}
 }
 
 func TestVerifyShouldFailBecauseReplayFails(t *testing.T) {
 	ks := newKeyring(t)
 	down := errors.New("database down")
-	v := newVerifier(t, &clock{t: t0}, &memReplay{err: down})
+	v := newVerifier(t, &clock{t: t0}, &replaytest.Memory{Err: down})
 	err := v.Verify(context.Background(), clientID, clientjwt.Keys{JWKS: jwksDoc(t, ks.public()...)}, sign(t, ks.ec, jose.ES256, "ec1", claims(t0)))
 	if !errors.Is(err, down) {
 		t.Fatalf("err = %v; want the replay error wrapped", err)
@@ -205,7 +206,7 @@ func TestVerifyShouldFailBecauseReplayFails(t *testing.T) {
 
 func TestVerifyShouldFailBecauseTheAlgIsNotConfigured(t *testing.T) {
 	ks := newKeyring(t)
-	v := newVerifier(t, &clock{t: t0}, &memReplay{}, func(c *clientjwt.Config) { c.Algs = []string{"ES256"} })
+	v := newVerifier(t, &clock{t: t0}, &replaytest.Memory{}, func(c *clientjwt.Config) { c.Algs = []string{"ES256"} })
 	if got := v.Algs(); !slices.Equal(got, []string{"ES256"}) {
 		t.Fatalf("Algs() = %v", got)
 	}
@@ -216,7 +217,7 @@ func TestVerifyShouldFailBecauseTheAlgIsNotConfigured(t *testing.T) {
 
 func TestVerifyShouldFailBecauseTheClientHasNoKeys(t *testing.T) {
 	ks := newKeyring(t)
-	v := newVerifier(t, &clock{t: t0}, &memReplay{})
+	v := newVerifier(t, &clock{t: t0}, &replaytest.Memory{})
 	a := sign(t, ks.ec, jose.ES256, "ec1", claims(t0))
 	for name, keys := range map[string]clientjwt.Keys{
 		"none": {},
@@ -229,7 +230,7 @@ func TestVerifyShouldFailBecauseTheClientHasNoKeys(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	ok := clientjwt.Config{Audiences: []string{issuer}, Replay: &memReplay{}}
+	ok := clientjwt.Config{Audiences: []string{issuer}, Replay: &replaytest.Memory{}}
 	v, err := clientjwt.New(ok)
 	if err != nil {
 		t.Fatal(err)
@@ -284,7 +285,7 @@ func TestClientID(t *testing.T) {
 
 func TestVerifyShouldFailBecauseTheClientIDIsEmpty(t *testing.T) {
 	ks := newKeyring(t)
-	v := newVerifier(t, &clock{t: t0}, &memReplay{})
+	v := newVerifier(t, &clock{t: t0}, &replaytest.Memory{})
 	c := claims(t0)
 	delete(c, "iss")
 	delete(c, "sub")

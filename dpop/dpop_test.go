@@ -1,7 +1,6 @@
 package dpop_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -12,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/dpop"
+	"github.com/bridgekeeper/bridgekeeper/internal/replaytest"
 )
 
 const (
@@ -29,31 +28,6 @@ const (
 
 // now is the tests' fixed clock, whole seconds so that iat round-trips.
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// memReplay is the database's Replay in memory.
-type memReplay struct {
-	mu    sync.Mutex
-	seen  map[string]time.Time
-	err   error
-	until time.Time
-}
-
-func (r *memReplay) UseOnce(_ context.Context, key string, until time.Time) (bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.err != nil {
-		return false, r.err
-	}
-	if r.seen == nil {
-		r.seen = map[string]time.Time{}
-	}
-	r.until = until
-	if _, ok := r.seen[key]; ok {
-		return false, nil
-	}
-	r.seen[key] = until
-	return true, nil
-}
 
 func newVerifier(t *testing.T, r dpop.Replay, algs ...string) *dpop.Verifier {
 	t.Helper()
@@ -175,7 +149,7 @@ func TestVerifyPasses(t *testing.T) {
 		{"EdDSA", jose.EdDSA, k.ed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &memReplay{}
+			r := &replaytest.Memory{}
 			v := newVerifier(t, r)
 			proof := proofSpec{alg: tc.alg, key: tc.key, jwk: pub(tc.key), typ: "dpop+jwt", claims: goodClaims("jti-1")}.sign(t)
 			got, err := v.Verify(t.Context(), proof, "POST", tokenURL, "")
@@ -189,8 +163,8 @@ func TestVerifyPasses(t *testing.T) {
 			if got.JKT != want || got.JTI != "jti-1" || !got.IssuedAt.Equal(now) {
 				t.Errorf("Verify = %+v, want JKT %s, JTI jti-1, IssuedAt %v", got, want, now)
 			}
-			if wantUntil := now.Add(dpop.DefaultWindow + time.Minute); !r.until.Equal(wantUntil) {
-				t.Errorf("Replay until = %v, want %v", r.until, wantUntil)
+			if wantUntil := now.Add(dpop.DefaultWindow + time.Minute); !r.LastUntil().Equal(wantUntil) {
+				t.Errorf("Replay until = %v, want %v", r.LastUntil(), wantUntil)
 			}
 		})
 	}
@@ -198,7 +172,7 @@ func TestVerifyPasses(t *testing.T) {
 
 func TestVerifyWithAccessToken(t *testing.T) {
 	k := newKeys(t)
-	v := newVerifier(t, &memReplay{})
+	v := newVerifier(t, &replaytest.Memory{})
 	c := goodClaims("jti-ath")
 	c["htm"], c["htu"], c["ath"] = "GET", "https://api.example.com/me", ath(token)
 	proof := proofSpec{alg: jose.ES256, key: k.ec, jwk: pub(k.ec), typ: "dpop+jwt", claims: c}.sign(t)
@@ -307,7 +281,7 @@ func TestVerifyShouldFailBecause(t *testing.T) {
 		{name: "its ath is of another token", proof: claim("ath", ath("another-token")), accessToken: token, want: "ath does not match"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := newVerifier(t, &memReplay{}, tc.algs...)
+			v := newVerifier(t, &replaytest.Memory{}, tc.algs...)
 			proof := tc.proof(t)
 			_, err := v.Verify(t.Context(), proof, "POST", tokenURL, tc.accessToken)
 			assertRefused(t, err, tc.want)
@@ -334,7 +308,7 @@ func assertRefused(t *testing.T, err error, want string) {
 
 func TestVerifyShouldFailBecauseReplayed(t *testing.T) {
 	k := newKeys(t)
-	v := newVerifier(t, &memReplay{})
+	v := newVerifier(t, &replaytest.Memory{})
 	proof := proofSpec{alg: jose.ES256, key: k.ec, jwk: pub(k.ec), typ: "dpop+jwt", claims: goodClaims("once")}.sign(t)
 	if _, err := v.Verify(t.Context(), proof, "POST", tokenURL, ""); err != nil {
 		t.Fatalf("first Verify: %v", err)
@@ -347,7 +321,7 @@ func TestVerifyShouldFailBecauseReplayed(t *testing.T) {
 // (say) a clock fix would be refused as a replay.
 func TestRefusedProofKeepsItsJTI(t *testing.T) {
 	k := newKeys(t)
-	v := newVerifier(t, &memReplay{})
+	v := newVerifier(t, &replaytest.Memory{})
 	proof := proofSpec{alg: jose.ES256, key: k.ec, jwk: pub(k.ec), typ: "dpop+jwt", claims: goodClaims("kept")}.sign(t)
 	_, err := v.Verify(t.Context(), proof, "GET", tokenURL, "")
 	assertRefused(t, err, "htm does not match")
@@ -359,7 +333,7 @@ func TestRefusedProofKeepsItsJTI(t *testing.T) {
 func TestReplayErrorIsNotARefusal(t *testing.T) {
 	k := newKeys(t)
 	down := errors.New("database down")
-	v := newVerifier(t, &memReplay{err: down})
+	v := newVerifier(t, &replaytest.Memory{Err: down})
 	proof := proofSpec{alg: jose.ES256, key: k.ec, jwk: pub(k.ec), typ: "dpop+jwt", claims: goodClaims("jti-1")}.sign(t)
 	_, err := v.Verify(t.Context(), proof, "POST", tokenURL, "")
 	if err == nil {
@@ -374,7 +348,7 @@ func TestReplayErrorIsNotARefusal(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	r := &memReplay{}
+	r := &replaytest.Memory{}
 	for _, tc := range []struct {
 		name string
 		cfg  dpop.Config
@@ -401,11 +375,11 @@ func TestNew(t *testing.T) {
 }
 
 func TestAlgs(t *testing.T) {
-	v := newVerifier(t, &memReplay{})
+	v := newVerifier(t, &replaytest.Memory{})
 	if got, want := strings.Join(v.Algs(), ","), strings.Join(dpop.DefaultAlgs(), ","); got != want {
 		t.Errorf("default Algs = %s, want %s", got, want)
 	}
-	v = newVerifier(t, &memReplay{}, "EdDSA", "ES256", "EdDSA")
+	v = newVerifier(t, &replaytest.Memory{}, "EdDSA", "ES256", "EdDSA")
 	algs := v.Algs()
 	if got := strings.Join(algs, ","); got != "EdDSA,ES256" {
 		t.Errorf("Algs = %s, want EdDSA,ES256 (in order, once each)", got)
@@ -418,7 +392,7 @@ func TestAlgs(t *testing.T) {
 
 func TestWindow(t *testing.T) {
 	k := newKeys(t)
-	v, err := dpop.New(dpop.Config{Window: 5 * time.Minute, Now: func() time.Time { return now }, Replay: &memReplay{}})
+	v, err := dpop.New(dpop.Config{Window: 5 * time.Minute, Now: func() time.Time { return now }, Replay: &replaytest.Memory{}})
 	if err != nil {
 		t.Fatal(err)
 	}

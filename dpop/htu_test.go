@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/bridgekeeper/bridgekeeper/internal/replaytest"
 	jose "github.com/go-jose/go-jose/v4"
 )
 
@@ -39,7 +40,7 @@ func TestHTUMatching(t *testing.T) {
 		{"https://auth.example.com.evil.com/oauth2/token", "https://auth.example.com/oauth2/token", false},
 	} {
 		t.Run(fmt.Sprintf("%d %s", i, tc.htu), func(t *testing.T) {
-			v := newVerifier(t, &memReplay{})
+			v := newVerifier(t, &replaytest.Memory{})
 			c := goodClaims("jti-1")
 			c["htu"] = tc.htu
 			proof := proofSpec{alg: jose.ES256, key: k.ec, jwk: pub(k.ec), typ: "dpop+jwt", claims: c}.sign(t)

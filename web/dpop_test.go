@@ -59,8 +59,13 @@ func (k dpopKey) proof(t *testing.T, method, u, accessToken string, edits ...pro
 	for _, e := range edits {
 		e(&jwk, claims)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k.key},
-		(&jose.SignerOptions{}).WithType("dpop+jwt").WithHeader("jwk", jwk))
+	return signES256(t, k.key, (&jose.SignerOptions{}).WithType("dpop+jwt").WithHeader("jwk", jwk), claims)
+}
+
+// signES256 is the compact JWS of claims signed by key with opts.
+func signES256(t *testing.T, key *ecdsa.PrivateKey, opts *jose.SignerOptions, claims any) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

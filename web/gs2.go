@@ -63,7 +63,7 @@ func (s *Server) writeGS2Error(w http.ResponseWriter, r *http.Request, model str
 		// 503 is retried as "come back later".
 		ge = gs2Refuse(http.StatusServiceUnavailable, model, "request", "tooManyRequests")
 	case kind == broker.KindUnavailable:
-		s.log.WarnContext(r.Context(), "storage unavailable", "route", routeName(r), "err", err)
+		s.log.WarnContext(r.Context(), "unavailable", "route", routeName(r), "err", err)
 		ge = gs2Refuse(http.StatusServiceUnavailable, model, model, "unavailable")
 	// GS2-Account's two named refusals, whichever call meets them.
 	case errors.Is(err, broker.ErrBanned):

@@ -60,20 +60,7 @@ func (k clientKey) assertion(t *testing.T, clientID, aud string, edits ...func(m
 	for _, e := range edits {
 		e(claims)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k.key}, (&jose.SignerOptions{}).WithHeader("kid", k.kid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return signES256(t, k.key, (&jose.SignerOptions{}).WithHeader("kid", k.kid), claims)
 }
 
 func assertionForm(form url.Values, assertion string) url.Values {

@@ -58,7 +58,7 @@ func (s *Server) writeXsollaError(w http.ResponseWriter, r *http.Request, err er
 	case kind == broker.KindRateLimited:
 		xe = xsollaRefuse(http.StatusTooManyRequests, "rate_limited", "too many requests; retry after the Retry-After seconds")
 	case kind == broker.KindUnavailable:
-		s.log.WarnContext(r.Context(), "storage unavailable", "route", routeName(r), "err", err)
+		s.log.WarnContext(r.Context(), "unavailable", "route", routeName(r), "err", err)
 		xe = xsollaRefuse(http.StatusServiceUnavailable, "temporarily_unavailable", "the service is briefly unavailable; retry")
 	case errors.Is(err, xsolla.ErrSocialLinked):
 		xe = &xsollaError{status: http.StatusConflict, code: "social_profile_linked", description: e.Description, field: e.Field}

@@ -42,7 +42,7 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	spec := broker.ClientSpec{}
 	s.fs.StringVar(&spec.Namespace, "namespace", "", "namespace name (created if absent)")
 	s.fs.StringVar(&spec.Name, "name", "", "client name")
-	s.fs.Var(&grantsF, "grant", "allowed grant (repeatable): client_credentials, server_custom_id, refresh_token, authorization_code, token-exchange (platform sign-in), gs2 (GS2 trusted-server calls)")
+	s.fs.Var(&grantsF, "grant", "allowed grant (repeatable): client_credentials, server_custom_id, refresh_token, authorization_code, token-exchange (platform sign-in), device_code (console sign-in), gs2 (GS2 trusted-server calls)")
 	scope := s.fs.String("scope", "", "space-separated scopes the client may ask for")
 	s.fs.Var(&redirects, "redirect-uri", "registered redirect URI (repeatable)")
 	s.fs.BoolVar(&spec.Public, "public", false, "public client: no secret")

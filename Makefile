@@ -49,7 +49,7 @@ clean:
 	rm -rf bin .testdb
 
 # Every go test -fuzz target (scripts/fuzz.sh) for FUZZTIME each, one after
-# another; make test runs them for 5s each. Longer: make fuzz FUZZTIME=10m
+# another (make test runs their seed corpora only). Longer: make fuzz FUZZTIME=10m
 .PHONY: fuzz
 fuzz:
 	FUZZTIME=$${FUZZTIME:-60s} scripts/fuzz.sh

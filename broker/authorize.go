@@ -281,9 +281,6 @@ func (b *Broker) LinkConfirmToken(id string) string { return b.confirmToken(held
 
 // confirmToken is the anti-CSRF token of held request id of domain.
 func (b *Broker) confirmToken(domain, id string) string {
-	if domain == heldLink {
-		return b.secrets.Derive("link confirmation", id) // as before domains
-	}
 	return b.secrets.Derive(domain+" confirmation", id)
 }
 

@@ -30,7 +30,7 @@ var binary string
 
 func TestMain(m *testing.M) {
 	var flags []string
-	if raceEnabled {
+	if raceEnabled && proctest.RaceBinary() {
 		// A data race in the broker then shows in its output, which the
 		// tests check.
 		flags = append(flags, "-race")

@@ -37,22 +37,22 @@ func (p *Pipeline) binding(ctx context.Context, c broker.Client, caller Caller, 
 	if err := broker.CheckResource(c, resource); err != nil {
 		return broker.Binding{}, withCode(errInvalidTarget, err)
 	}
-	bind := broker.Binding{Resource: resource}
-	jkt, err := p.proofKey(ctx, caller, "")
+	jkt, err := p.ProofKey(ctx, caller, "")
 	if err == nil && jkt == "" && c.RequireDPoP {
 		err = broker.ErrDPoPRequired
 	}
 	if err != nil {
 		return broker.Binding{}, withCode(errInvalidDPoPProof, err)
 	}
-	bind.JKT = jkt
-	return bind, nil
+	return broker.Binding{Resource: resource, JKT: jkt}, nil
 }
 
-// proofKey verifies the caller's DPoP proof, if any, for a call that
-// presents accessToken ("" at the token endpoint), and returns its key's
-// thumbprint; "" without a proof.
-func (p *Pipeline) proofKey(ctx context.Context, caller Caller, accessToken string) (string, error) {
+// ProofKey verifies the caller's DPoP proof, if any, for a call that
+// presents accessToken ("" at the token endpoint, the token at the
+// broker's own protected resources such as /userinfo), and returns its
+// key's thumbprint; "" without a proof. A bad proof is Invalid, field
+// "DPoP".
+func (p *Pipeline) ProofKey(ctx context.Context, caller Caller, accessToken string) (string, error) {
 	if caller.DPoP == "" {
 		return "", nil
 	}
@@ -68,14 +68,6 @@ func (p *Pipeline) proofKey(ctx context.Context, caller Caller, accessToken stri
 		return "", err
 	}
 	return proof.JKT, nil
-}
-
-// ProofKey verifies the DPoP proof of a call to a protected resource of
-// the broker's (/userinfo) that presents accessToken, and returns its
-// key's thumbprint ("" without a proof). A bad proof is Invalid, field
-// "DPoP".
-func (p *Pipeline) ProofKey(ctx context.Context, caller Caller, accessToken string) (string, error) {
-	return p.proofKey(ctx, caller, accessToken)
 }
 
 // authenticateAssertion authenticates a private_key_jwt client (RFC 7523

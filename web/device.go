@@ -75,17 +75,15 @@ func (s *Server) deviceForm(w http.ResponseWriter, r *http.Request, status int, 
 	d := pageData{Code: code, Message: problem, formAction: "'self'"}
 	for _, up := range s.upstreamList {
 		d.Choices = append(d.Choices, choice{Name: up.Name})
+		// The form's POST answers with a redirect to the upstream's
+		// sign-in, which form-action must allow (browsers check redirects).
+		if u, err := url.Parse(up.AuthCodeURL(providers.Login{})); err == nil && u.Host != "" {
+			d.formAction += " " + u.Scheme + "://" + u.Host
+		}
 	}
 	if len(d.Choices) == 0 {
 		s.errorPage(w, r, http.StatusServiceUnavailable, "No sign-in provider is configured.")
 		return
-	}
-	// The upstream sign-in the form leads to is a redirect the form's
-	// POST answers: form-action must allow it (browsers check redirects).
-	for _, up := range s.upstreamList {
-		if u, err := url.Parse(up.AuthCodeURL(providers.Login{})); err == nil && u.Host != "" {
-			d.formAction += " " + u.Scheme + "://" + u.Host
-		}
 	}
 	s.page(w, r, status, "device", d)
 }

@@ -32,7 +32,7 @@ var binary string
 
 func TestMain(m *testing.M) {
 	var flags []string
-	if raceEnabled {
+	if raceEnabled && proctest.RaceBinary() {
 		// A data race in the server then fails the test that ran it: the
 		// race detector makes the process exit 66.
 		flags = append(flags, "-race")

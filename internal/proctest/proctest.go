@@ -66,6 +66,15 @@ func (b *SyncBuffer) String() string {
 	return b.b.String()
 }
 
+// RaceBinary reports whether a -race test run builds the binary under
+// test with -race too, which BRIDGEKEEPER_TEST_RACE_BINARY=1 asks for.
+// By default it does not: the server's code runs under the race detector
+// in-process in the web, grants, broker and store tests, while a -race
+// binary made the process-level tests (cmd, fault) cost 2.5 times the
+// CPU (105 s against 42 s for cmd alone), the difference between make
+// test fitting its five minutes on two cores or not.
+func RaceBinary() bool { return os.Getenv("BRIDGEKEEPER_TEST_RACE_BINARY") == "1" }
+
 // Main builds the bridgekeeper package at pkg into a temporary directory,
 // points *binary at it, runs the tests and removes it: the TestMain of every
 // package that runs the real binary. Extra build flags (e.g. -race) go to

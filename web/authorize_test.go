@@ -160,6 +160,7 @@ func TestAuthorizeRedirectErrors(t *testing.T) {
 		{"the scope is not allowed for the client", native, nativeRedirect, "invalid_scope", func(q url.Values) { q.Set("scope", "openid admin") }},
 		{"the provider is unknown", native, nativeRedirect, "invalid_request", func(q url.Values) { q.Set("provider", "facebook") }},
 		{"the client may not use the code grant", noCode, appRedirect, "unauthorized_client", func(url.Values) {}},
+		{"the client may not ask for the resource", native, nativeRedirect, "invalid_target", func(q url.Values) { q.Set("resource", "https://chat.example/") }},
 	} {
 		t.Run("should fail because "+tc.why, func(t *testing.T) {
 			a := newAttempt(f.oauthConfig(tc.client, "", tc.redirect, "openid"), "google")

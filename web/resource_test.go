@@ -1,9 +1,12 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"testing"
+
+	"golang.org/x/oauth2"
 )
 
 // Resource indicators (RFC 8707, issue 13 item 4).
@@ -78,5 +81,57 @@ func TestResourceIndicators(t *testing.T) {
 		t.Run("should fail because the client has no resources", func(t *testing.T) {
 			wantOAuthError(t, f.token(t, plain, plainSecret, with(url.Values{"grant_type": {"client_credentials"}}, matchmaking)), http.StatusBadRequest, "invalid_target")
 		})
+	})
+}
+
+// TestResourceThroughTheBrowser: the authorization request's resource is
+// the audience of the tokens its code gives, and of their refreshes; the
+// token request may name it again, no other.
+func TestResourceThroughTheBrowser(t *testing.T) {
+	t.Parallel()
+	eachFlowStore(t, func(t *testing.T, f *flowEnv) {
+		spec := nativeSpec("game")
+		spec.Resources = []string{matchmaking, inventory}
+		id, _ := f.client(t, spec)
+		cfg := f.oauthConfig(id, "", nativeRedirect, "openid", "game")
+		f.queue("google", "resource-player")
+		a := newAttempt(cfg, "google", oauth2.SetAuthURLParam("resource", matchmaking))
+		resp, err := newBrowser(t, nativeRedirect).Get(a.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		code := loc.Query().Get("code")
+		if code == "" {
+			t.Fatalf("no code: %s", resp.Header.Get("Location"))
+		}
+		t.Run("should fail because the token request names another resource", func(t *testing.T) {
+			other := newAttempt(cfg, "google", oauth2.SetAuthURLParam("resource", matchmaking))
+			f.queue("google", "resource-player")
+			resp, err := newBrowser(t, nativeRedirect).Get(other.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			l, _ := url.Parse(resp.Header.Get("Location"))
+			r := f.send(t, call{body: url.Values{"grant_type": {"authorization_code"}, "code": {l.Query().Get("code")}, "client_id": {id},
+				"redirect_uri": {nativeRedirect}, "code_verifier": {other.Verifier}, "resource": {inventory}}.Encode()})
+			wantOAuthError(t, r, http.StatusBadRequest, "invalid_target")
+		})
+		tok, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(a.Verifier))
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		if aud := xsVerify(t, f.fixture, tok.AccessToken)["aud"]; aud != matchmaking {
+			t.Errorf("aud %v, want %s", aud, matchmaking)
+		}
+		next, err := cfg.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if aud := xsVerify(t, f.fixture, next.AccessToken)["aud"]; aud != matchmaking {
+			t.Errorf("after a refresh aud %v, want %s", aud, matchmaking)
+		}
 	})
 }

@@ -21,6 +21,23 @@ type worker interface {
 	do(ctx context.Context) error
 }
 
+// preparer is a worker with work to do before each round, off the clock.
+type preparer interface {
+	prepare(lc loadConfig)
+}
+
+// prepareRound lets every worker that has work to do before a round do
+// it, on all CPUs, before the warm-up starts.
+func prepareRound(ws []worker, lc loadConfig) {
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		if p, ok := w.(preparer); ok {
+			wg.Go(func() { p.prepare(lc) })
+		}
+	}
+	wg.Wait()
+}
+
 // loadConfig is how hard and how long to push one side of a scenario.
 type loadConfig struct {
 	Concurrency int

@@ -181,6 +181,7 @@ func measure(ctx context.Context, sc scenario, broker, limit side, c runConfig, 
 			if (sc.LimitKind == "durable" || sc.durable) && cl != nil {
 				cl.checkpoint(ctx)
 			}
+			prepareRound(p.ws, lc)
 			p.rec.add(runLoad(ctx, lc, p.ws))
 			if err := ctx.Err(); err != nil {
 				return result{}, err

@@ -138,10 +138,13 @@ func TestIssuerDown(t *testing.T) {
 		{name: "discovery answers 500", outage: platformtest.Failing},
 		{name: "the key set answers 500", outage: platformtest.Failing,
 			configure: func(c *idtoken.Config) { c.JWKSURL = c.Issuer + "/keys" }},
+		// The timeout bounds the fetches after recovery too, so it leaves
+		// room for a loopback fetch on a loaded machine under -race (50 ms
+		// did not, once in make test).
 		{name: "discovery hangs past the timeout", outage: platformtest.Hanging,
-			configure: func(c *idtoken.Config) { c.Timeout = 50 * time.Millisecond }},
+			configure: func(c *idtoken.Config) { c.Timeout = 300 * time.Millisecond }},
 		{name: "the key set hangs past the timeout", outage: platformtest.Hanging,
-			configure: func(c *idtoken.Config) { c.JWKSURL = c.Issuer + "/keys"; c.Timeout = 50 * time.Millisecond }},
+			configure: func(c *idtoken.Config) { c.JWKSURL = c.Issuer + "/keys"; c.Timeout = 300 * time.Millisecond }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/clientjwt"
+	"github.com/bridgekeeper/bridgekeeper/internal/testclock"
 )
 
 const (
@@ -28,24 +29,6 @@ const (
 	issuer   = "https://auth.example.test"
 	tokenURL = "https://auth.example.test/oauth2/token"
 )
-
-// clock is a Now hook the test moves.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // keyring is a client's private keys; each has a kid.
 type keyring struct {
@@ -127,7 +110,7 @@ func sign(t *testing.T, key any, alg jose.SignatureAlgorithm, kid string, c map[
 	return s
 }
 
-func newVerifier(t *testing.T, clk *clock, replay clientjwt.Replay, mutate ...func(*clientjwt.Config)) *clientjwt.Verifier {
+func newVerifier(t *testing.T, clk *testclock.Clock, replay clientjwt.Replay, mutate ...func(*clientjwt.Config)) *clientjwt.Verifier {
 	t.Helper()
 	cfg := clientjwt.Config{
 		Audiences: []string{issuer, tokenURL},

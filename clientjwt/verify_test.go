@@ -19,6 +19,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/clientjwt"
 	"github.com/bridgekeeper/bridgekeeper/internal/replaytest"
+	"github.com/bridgekeeper/bridgekeeper/internal/testclock"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -152,7 +153,7 @@ func TestVerifyInline(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := newVerifier(t, &clock{t: t0}, &replaytest.Memory{})
+			v := newVerifier(t, testclock.New(t0), &replaytest.Memory{})
 			a := tt.assertion()
 			err := v.Verify(context.Background(), clientID, clientjwt.Keys{JWKS: doc}, a)
 			if tt.want == "" {
@@ -170,7 +171,7 @@ func TestVerifyShouldFailBecauseTheJTIWasUsedBefore(t *testing.T) {
 	ks := newKeyring(t)
 	keys := clientjwt.Keys{JWKS: jwksDoc(t, ks.public()...)}
 	replay := &replaytest.Memory{}
-	v := newVerifier(t, &clock{t: t0}, replay)
+	v := newVerifier(t, testclock.New(t0), replay)
 	a := sign(t, ks.ec, jose.ES256, "ec1", claims(t0))
 	if err := v.Verify(context.Background(), clientID, keys, a); err != nil {
 		t.Fatalf("first use refused: %v", err)
@@ -194,7 +195,7 @@ func TestVerifyShouldFailBecauseTheJTIWasUsedBefore(t *testing.T) {
 func TestVerifyShouldFailBecauseReplayFails(t *testing.T) {
 	ks := newKeyring(t)
 	down := errors.New("database down")
-	v := newVerifier(t, &clock{t: t0}, &replaytest.Memory{Err: down})
+	v := newVerifier(t, testclock.New(t0), &replaytest.Memory{Err: down})
 	err := v.Verify(context.Background(), clientID, clientjwt.Keys{JWKS: jwksDoc(t, ks.public()...)}, sign(t, ks.ec, jose.ES256, "ec1", claims(t0)))
 	if !errors.Is(err, down) {
 		t.Fatalf("err = %v; want the replay error wrapped", err)
@@ -206,7 +207,7 @@ func TestVerifyShouldFailBecauseReplayFails(t *testing.T) {
 
 func TestVerifyShouldFailBecauseTheAlgIsNotConfigured(t *testing.T) {
 	ks := newKeyring(t)
-	v := newVerifier(t, &clock{t: t0}, &replaytest.Memory{}, func(c *clientjwt.Config) { c.Algs = []string{"ES256"} })
+	v := newVerifier(t, testclock.New(t0), &replaytest.Memory{}, func(c *clientjwt.Config) { c.Algs = []string{"ES256"} })
 	if got := v.Algs(); !slices.Equal(got, []string{"ES256"}) {
 		t.Fatalf("Algs() = %v", got)
 	}
@@ -217,7 +218,7 @@ func TestVerifyShouldFailBecauseTheAlgIsNotConfigured(t *testing.T) {
 
 func TestVerifyShouldFailBecauseTheClientHasNoKeys(t *testing.T) {
 	ks := newKeyring(t)
-	v := newVerifier(t, &clock{t: t0}, &replaytest.Memory{})
+	v := newVerifier(t, testclock.New(t0), &replaytest.Memory{})
 	a := sign(t, ks.ec, jose.ES256, "ec1", claims(t0))
 	for name, keys := range map[string]clientjwt.Keys{
 		"none": {},
@@ -285,7 +286,7 @@ func TestClientID(t *testing.T) {
 
 func TestVerifyShouldFailBecauseTheClientIDIsEmpty(t *testing.T) {
 	ks := newKeyring(t)
-	v := newVerifier(t, &clock{t: t0}, &replaytest.Memory{})
+	v := newVerifier(t, testclock.New(t0), &replaytest.Memory{})
 	c := claims(t0)
 	delete(c, "iss")
 	delete(c, "sub")

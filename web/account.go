@@ -45,16 +45,13 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (broker.AccessCl
 	} else {
 		claims, err = s.broker.VerifyAccess(r.Context(), token)
 	}
-	desc := "The access token is invalid"
-	switch {
+	code, desc := "invalid_token", "The access token is invalid"
+	switch e := broker.Refusal(err); {
 	case broker.Unavailable(err):
 		s.writeOAuthError(w, r, err)
 		return broker.AccessClaims{}, false
-	case broker.Refusal(err) != nil && broker.Refusal(err).Field == "DPoP":
-		desc := broker.Refusal(err).Description
-		s.writeOAuthError(w, r, &oauthError{status: http.StatusUnauthorized, code: "invalid_dpop_proof", description: desc,
-			challenge: realm + `, error="invalid_dpop_proof", error_description="` + desc + `"`})
-		return broker.AccessClaims{}, false
+	case e != nil && e.Field == "DPoP":
+		code, desc = "invalid_dpop_proof", e.Description
 	case errors.Is(err, broker.ErrBoundToken):
 		desc = "The access token is DPoP-bound: present it with the DPoP scheme and a proof"
 	case errors.Is(err, broker.ErrTokenExpired):
@@ -64,8 +61,8 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (broker.AccessCl
 	case err == nil:
 		return claims, true
 	}
-	s.writeOAuthError(w, r, &oauthError{status: http.StatusUnauthorized, code: "invalid_token", description: desc,
-		challenge: realm + `, error="invalid_token", error_description="` + desc + `"`})
+	s.writeOAuthError(w, r, &oauthError{status: http.StatusUnauthorized, code: code, description: desc,
+		challenge: realm + `, error="` + code + `", error_description="` + desc + `"`})
 	return broker.AccessClaims{}, false
 }
 

@@ -7,13 +7,13 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/internal/testclock"
 	"github.com/bridgekeeper/bridgekeeper/platforms"
 	"github.com/bridgekeeper/bridgekeeper/platforms/idtoken"
 	"github.com/bridgekeeper/bridgekeeper/platforms/idtoken/idtokentest"
@@ -22,28 +22,10 @@ import (
 
 const game = "com.example.game"
 
-// clock is the injected clock, shared by the verifier and the issuer.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // fixture is a fake issuer and a verifier of its tokens for game.
 type fixture struct {
 	iss   *idtokentest.Issuer
-	clock *clock
+	clock *testclock.Clock
 	v     *idtoken.Verifier
 }
 
@@ -58,11 +40,11 @@ func newFixture(t *testing.T, configure func(*idtoken.Config)) *fixture {
 // verifier.
 type world struct {
 	iss   *idtokentest.Issuer
-	clock *clock
+	clock *testclock.Clock
 }
 
 func newWorld(t *testing.T) *world {
-	w := &world{iss: idtokentest.NewIssuer(t), clock: &clock{t: time.Now().Truncate(time.Second)}}
+	w := &world{iss: idtokentest.NewIssuer(t), clock: testclock.New(time.Now().Truncate(time.Second))}
 	w.iss.SetClock(w.clock.Now)
 	return w
 }

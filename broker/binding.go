@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -17,7 +18,21 @@ type Binding struct {
 	// JKT is the RFC 7638 thumbprint of the request's DPoP key; "" without
 	// a proof.
 	JKT string
+	// Proof is the proof's replay record when it is still to be spent by
+	// the write that issues the token (a refresh rotation); zero when it
+	// was spent before, or there is no proof.
+	Proof Once
 }
+
+// Once is a value that may be used once, such as a DPoP proof's jti under
+// its key, and how long it must be remembered as used.
+type Once struct {
+	Key   string
+	Until time.Time
+}
+
+// ErrProofReplayed refuses a DPoP proof whose jti was used before.
+var ErrProofReplayed = &Error{Kind: KindInvalid, Field: "DPoP", Description: "the DPoP proof was used before"}
 
 // Confirmation is an access token's cnf claim (RFC 9449 §6.1).
 type Confirmation struct {

@@ -112,6 +112,9 @@ type Rotation struct {
 	JKT       string    // the DPoP key of the request; a bound token needs its own
 	Now       time.Time // spent_at of the old token, created_at of the new one
 	ExpiresAt time.Time // expiry of the successor
+	// Proof, when set, is spent with the rotation: a key used before
+	// fails it with ErrProofReplayed and leaves the token unspent.
+	Proof Once
 }
 
 // AuthRequest is an authorization request (RFC 6749 §4.1.1) waiting for the

@@ -44,15 +44,25 @@ func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope 
 	rot := Rotation{
 		OldHash: TokenHash(presented), NewHash: TokenHash(successor),
 		ClientID: c.ID, JKT: bind.JKT, Now: now, ExpiresAt: now.Add(c.RefreshTTL),
+		Proof: bind.Proof,
 	}
 	row, err := b.store.RotateRefreshToken(ctx, rot)
 	if errors.Is(err, ErrNotFound) {
 		// The slow path spends again in the transaction that explains the
 		// refusal, so that a reuse is refused and its family revoked in
-		// one commit.
+		// one commit. It spends the proof first, on its own: a replay must
+		// not be re-served a successor inside the grace window, and a
+		// refused key would abort PostgreSQL's transaction.
 		err = b.commitRefusal(ctx, func(tx Store) error {
+			spend := rot
+			if spend.Proof != (Once{}) {
+				if err := SpendOnce(ctx, tx, spend.Proof); err != nil {
+					return err
+				}
+				spend.Proof = Once{}
+			}
 			var err error
-			if row, err = tx.RotateRefreshToken(ctx, rot); errors.Is(err, ErrNotFound) {
+			if row, err = tx.RotateRefreshToken(ctx, spend); errors.Is(err, ErrNotFound) {
 				row, err = b.notRotated(ctx, tx, c, presented, successor, bind.JKT, now)
 			}
 			return err
@@ -68,6 +78,19 @@ func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope 
 	// The jti is derived from the successor so that a retry inside the grace
 	// window gets an access token with the very same claims.
 	return b.userToken(c, row, successor, granted, tokenID(successor), bind.JKT)
+}
+
+// SpendOnce spends a DPoP proof's replay record; ErrProofReplayed when it
+// was spent before.
+func SpendOnce(ctx context.Context, s OnceStore, once Once) error {
+	first, err := s.UseOnce(ctx, once.Key, once.Until)
+	if err != nil {
+		return fmt.Errorf("spend DPoP proof: %w", err)
+	}
+	if !first {
+		return ErrProofReplayed
+	}
+	return nil
 }
 
 // notRotated explains why a refresh token could not be spent, revoking its

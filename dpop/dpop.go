@@ -62,6 +62,10 @@ type Proof struct {
 	JKT      string
 	JTI      string
 	IssuedAt time.Time
+	// Once is the proof's replay record: its jti under its key, and how
+	// long it must be remembered. Verify has spent it; Check leaves it to
+	// the caller.
+	Once broker.Once
 }
 
 // Config configures a Verifier; zero fields take their defaults, except
@@ -182,36 +186,60 @@ type claims struct {
 }
 
 // Verify checks proof (the DPoP header's value) for an HTTP request with
-// method and url (the absolute URL the server is reached at). accessToken
-// is "" at the token endpoint; when non-empty (a protected resource call)
-// the proof's ath claim must equal base64url(SHA-256(accessToken)).
+// method and url (the absolute URL the server is reached at), and spends
+// its jti. accessToken is "" at the token endpoint; when non-empty (a
+// protected resource call) the proof's ath claim must equal
+// base64url(SHA-256(accessToken)).
 //
 // A refusal is a *broker.Error of kind invalid. Any other error (the
 // Replay's, or a url the caller should never have passed) is not the
 // client's fault.
 func (v *Verifier) Verify(ctx context.Context, proof, method, url, accessToken string) (Proof, error) {
+	p, err := v.Check(proof, method, url, accessToken)
+	if err != nil {
+		return Proof{}, err
+	}
+	if err := v.Spend(ctx, p.Once); err != nil {
+		return Proof{}, err
+	}
+	return p, nil
+}
+
+// Check is Verify without spending the jti: the caller must spend
+// Proof.Once, with Spend or in the same write that issues its token (a
+// refresh rotation does), before it acts on the proof. That saves a round
+// trip to the store per request.
+func (v *Verifier) Check(proof, method, url, accessToken string) (Proof, error) {
 	want, err := normalURL(url)
 	if err != nil {
 		return Proof{}, fmt.Errorf("dpop: the request URL: %w", err)
 	}
-	if err := v.checkHeader(proof); err != nil {
+	if err := checkShape(proof); err != nil {
 		return Proof{}, err
 	}
 	jws, err := jose.ParseSignedCompact(proof, v.jose)
 	if err != nil {
+		// go-jose's errors lump a private key, a missing alg and a
+		// malformed header together; the header, read again, says which.
+		if err := v.checkHeader(proof); err != nil {
+			return Proof{}, err
+		}
 		return Proof{}, refuse("the DPoP proof is not a valid JWS")
 	}
 	if len(jws.Signatures) != 1 {
 		return Proof{}, refuse("the DPoP proof does not have exactly one signature")
 	}
-	// From here on go-jose's reading of the header is the one that counts:
-	// it is what the signature is checked against. Checking it again closes
-	// any gap between two JSON parsers (duplicate names, say).
+	// go-jose's reading of the header is the one checked: it is what the
+	// signature is verified against, so no second JSON parser can see
+	// another header (duplicate names, say).
 	h := jws.Signatures[0].Protected
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != proofType {
+	typ, hasTyp := h.ExtraHeaders[jose.HeaderType]
+	switch {
+	case !hasTyp:
+		return Proof{}, refuse("the DPoP proof has no typ header")
+	case typ != proofType:
 		return Proof{}, refuse("the DPoP proof's typ is not " + proofType)
-	}
-	if h.JSONWebKey == nil {
+	case h.JSONWebKey == nil:
 		return Proof{}, refuse("the DPoP proof has no jwk header")
 	}
 	if err := checkKey(h.JSONWebKey); err != nil {
@@ -234,33 +262,35 @@ func (v *Verifier) Verify(ctx context.Context, proof, method, url, accessToken s
 	if err != nil {
 		return Proof{}, err
 	}
-
-	// Spent last, so that a proof refused for any other reason does not use
-	// up its jti.
-	first, err := v.replay.UseOnce(ctx, jkt+":"+*c.JTI, iat.Add(v.window+replayGrace))
-	if err != nil {
-		return Proof{}, fmt.Errorf("dpop: replay: %w", err)
-	}
-	if !first {
-		return Proof{}, refuse("the DPoP proof was used before")
-	}
-	return Proof{JKT: jkt, JTI: *c.JTI, IssuedAt: iat}, nil
+	return Proof{JKT: jkt, JTI: *c.JTI, IssuedAt: iat,
+		Once: broker.Once{Key: jkt + ":" + *c.JTI, Until: iat.Add(v.window + replayGrace)}}, nil
 }
 
-// checkHeader refuses what can be told from the proof's shape and header
-// alone, before anything is verified.
-func (v *Verifier) checkHeader(proof string) error {
-	if proof == "" {
+// Spend records a checked proof's jti (Proof.Once); a proof used before is
+// refused with broker.ErrProofReplayed.
+func (v *Verifier) Spend(ctx context.Context, once broker.Once) error {
+	return broker.SpendOnce(ctx, v.replay, once)
+}
+
+// checkShape refuses what is not even a compact JWS of a sane size, before
+// anything is parsed.
+func checkShape(proof string) error {
+	switch {
+	case proof == "":
 		return refuse("the DPoP proof is missing")
-	}
-	if len(proof) > MaxProofSize {
+	case len(proof) > MaxProofSize:
 		return refuse(fmt.Sprintf("the DPoP proof is longer than %d bytes", MaxProofSize))
-	}
-	parts := strings.Split(proof, ".")
-	if strings.HasPrefix(strings.TrimSpace(proof), "{") || len(parts) != 3 {
+	case strings.HasPrefix(strings.TrimSpace(proof), "{") || strings.Count(proof, ".") != 2:
 		return refuse("the DPoP proof is not a compact JWS")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[0])
+	return nil
+}
+
+// checkHeader says why go-jose could not parse a proof of the right shape,
+// from its header alone.
+func (v *Verifier) checkHeader(proof string) error {
+	head, _, _ := strings.Cut(proof, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(head)
 	if err != nil {
 		return refuse("the DPoP proof's header is not base64url")
 	}

@@ -17,11 +17,20 @@ var (
 	errInvalidDPoPProof = errors.New("invalid_dpop_proof")
 )
 
-// Proofs verifies DPoP proofs (dpop.Verifier).
+// Proofs verifies DPoP proofs (dpop.Verifier): Check without spending the
+// proof's jti, Spend to spend it.
 type Proofs interface {
-	Verify(ctx context.Context, proof, method, url, accessToken string) (dpop.Proof, error)
+	Check(proof, method, url, accessToken string) (dpop.Proof, error)
+	Spend(ctx context.Context, once broker.Once) error
 	Algs() []string
 }
+
+// proofSpender is a grant whose write spends the DPoP proof's jti itself
+// (Binding.Proof), with the token it issues: the refresh rotation does, in
+// its one statement, which saves a round trip to the store on the request
+// a bound session makes most (issue 13 item 6). For every other grant the
+// pipeline spends it first.
+type proofSpender interface{ spendsProof() }
 
 // Assertions verifies private_key_jwt client assertions
 // (clientjwt.Verifier).
@@ -37,37 +46,58 @@ func (p *Pipeline) binding(ctx context.Context, c broker.Client, caller Caller, 
 	if err := broker.CheckResource(c, resource); err != nil {
 		return broker.Binding{}, withCode(errInvalidTarget, err)
 	}
-	jkt, err := p.ProofKey(ctx, caller, "")
-	if err == nil && jkt == "" && c.RequireDPoP {
+	proof, err := p.checkProof(caller, "")
+	if err == nil && proof.JKT == "" && c.RequireDPoP {
 		err = broker.ErrDPoPRequired
 	}
 	if err != nil {
 		return broker.Binding{}, withCode(errInvalidDPoPProof, err)
 	}
-	return broker.Binding{Resource: resource, JKT: jkt}, nil
+	return broker.Binding{Resource: resource, JKT: proof.JKT, Proof: proof.Once}, nil
+}
+
+// spendProof spends the binding's proof unless grant does so itself.
+func (p *Pipeline) spendProof(ctx context.Context, grant Grant, bind *broker.Binding) error {
+	if _, ok := grant.(proofSpender); ok || bind.Proof == (broker.Once{}) {
+		return nil
+	}
+	if err := p.Proofs.Spend(ctx, bind.Proof); err != nil {
+		return withCode(errInvalidDPoPProof, err)
+	}
+	bind.Proof = broker.Once{}
+	return nil
 }
 
 // ProofKey verifies the caller's DPoP proof, if any, for a call that
 // presents accessToken ("" at the token endpoint, the token at the
-// broker's own protected resources such as /userinfo), and returns its
-// key's thumbprint; "" without a proof. A bad proof is Invalid, field
-// "DPoP".
+// broker's own protected resources such as /userinfo), spends it, and
+// returns its key's thumbprint; "" without a proof. A bad proof is
+// Invalid, field "DPoP".
 func (p *Pipeline) ProofKey(ctx context.Context, caller Caller, accessToken string) (string, error) {
+	proof, err := p.checkProof(caller, accessToken)
+	if err == nil && proof.JKT != "" {
+		err = p.Proofs.Spend(ctx, proof.Once)
+	}
+	if err != nil {
+		return "", err
+	}
+	return proof.JKT, nil
+}
+
+// checkProof checks the caller's DPoP proof, if any, without spending it;
+// the zero Proof without one.
+func (p *Pipeline) checkProof(caller Caller, accessToken string) (dpop.Proof, error) {
 	if caller.DPoP == "" {
-		return "", nil
+		return dpop.Proof{}, nil
 	}
 	if p.Proofs == nil {
-		return "", broker.Invalid("DPoP", "DPoP is not enabled on this server")
+		return dpop.Proof{}, broker.Invalid("DPoP", "DPoP is not enabled on this server")
 	}
 	method := caller.Method
 	if method == "" {
 		method = http.MethodPost
 	}
-	proof, err := p.Proofs.Verify(ctx, caller.DPoP, method, caller.URL, accessToken)
-	if err != nil {
-		return "", err
-	}
-	return proof.JKT, nil
+	return p.Proofs.Check(caller.DPoP, method, caller.URL, accessToken)
 }
 
 // authenticateAssertion authenticates a private_key_jwt client (RFC 7523

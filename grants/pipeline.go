@@ -127,6 +127,9 @@ func (p *Pipeline) Token(ctx context.Context, caller Caller, form url.Values) (b
 		return broker.Token{}, withCode(oauth2errors.ErrInvalidScope, err)
 	}
 	bind, err := p.binding(ctx, c, caller, form.Get("resource"))
+	if err == nil {
+		err = p.spendProof(ctx, grant, &bind)
+	}
 	if err != nil {
 		return broker.Token{}, err
 	}

@@ -19,6 +19,10 @@ type RefreshToken struct {
 
 var _ Grant = RefreshToken{}
 
+// spendsProof: the rotation spends the DPoP proof's jti with the successor
+// (broker.Rotation.Proof).
+func (RefreshToken) spendsProof() {}
+
 func (RefreshToken) Type() string { return broker.GrantRefreshToken }
 
 func (g RefreshToken) Exchange(ctx context.Context, r Request) (broker.Token, error) {

@@ -247,3 +247,51 @@ func TestDPoPBindsPublicRefreshTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestDPoPRefreshProofReplays: the refresh rotation spends the proof in
+// its own write, and still refuses every replay of it: with the successor
+// (the rotation is undone), as a repeat of the whole request inside the
+// grace window (which would otherwise re-serve the successor), and after
+// the proof was spent by another grant.
+func TestDPoPRefreshProofReplays(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		id, secret := f.client(t, gameServer("game"))
+		key := newDPoPKey(t)
+		tokenURL := f.URL + "/oauth2/token"
+		withProof := func(form url.Values, proof string) response {
+			return f.send(t, tokenCall(form, &[2]string{id, secret}, map[string]string{"DPoP": proof}))
+		}
+		login := withProof(customID("replay"), key.proof(t, "POST", tokenURL, ""))
+		if login.Status != http.StatusOK {
+			t.Fatalf("login: %d %s", login.Status, login.Raw)
+		}
+		proof := key.proof(t, "POST", tokenURL, "")
+		next := withProof(refresh(login.str("refresh_token")), proof)
+		if next.Status != http.StatusOK || next.str("token_type") != "DPoP" {
+			t.Fatalf("refresh: %d %s", next.Status, next.Raw)
+		}
+		t.Run("should fail because the proof is replayed with the successor", func(t *testing.T) {
+			wantOAuthError(t, withProof(refresh(next.str("refresh_token")), proof), http.StatusBadRequest, "invalid_dpop_proof")
+		})
+		t.Run("should fail because the whole request is replayed inside the grace window", func(t *testing.T) {
+			wantOAuthError(t, withProof(refresh(login.str("refresh_token")), proof), http.StatusBadRequest, "invalid_dpop_proof")
+		})
+		t.Run("should fail because another grant spent the proof", func(t *testing.T) {
+			spent := key.proof(t, "POST", tokenURL, "")
+			if r := withProof(customID("other"), spent); r.Status != http.StatusOK {
+				t.Fatalf("login with the proof: %d %s", r.Status, r.Raw)
+			}
+			wantOAuthError(t, withProof(refresh(next.str("refresh_token")), spent), http.StatusBadRequest, "invalid_dpop_proof")
+		})
+		// Each refusal left the successor unspent; a retry inside the grace
+		// window with a fresh proof still gets the same pair.
+		again := withProof(refresh(next.str("refresh_token")), key.proof(t, "POST", tokenURL, ""))
+		if again.Status != http.StatusOK {
+			t.Fatalf("the successor after the refusals: %d %s", again.Status, again.Raw)
+		}
+		if retry := withProof(refresh(login.str("refresh_token")), key.proof(t, "POST", tokenURL, "")); retry.str("refresh_token") != next.str("refresh_token") {
+			t.Errorf("a retry inside the grace window with a fresh proof: %d %s", retry.Status, retry.Raw)
+		}
+	})
+}

@@ -169,6 +169,12 @@ var errs = sqlstore.Errors{Backend: "postgres", Classify: classify}
 // error in the chain for logs. It returns nil for nil.
 func wrap(op string, err error) error { return errs.Wrap(op, err) }
 
+// violates reports whether err is a unique violation of constraint.
+func violates(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.ConstraintName == constraint
+}
+
 // classify says what a pgx error means to the broker.
 func classify(err error) sqlstore.Kind {
 	if errors.Is(err, pgx.ErrNoRows) {

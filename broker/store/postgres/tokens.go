@@ -44,7 +44,11 @@ func (s tokens) CreateRefreshTokenByLink(ctx context.Context, slot int, identifi
 // the new row version, find spent_at set, update nothing and so insert
 // nothing. A failing insert (the new hash taken) undoes the spend with it.
 // The casts type parameters that appear only in the SELECT list. A token
-// bound to a DPoP key rotates only for a proof by that key ($6).
+// bound to a DPoP key rotates only for a proof by that key ($6). The proof's
+// replay record ($7, until $8) is inserted with the successor: a key used
+// before violates used_once's primary key, which undoes the whole statement.
+// Unlike UseOnce, an expired record not yet purged still counts as used;
+// only a client that reuses a jti, which RFC 9449 forbids, can tell.
 const rotateSQL = `WITH spent AS (
 	UPDATE refresh_tokens SET spent_at = $3
 	WHERE hash = $1 AND spent_at IS NULL AND expires_at > $3 AND client_id = $4 AND (jkt = '' OR jkt = $6)
@@ -53,6 +57,8 @@ const rotateSQL = `WITH spent AS (
 	  AND NOT EXISTS (SELECT 1 FROM user_logouts o
 	                  WHERE o.user_id = refresh_tokens.user_id AND o.logged_out_at >= refresh_tokens.created_at)
 	RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset, resource, jkt
+), once AS (
+	INSERT INTO used_once (key_hash, expires_at) SELECT $7::bytea, $8::timestamptz FROM spent WHERE $7::bytea IS NOT NULL
 )
 INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, namespace_id, scope, time_offset,
 	resource, jkt, created_at, expires_at)
@@ -64,9 +70,16 @@ RETURNING hash, family_id, client_id, user_id, namespace_id, scope, time_offset,
 // RotateRefreshToken implements broker.RefreshStore in one round trip.
 func (s tokens) RotateRefreshToken(ctx context.Context, r broker.Rotation) (broker.RefreshToken, error) {
 	var t broker.RefreshToken
-	err := s.q.QueryRow(ctx, rotateSQL, r.OldHash, r.NewHash, r.Now, r.ClientID, r.ExpiresAt, r.JKT).
+	var once []byte // NULL without a proof to spend
+	if r.Proof.Key != "" {
+		once = broker.TokenHash(r.Proof.Key)
+	}
+	err := s.q.QueryRow(ctx, rotateSQL, r.OldHash, r.NewHash, r.Now, r.ClientID, r.ExpiresAt, r.JKT, once, r.Proof.Until).
 		Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope, &t.TimeOffset,
 			&t.Resource, &t.JKT, &t.CreatedAt, &t.ExpiresAt)
+	if violates(err, "used_once_pkey") {
+		return broker.RefreshToken{}, broker.ErrProofReplayed
+	}
 	if err != nil {
 		return broker.RefreshToken{}, wrap("rotate refresh token", err)
 	}

@@ -67,7 +67,17 @@ func (s tokens) RotateRefreshToken(ctx context.Context, r broker.Rotation) (brok
 			namespace_id, scope, time_offset, resource, jkt, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			next.Hash, next.FamilyID, next.ClientID, next.UserID, next.NamespaceID, next.Scope, next.TimeOffset,
 			next.Resource, next.JKT, now, ms(next.ExpiresAt))
-		return wrap("rotate refresh token: insert successor", err)
+		if err != nil || r.Proof.Key == "" {
+			return wrap("rotate refresh token: insert successor", err)
+		}
+		// As in PostgreSQL's statement, a key used before (even expired and
+		// not yet purged) fails the rotation, which the savepoint undoes.
+		_, err = q.ExecContext(ctx, `INSERT INTO used_once (key_hash, expires_at) VALUES (?, ?)`,
+			broker.TokenHash(r.Proof.Key), ms(r.Proof.Until))
+		if classify(err) == sqlstore.Duplicate {
+			return broker.ErrProofReplayed
+		}
+		return wrap("rotate refresh token: spend proof", err)
 	})
 	if err != nil {
 		return broker.RefreshToken{}, err
@@ -148,7 +158,6 @@ func (s tokens) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 	return revoked, wrap("access token revoked", err)
 }
 
-// PurgeExpired implements broker.Store, in one transaction so that a janitor
 // UseOnce implements broker.OnceStore: an insert that takes over an
 // expired row and leaves a live one alone; writes are serialised on one
 // connection, so of several uses of one key exactly one inserts.
@@ -167,6 +176,7 @@ func (s tokens) UseOnce(ctx context.Context, key string, until time.Time) (bool,
 	return n == 1, nil
 }
 
+// PurgeExpired implements broker.Store, in one transaction so that a janitor
 // never leaves the tables purged to different instants.
 func (s tokens) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64

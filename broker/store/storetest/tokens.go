@@ -16,6 +16,7 @@ func tokenCases() []testCase {
 		{name: "Refresh/Rotate", run: testRotate},
 		{name: "Refresh/RotateRefused", run: testRotateRefused},
 		{name: "Refresh/RotateNewHashTaken", run: testRotateNewHashTaken},
+		{name: "Refresh/RotateSpendsProof", run: testRotateSpendsProof},
 		{name: "Refresh/RevokeFamily", run: testRevokeFamily},
 		{name: "AccessToken/Revoke", run: testRevokeAccessToken},
 		{name: "Key/CreateList", run: testKeys},
@@ -227,6 +228,39 @@ func testRotateRefused(t *testing.T, s broker.Store) {
 		_, err = s.GetRefreshToken(ctx, r.NewHash)
 		isErr(t, c.name+": successor after refusal", err, broker.ErrNotFound)
 	}
+}
+
+// testRotateSpendsProof: a rotation with a proof spends it with the
+// successor, in the same record UseOnce keeps; a proof spent before, there
+// or by UseOnce, fails the rotation and leaves the token unspent.
+func testRotateSpendsProof(t *testing.T, s broker.Store) {
+	ctx := caseCtx(t)
+	old := createToken(t, s, refreshToken("proof-0"))
+	until := time.Now().Add(time.Hour) // UseOnce keeps the database's time
+	r1 := rotation(old, "proof-1", at(time.Hour))
+	r1.Proof = broker.Once{Key: "jkt:proof-a", Until: until}
+	next, err := s.RotateRefreshToken(ctx, r1)
+	ok(t, "RotateRefreshToken(fresh proof)", err)
+	first, err := s.UseOnce(ctx, r1.Proof.Key, until)
+	ok(t, "UseOnce", err)
+	if first {
+		t.Errorf("UseOnce of the proof a rotation spent: first = true, want false")
+	}
+
+	ok(t, "UseOnce(proof-b)", func() error { _, err := s.UseOnce(ctx, "jkt:proof-b", until); return err }())
+	for _, key := range []string{"jkt:proof-a", "jkt:proof-b"} {
+		r := rotation(next, "proof-2-"+key, at(2*time.Hour))
+		r.Proof = broker.Once{Key: key, Until: until}
+		_, err = s.RotateRefreshToken(ctx, r)
+		isErr(t, "RotateRefreshToken(spent proof "+key+")", err, broker.ErrProofReplayed)
+		equal(t, "token after a replayed proof", getToken(t, s, next.Hash), next)
+		_, err = s.GetRefreshToken(ctx, r.NewHash)
+		isErr(t, "successor after a replayed proof", err, broker.ErrNotFound)
+	}
+	r2 := rotation(next, "proof-2", at(2*time.Hour))
+	r2.Proof = broker.Once{Key: "jkt:proof-c", Until: until}
+	_, err = s.RotateRefreshToken(ctx, r2)
+	ok(t, "RotateRefreshToken(fresh proof after refusals)", err)
 }
 
 // testRotateNewHashTaken: the insert of the successor fails, so the spend must
@@ -468,8 +502,9 @@ func testUseOnceRace(t *testing.T, s broker.Store) {
 	const n = 8
 	warmUp(t, s, n)
 	wins := make([]bool, n)
+	until := time.Now().Add(time.Hour) // one value's, as a replay's is
 	errs := race(n, func(i int) error {
-		first, err := s.UseOnce(ctx, "jkt:raced", time.Now().Add(time.Hour))
+		first, err := s.UseOnce(ctx, "jkt:raced", until)
 		wins[i] = first
 		return err
 	})

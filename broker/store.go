@@ -194,6 +194,8 @@ type Store interface {
 	RevocationStore
 	OnceStore
 	DeviceStore
+	AuditStore
+	OperatorStore
 
 	// InTx runs fn in one transaction; fn's Store sees and writes only inside
 	// it. An error from fn rolls the transaction back and is returned as is.
@@ -205,4 +207,34 @@ type Store interface {
 	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Session is a player's live session as support staff see it: a
+// refresh-token family with an unspent, unexpired token.
+type Session struct {
+	FamilyID   string
+	ClientID   string
+	CreatedAt  time.Time // the family's first token
+	LastUsedAt time.Time // its newest token: the last login or refresh
+	ExpiresAt  time.Time // the newest token's expiry
+	// Bound reports a DPoP-bound family.
+	Bound bool
+}
+
+// OperatorStore answers the operator's questions (the admin API, the
+// support console, the CLI). Listings page by the sort key of the last
+// row of the page before ("" for the first page), at most limit rows.
+type OperatorStore interface {
+	ListNamespaces(ctx context.Context, afterName string, limit int) ([]Namespace, error) // by name
+	// PageClients lists the clients of a namespace ("" for all) by ID.
+	PageClients(ctx context.Context, namespaceID, afterID string, limit int) ([]Client, error)
+	// FindLinks finds the links of (slot, identifier) in a namespace, or
+	// in every namespace when namespaceID is "".
+	FindLinks(ctx context.Context, namespaceID string, slot int, identifier string) ([]Link, error)
+	// FindUsersByNickname lists users whose nickname starts with prefix
+	// (case-sensitive), by ID; namespaceID "" is every namespace.
+	FindUsersByNickname(ctx context.Context, namespaceID, prefix, afterID string, limit int) ([]User, error)
+	// ListSessions is the user's live sessions at now, newest first; a
+	// session ended by a logout or a revocation is not live.
+	ListSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 }

@@ -48,6 +48,7 @@ type Store struct {
 	gs2Rows
 	authRows
 	xsollaRows
+	operator
 }
 
 // conn is what every part queries through: the pool, or the transaction
@@ -61,7 +62,7 @@ type conn struct {
 
 func newStore(c *conn) *Store {
 	s := &Store{conn: c, identities: identities{c}, tokens: tokens{c}, accounts: accounts{c},
-		gs2Rows: gs2Rows{c}, authRows: authRows{c}, xsollaRows: xsollaRows{c}}
+		gs2Rows: gs2Rows{c}, authRows: authRows{c}, xsollaRows: xsollaRows{c}, operator: operator{c}}
 	c.store = s
 	return s
 }

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) broker.Store) {
 	cases = append(cases, concurrencyCases()...)
 	cases = append(cases, gs2Cases()...)
 	cases = append(cases, xsollaCases()...)
+	cases = append(cases, operatorCases()...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := newStore(t)

@@ -29,7 +29,7 @@ func TestAdminAuthentication(t *testing.T) {
 		}
 		for _, c := range []struct {
 			name, token, code string
-			status           int
+			status            int
 		}{
 			{"there is no token", "", "invalid_token", http.StatusUnauthorized},
 			{"the token is garbage", "not-a-token", "invalid_token", http.StatusUnauthorized},

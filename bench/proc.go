@@ -201,7 +201,9 @@ func startBroker(ctx context.Context, bin, dbURL string, env []string, logDir st
 		return nil, side{}, err
 	}
 	base := "http://" + addr
-	p, err := startProc("broker", logDir, env, bin,
+	// The admin listener is not measured, and its default port may be a
+	// running `make run`'s.
+	p, err := startProc("broker", logDir, append(env, "BRIDGEKEEPER_ADMIN_ADDR=off"), bin,
 		append([]string{"serve", "--addr", addr, "--database", dbURL, "--issuer", base}, args...)...)
 	if err != nil {
 		return nil, side{}, err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -301,7 +302,13 @@ var ErrSlotTaken = Conflict("the player already has a link in this slot", nil)
 // ErrLinkConflict, never re-pointed; a second link in a slot the user
 // already uses is ErrSlotTaken.
 func (b *Broker) Link(ctx context.Context, namespaceID, userID string, slot int, identifier string) error {
-	err := b.store.CreateLink(ctx, Link{NamespaceID: namespaceID, Slot: slot, Identifier: identifier, UserID: userID, CreatedAt: b.now()})
+	err := b.store.InTx(ctx, func(tx Store) error {
+		if err := tx.CreateLink(ctx, Link{NamespaceID: namespaceID, Slot: slot, Identifier: identifier, UserID: userID, CreatedAt: b.now()}); err != nil {
+			return err
+		}
+		return b.audit(ctx, tx, AuditEvent{Type: AuditLink, Actor: "player:" + userID, NamespaceID: namespaceID, UserID: userID,
+			Target: strconv.Itoa(slot) + ":" + identifier})
+	})
 	if !errors.Is(err, ErrAlreadyExists) {
 		return err
 	}
@@ -343,7 +350,10 @@ func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, 
 			if err := tx.RevokeFamily(ctx, ac.FamilyID, now, familyEnd); err != nil {
 				return fmt.Errorf("revoke after code replay: %w", err)
 			}
-			b.log.WarnContext(ctx, "authorization code replayed: its tokens revoked", "client_id", c.ID, "family", ac.FamilyID)
+			if err := b.audit(ctx, tx, AuditEvent{Type: AuditCodeReplay, NamespaceID: ac.NamespaceID, UserID: ac.UserID,
+				Target: ac.FamilyID, Detail: "authorization code replayed; its tokens revoked (client " + c.ID + ")"}); err != nil {
+				return err
+			}
 			return Unauthenticated("authorization code was already used; the tokens issued with it are revoked", nil)
 		case err != nil:
 			return fmt.Errorf("redeem code: %w", err)
@@ -431,7 +441,17 @@ func (b *Broker) Unlink(ctx context.Context, userID string, slot int) error {
 	if slot < MinSlot || slot > MaxSlot {
 		return Invalid("slot", fmt.Sprintf("slot must be %d..%d", MinSlot, MaxSlot))
 	}
-	err := b.store.DeleteLink(ctx, userID, slot, "")
+	err := b.store.InTx(ctx, func(tx Store) error {
+		l, err := tx.GetUserLink(ctx, userID, slot)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteLink(ctx, userID, slot, l.Identifier); err != nil {
+			return err
+		}
+		return b.audit(ctx, tx, AuditEvent{Type: AuditUnlink, Actor: "player:" + userID, NamespaceID: l.NamespaceID,
+			UserID: userID, Target: strconv.Itoa(slot) + ":" + l.Identifier})
+	})
 	if errors.Is(err, ErrNotFound) {
 		return NotFound("no such link", err)
 	}

@@ -139,7 +139,10 @@ func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, presented, 
 	if err := tx.RevokeFamily(ctx, old.FamilyID, now, until); err != nil {
 		return RefreshToken{}, fmt.Errorf("revoke family after reuse: %w", err)
 	}
-	b.log.WarnContext(ctx, "refresh token reuse: family revoked", "client_id", c.ID, "family", old.FamilyID)
+	if err := b.audit(ctx, tx, AuditEvent{Type: AuditRefreshReuse, NamespaceID: old.NamespaceID, UserID: old.UserID,
+		Target: old.FamilyID, Detail: "refresh token reused; session revoked (client " + c.ID + ")"}); err != nil {
+		return RefreshToken{}, err
+	}
 	return RefreshToken{}, Unauthenticated("refresh token was already used; the session has been revoked", nil)
 }
 
@@ -168,6 +171,18 @@ func (b *Broker) checkNarrowing(ctx context.Context, presented string, scope []s
 func tokenID(token string) string {
 	h := sha256.Sum256([]byte("jti " + token))
 	return base64.RawURLEncoding.EncodeToString(h[:18])
+}
+
+// audit appends e to the trail in tx and logs it. It is logged as it is
+// appended, inside the transaction: should the commit then fail, the
+// request fails and that is logged too.
+func (b *Broker) audit(ctx context.Context, tx AuditStore, e AuditEvent) error {
+	e, err := Audit(ctx, tx, e, b.now())
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", e.Type, err)
+	}
+	LogAudit(ctx, b.log, e)
+	return nil
 }
 
 // commitRefusal runs fn in one transaction that commits when fn succeeds or

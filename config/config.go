@@ -31,6 +31,8 @@ const (
 	// address, and failed passwords per account or takeover and caller
 	// address, per minute.
 	DefaultJanitorInterval           = Duration(5 * time.Minute)
+	DefaultAdminAddr                 = "127.0.0.1:8081"
+	DefaultAuditRetention            = Duration(90 * 24 * time.Hour)
 	DefaultAuthFailuresPerMinute     = 60
 	DefaultPasswordFailuresPerMinute = 10
 	// CapFactor makes the default per-address and per-identifier caps:
@@ -47,6 +49,12 @@ const redacted = "REDACTED"
 type Config struct {
 	// Addr is the host:port the HTTP server listens on.
 	Addr string `yaml:"addr"`
+	// AdminAddr is the host:port of the admin listener (the admin API,
+	// the support console, /metrics); nil is DefaultAdminAddr, and "" or
+	// "off" turns the listener off.
+	AdminAddr *string `yaml:"admin_addr"`
+	// AuditRetention is how long the janitor keeps audit events.
+	AuditRetention Duration `yaml:"audit_retention"`
 	// Issuer is the public base URL; it defaults to "http://" + Addr.
 	Issuer string `yaml:"issuer"`
 	// Database is a postgres://, postgresql:// or sqlite:// URL; it
@@ -215,6 +223,13 @@ func (c Config) withDefaults() Config {
 	if c.JanitorInterval == 0 {
 		c.JanitorInterval = DefaultJanitorInterval
 	}
+	if c.AdminAddr == nil {
+		addr := DefaultAdminAddr
+		c.AdminAddr = &addr
+	}
+	if c.AuditRetention == 0 {
+		c.AuditRetention = DefaultAuditRetention
+	}
 	if c.AuthFailuresPerMinute == 0 {
 		c.AuthFailuresPerMinute = DefaultAuthFailuresPerMinute
 	}
@@ -332,4 +347,15 @@ func parseDuration(s string) (Duration, error) {
 		return 0, fmt.Errorf("%q is not a duration such as 5s or 1m30s", s)
 	}
 	return Duration(v), nil
+}
+
+// AdminListen is the admin listener's address; "" when it is off.
+func (c Config) AdminListen() string {
+	if c.AdminAddr == nil {
+		return DefaultAdminAddr
+	}
+	if *c.AdminAddr == "off" {
+		return ""
+	}
+	return *c.AdminAddr
 }

@@ -61,6 +61,8 @@ func TestLoadDefaults(t *testing.T) {
 		RequestTimeout: Duration(10 * time.Second),
 
 		JanitorInterval:             Duration(5 * time.Minute),
+		AdminAddr:                   ptr("127.0.0.1:8081"),
+		AuditRetention:              Duration(90 * 24 * time.Hour),
 		AuthFailuresPerMinute:       60,
 		PasswordFailuresPerMinute:   10,
 		AddressFailuresPerMinute:    600,
@@ -394,6 +396,10 @@ func TestValidate(t *testing.T) {
 			want:   []string{"key_encryption_key and key_encryption_key_file are both set; set only one"},
 		},
 		{name: "inline key checked", mutate: func(c *Config) { c.KeyEncryptionKey = "c2hvcnQ=" }, want: []string{"key_encryption_key: decodes to 5 bytes, want exactly 32"}},
+		{name: "admin addr not host:port", mutate: func(c *Config) { c.AdminAddr = ptr("8081") }, want: []string{`admin_addr: "8081" is not host:port`}},
+		{name: "admin addr is the public one", mutate: func(c *Config) { c.AdminAddr = ptr(c.Addr) }, want: []string{"admin_addr: \"" + valid().Addr + "\" is the public addr"}},
+		{name: "admin listener off", mutate: func(c *Config) { c.AdminAddr = ptr("off") }},
+		{name: "audit retention short", mutate: func(c *Config) { c.AuditRetention = Duration(time.Minute) }, want: []string{"audit_retention: 1m0s is shorter than 1h"}},
 		{name: "provider name empty", mutate: func(c *Config) { c.Providers[1].Name = "" }, want: []string{"providers[1]: name must not be empty"}},
 		{name: "provider name duplicate", mutate: func(c *Config) { c.Providers[1].Name = "google" }, want: []string{`providers[1] (google): name "google" is already used by providers[0]`}},
 		{name: "provider type", mutate: func(c *Config) { c.Providers[0].Type = "saml" }, want: []string{`providers[0] (google): type "saml" is not one of oidc, oauth2`}},
@@ -407,7 +413,7 @@ func TestValidate(t *testing.T) {
 			want: []string{
 				`addr: "" is not host:port`, `issuer: "" is not an absolute URL`, "data_dir: must not be empty",
 				`database: "" does not start with`, `signing_alg: "HS256"`, `log_level: ""`, "refresh_grace:",
-				"janitor_interval:", "request_timeout:", "max_body_bytes: 0", "both set", "providers[0]: name must not be empty",
+				"audit_retention:", "janitor_interval:", "request_timeout:", "max_body_bytes: 0", "both set", "providers[0]: name must not be empty",
 				`providers[0]: type ""`,
 			},
 		},

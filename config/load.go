@@ -61,6 +61,8 @@ func (s setting) env() string {
 // step with the yaml tags of Config.
 var settings = []setting{
 	{key: "addr", flag: "addr", set: str(func(c *Config) *string { return &c.Addr })},
+	{key: "admin_addr", set: func(c *Config, v string) error { c.AdminAddr = &v; return nil }},
+	{key: "audit_retention", set: dur(func(c *Config) *Duration { return &c.AuditRetention })},
 	{key: "issuer", flag: "issuer", set: str(func(c *Config) *string { return &c.Issuer })},
 	{key: "database", flag: "database", set: str(func(c *Config) *string { return &c.Database })},
 	{key: "data_dir", flag: "data-dir", set: str(func(c *Config) *string { return &c.DataDir })},

@@ -93,6 +93,16 @@ func (c Config) problems() []error {
 			bad("trusted_proxies[%d]: %v", i, err)
 		}
 	}
+	if c.AuditRetention < Duration(time.Hour) {
+		bad("audit_retention: %s is shorter than 1h", c.AuditRetention)
+	}
+	if a := c.AdminListen(); a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("admin_addr: %q is not host:port (or off)", a)
+		} else if a == c.Addr {
+			bad("admin_addr: %q is the public addr; the admin listener needs its own", a)
+		}
+	}
 	if c.JanitorInterval < Duration(time.Second) {
 		bad("janitor_interval: %s is shorter than 1s", c.JanitorInterval)
 	}

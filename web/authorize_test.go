@@ -331,6 +331,7 @@ func TestCodeRedemptionRules(t *testing.T) {
 			}
 			_, err = exchange(cfg, code, oauth2.VerifierOption(a.Verifier))
 			wantInvalidGrant(t, err)
+			wantAudit(t, f.fixture, broker.AuditCodeReplay, next.str("userId"), "")
 			for _, tk := range issued {
 				if r := f.introspect(t, id, secret, tk); r.Status != http.StatusOK || r.Body["active"] != false {
 					t.Fatalf("after the replay the first tokens must be inactive: %s", r.Raw)

@@ -169,3 +169,10 @@ func hopAddr(hop string) (netip.Addr, bool) {
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
 }
+
+// CallerAddress is the address a request comes from, by the public
+// listener's rule for trusted proxies: the admin listener records it in
+// the audit trail.
+func (s *Server) CallerAddress(r *http.Request) string {
+	return clientAddr(r.RemoteAddr, r.Header, s.trustedProxies)
+}

@@ -209,6 +209,7 @@ func TestLinkProvider(t *testing.T) {
 		if len(ls) != 2 || !hasLink(ls, "google", "g-alice") || !hasLink(ls, "mobage", "m-alice") {
 			t.Fatalf("links %+v", ls)
 		}
+		wantAudit(t, f.fixture, broker.AuditLink, alice, strconv.Itoa(mobageSlot)+":m-alice")
 		for _, l := range ls {
 			if want := map[string]int{"google": googleSlot, "mobage": mobageSlot}[l.Provider]; l.Slot != want {
 				t.Fatalf("%s linked in slot %d, want %d", l.Provider, l.Slot, want)
@@ -362,6 +363,7 @@ func TestUnlink(t *testing.T) {
 		if r := del(googleSlot); r.Status != http.StatusNoContent {
 			t.Fatalf("delete google: %d %s", r.Status, r.Raw)
 		}
+		wantAudit(t, f.fixture, broker.AuditUnlink, e.userID(t, tok.AccessToken), strconv.Itoa(googleSlot)+":g-carol")
 		if ls := e.links(t, tok.AccessToken); len(ls) != 1 || !hasLink(ls, "mobage", "m-carol") {
 			t.Fatalf("links after delete %+v", ls)
 		}

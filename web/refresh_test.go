@@ -58,6 +58,9 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 		if reuse.Status != http.StatusBadRequest || reuse.str("error") != "invalid_grant" {
 			t.Fatalf("reuse: %d %s", reuse.Status, reuse.Raw)
 		}
+		if e := wantAudit(t, f, broker.AuditRefreshReuse, login.str("userId"), ""); e.Target == "" || e.Actor != "broker" {
+			t.Errorf("reuse event: %+v", e)
+		}
 		if r := f.token(t, id, secret, refresh(next.str("refresh_token"))); r.str("error") != "invalid_grant" {
 			t.Errorf("successor after reuse: %d %s", r.Status, r.Raw)
 		}

@@ -310,6 +310,11 @@ func (w *statusWriter) WriteHeader(code int) {
 
 // writeJSON writes v with the no-store headers every token-bearing or error
 // response needs (RFC 6749 §5.1, §5.2).
+// Metrics serves the broker's Prometheus metrics, for the admin listener.
+func (s *Server) Metrics() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")

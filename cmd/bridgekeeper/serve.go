@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/admin"
 	"github.com/bridgekeeper/bridgekeeper/broker/gs2"
 	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 	"github.com/bridgekeeper/bridgekeeper/broker/xsolla"
@@ -22,6 +23,8 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/grants"
 	"github.com/bridgekeeper/bridgekeeper/throttle"
 	"github.com/bridgekeeper/bridgekeeper/web"
+	"github.com/bridgekeeper/bridgekeeper/web/adminapi"
+	"github.com/gorilla/mux"
 )
 
 // tuneGC applies config.GCPercent unless GOGC, which the runtime read at
@@ -111,22 +114,41 @@ func serve(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("addr: %w", err)
 	}
 	httpSrv := newHTTPServer(cfg, srv.Handler(), log)
+	servers := []*http.Server{httpSrv}
+	errc := make(chan error, 2)
+	if addr := cfg.AdminListen(); addr != "" {
+		adminLn, err := net.Listen("tcp", addr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin_addr: %w", err)
+		}
+		adminSrv := newHTTPServer(cfg, adminHandler(cfg, store, secrets, b, srv, log), log)
+		servers = append(servers, adminSrv)
+		go func() { errc <- adminSrv.Serve(adminLn) }()
+		log.Info("admin listener serving", "addr", adminLn.Addr().String())
+	}
 	// Keys rotated by another process (`key rotate`) are picked up here.
 	go every(ctx, time.Second, func() {
 		if err := keys.Load(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("reload signing keys", "err", err)
 		}
 	})
-	// The janitor keeps the tables the size of the live sessions.
+	// The janitor keeps the tables the size of the live sessions, and the
+	// audit trail its configured length.
 	go every(ctx, time.Duration(cfg.JanitorInterval), func() {
-		n, err := store.PurgeExpired(ctx, time.Now())
+		now := time.Now()
+		n, err := store.PurgeExpired(ctx, now)
+		if err == nil {
+			var audit int64
+			audit, err = store.PurgeAudit(ctx, now.Add(-time.Duration(cfg.AuditRetention)))
+			n += audit
+		}
 		if err != nil && ctx.Err() == nil {
 			log.Warn("janitor", "err", err)
 		} else if n > 0 {
 			log.Info("janitor purged expired rows", "rows", n)
 		}
 	})
-	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	log.Info("bridgekeeper serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", cfg.Redacted().Database)
 
@@ -139,10 +161,24 @@ func serve(ctx context.Context, args []string, e env) error {
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, hs := range servers {
+		if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
 	return nil
+}
+
+// adminHandler is the admin listener's: the admin API and the metrics.
+func adminHandler(cfg config.Config, store broker.Store, secrets *keys.Secrets, b *broker.Broker, srv *web.Server, log *slog.Logger) http.Handler {
+	api := adminapi.New(adminapi.Config{
+		Service: admin.New(store, secrets, time.Now, log), Tokens: b, Log: log,
+		Address: srv.CallerAddress, SigningAlg: cfg.SigningAlg,
+	})
+	r := mux.NewRouter()
+	api.Register(r)
+	r.Handle("/metrics", srv.Metrics()).Methods(http.MethodGet)
+	return r
 }
 
 // every runs fn every d until ctx ends: the broker's background chores.

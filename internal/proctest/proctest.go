@@ -26,8 +26,11 @@ func NewKEK() string {
 
 // Environ is the process environment without any BRIDGEKEEPER_* or GORACE
 // entry, so that a developer's settings never leak into a test, plus extra.
+// The admin listener is off unless extra sets BRIDGEKEEPER_ADMIN_ADDR (the
+// last of duplicate entries wins): brokers started in parallel would all
+// want its default port.
 func Environ(extra ...string) []string {
-	var env []string
+	env := []string{"BRIDGEKEEPER_ADMIN_ADDR=off"}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "BRIDGEKEEPER_") && !strings.HasPrefix(kv, "GORACE=") {
 			env = append(env, kv)

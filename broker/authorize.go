@@ -306,7 +306,7 @@ func (b *Broker) Link(ctx context.Context, namespaceID, userID string, slot int,
 		if err := tx.CreateLink(ctx, Link{NamespaceID: namespaceID, Slot: slot, Identifier: identifier, UserID: userID, CreatedAt: b.now()}); err != nil {
 			return err
 		}
-		return b.audit(ctx, tx, AuditEvent{Type: AuditLink, Actor: "player:" + userID, NamespaceID: namespaceID, UserID: userID,
+		return b.RecordAudit(ctx, tx, AuditEvent{Type: AuditLink, Actor: "player:" + userID, NamespaceID: namespaceID, UserID: userID,
 			Target: strconv.Itoa(slot) + ":" + identifier})
 	})
 	if !errors.Is(err, ErrAlreadyExists) {
@@ -350,7 +350,7 @@ func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, 
 			if err := tx.RevokeFamily(ctx, ac.FamilyID, now, familyEnd); err != nil {
 				return fmt.Errorf("revoke after code replay: %w", err)
 			}
-			if err := b.audit(ctx, tx, AuditEvent{Type: AuditCodeReplay, NamespaceID: ac.NamespaceID, UserID: ac.UserID,
+			if err := b.RecordAudit(ctx, tx, AuditEvent{Type: AuditCodeReplay, NamespaceID: ac.NamespaceID, UserID: ac.UserID,
 				Target: ac.FamilyID, Detail: "authorization code replayed; its tokens revoked (client " + c.ID + ")"}); err != nil {
 				return err
 			}
@@ -449,7 +449,7 @@ func (b *Broker) Unlink(ctx context.Context, userID string, slot int) error {
 		if err := tx.DeleteLink(ctx, userID, slot, l.Identifier); err != nil {
 			return err
 		}
-		return b.audit(ctx, tx, AuditEvent{Type: AuditUnlink, Actor: "player:" + userID, NamespaceID: l.NamespaceID,
+		return b.RecordAudit(ctx, tx, AuditEvent{Type: AuditUnlink, Actor: "player:" + userID, NamespaceID: l.NamespaceID,
 			UserID: userID, Target: strconv.Itoa(slot) + ":" + l.Identifier})
 	})
 	if errors.Is(err, ErrNotFound) {

@@ -139,7 +139,7 @@ func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, presented, 
 	if err := tx.RevokeFamily(ctx, old.FamilyID, now, until); err != nil {
 		return RefreshToken{}, fmt.Errorf("revoke family after reuse: %w", err)
 	}
-	if err := b.audit(ctx, tx, AuditEvent{Type: AuditRefreshReuse, NamespaceID: old.NamespaceID, UserID: old.UserID,
+	if err := b.RecordAudit(ctx, tx, AuditEvent{Type: AuditRefreshReuse, NamespaceID: old.NamespaceID, UserID: old.UserID,
 		Target: old.FamilyID, Detail: "refresh token reused; session revoked (client " + c.ID + ")"}); err != nil {
 		return RefreshToken{}, err
 	}
@@ -173,10 +173,10 @@ func tokenID(token string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:18])
 }
 
-// audit appends e to the trail in tx and logs it. It is logged as it is
-// appended, inside the transaction: should the commit then fail, the
-// request fails and that is logged too.
-func (b *Broker) audit(ctx context.Context, tx AuditStore, e AuditEvent) error {
+// RecordAudit appends e to the trail in tx (the transaction of the action
+// it records) and logs it. It is logged as it is appended: should the
+// commit then fail, the request fails and that is logged too.
+func (b *Broker) RecordAudit(ctx context.Context, tx AuditStore, e AuditEvent) error {
 	e, err := Audit(ctx, tx, e, b.now())
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Type, err)

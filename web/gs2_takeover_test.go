@@ -207,6 +207,9 @@ func TestGS2CreateTakeOver(t *testing.T) {
 		created := item(t, r)
 		tkoWant(t, created, "game", userA, 0, "a@example.com", 1)
 		aboutNow(t, f, "createdAt", created["createdAt"])
+		if e := wantAuditOf(t, f, broker.AuditLink, userA, "0:a@example.com"); strings.Contains(e.Detail, password) {
+			t.Errorf("the audit event mentions the password: %+v", e)
+		}
 
 		// createTakeOverByUserId, in the highest slot, with the longest
 		// identifier.
@@ -639,6 +642,7 @@ func TestGS2DeleteTakeOver(t *testing.T) {
 				}
 				tkoWant(t, item(t, r), "game", userA, tc.slot, tc.ident, 1)
 				tkoRefused(t, f.tkoGet(t, hdr, "game", userA, strconv.Itoa(tc.slot)), http.StatusNotFound, "takeOver", "")
+				wantAuditOf(t, f, broker.AuditUnlink, userA, strconv.Itoa(tc.slot)+":"+tc.ident)
 				// A second delete finds nothing.
 				tkoRefused(t, del(t, tc.header, tc.path), http.StatusNotFound, "takeOver", "")
 			})

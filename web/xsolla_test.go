@@ -299,6 +299,7 @@ func TestXsollaLogin(t *testing.T) {
 		if sub == "" || sub == "player-1" {
 			t.Fatalf("sub = %q", sub)
 		}
+		wantAudit(t, f, broker.AuditLink, sub, ":76561198000000000")
 		for name, want := range map[string]any{
 			"type": "server_custom_id", "server_custom_id": "player-1", "iss": f.URL, "namespace": ns,
 			"payload": "match-42", "userId": sub, "timeOffset": float64(0), "nickname": "Neo", "client_id": srv.id,
@@ -933,6 +934,9 @@ func TestXsollaWithLogout(t *testing.T) {
 		logout, claims := f.xsMustLogin(t, srv.bearer, xsQuery(ns, "with_logout", "1"), body)
 		if xsClaim(claims, "sub") != grant.str("userId") {
 			t.Fatalf("with_logout login is user %v, want %s", claims["sub"], grant.str("userId"))
+		}
+		if e := wantAudit(t, f, broker.AuditLogout, grant.str("userId"), ""); e.Actor != "client:"+srv.id {
+			t.Errorf("logout event: %+v", e)
 		}
 		xsWantActive(t, f, srv, logout, "the with_logout login's own token")
 		xsWantInactive(t, f, srv, oldXsolla, "an earlier login token")

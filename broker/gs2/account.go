@@ -55,13 +55,22 @@ type Accounts struct {
 	store     AccountsStore
 	secrets   Deriver
 	passwords *passwords
+	audit     AccountsCore
+}
+
+// AccountsCore is the broker as Accounts uses it: it mints tokens, and
+// records the takeovers made and removed in the audit trail.
+type AccountsCore interface {
+	Minter
+	RecordAudit(ctx context.Context, tx broker.AuditStore, e broker.AuditEvent) error
 }
 
 // NewAccounts builds GS2-Account; now is the clock (time.Now outside tests).
-func NewAccounts(cfg Config, store AccountsStore, core Minter, secrets Deriver, now func() time.Time) *Accounts {
+func NewAccounts(cfg Config, store AccountsStore, core AccountsCore, secrets Deriver, now func() time.Time) *Accounts {
 	return &Accounts{
 		issuer: issuer{users: store, bans: store, core: core, now: now},
 		slots:  cfg.Slots, store: store, secrets: secrets, passwords: newPasswords(cfg.PasswordCost),
+		audit: core,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -78,10 +79,35 @@ func (s *Accounts) CreateTakeOver(ctx context.Context, namespaceID, userID strin
 	}
 	l := broker.Link{NamespaceID: namespaceID, Slot: slot, Identifier: identifier, UserID: userID,
 		CreatedAt: s.now(), PasswordHash: hash, Revision: 1}
-	if err := s.store.CreateLink(ctx, l); err != nil {
+	err = s.store.InTx(ctx, func(tx broker.Store) error {
+		if err := tx.CreateLink(ctx, l); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, broker.AuditLink, l)
+	})
+	if err != nil {
 		return broker.Link{}, fmt.Errorf("create takeover: %w", err)
 	}
 	return l, nil
+}
+
+// record appends the audit event of a takeover made or removed, in tx.
+// GS2's calls come from the player or from a trusted game server; the
+// surface does not say which here, so the actor is GS2-Account.
+func (s *Accounts) record(ctx context.Context, tx broker.Store, typ string, l broker.Link) error {
+	return s.audit.RecordAudit(ctx, tx, broker.AuditEvent{Type: typ, Actor: "gs2-account", NamespaceID: l.NamespaceID,
+		UserID: l.UserID, Target: strconv.Itoa(l.Slot) + ":" + l.Identifier, Detail: "GS2 takeover"})
+}
+
+// deleteLink deletes the user's link in slot if it is still l, with its
+// audit event.
+func (s *Accounts) deleteLink(ctx context.Context, l broker.Link) error {
+	return s.store.InTx(ctx, func(tx broker.Store) error {
+		if err := tx.DeleteLink(ctx, l.UserID, l.Slot, l.Identifier); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, broker.AuditUnlink, l)
+	})
 }
 
 // TakeOvers pages through the user's takeovers by slot: at most limit of
@@ -153,7 +179,7 @@ func (s *Accounts) DeleteTakeOver(ctx context.Context, namespaceID, userID strin
 	}
 	// Only the link just read: a slot emptied and refilled meanwhile keeps
 	// its new link.
-	if err := s.store.DeleteLink(ctx, userID, slot, l.Identifier); err != nil {
+	if err := s.deleteLink(ctx, l); err != nil {
 		return broker.Link{}, fmt.Errorf("delete takeover: %w", err)
 	}
 	return l, nil
@@ -166,7 +192,7 @@ func (s *Accounts) DeleteTakeOverByIdentifier(ctx context.Context, namespaceID s
 	if err != nil {
 		return broker.Link{}, fmt.Errorf("get takeover: %w", err)
 	}
-	if err := s.store.DeleteLink(ctx, l.UserID, slot, identifier); err != nil {
+	if err := s.deleteLink(ctx, l); err != nil {
 		return broker.Link{}, fmt.Errorf("delete takeover: %w", err)
 	}
 	return l, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,9 @@ const (
 type Core interface {
 	UserForLink(ctx context.Context, namespaceID string, slot int, identifier string) (string, error)
 	AccessToken(c broker.Client, userID string, timeOffset int, extend func(*broker.AccessClaims) any) (broker.Token, error)
+	// RecordAudit records a social link and a with_logout sign-out in the
+	// transaction that makes it.
+	RecordAudit(ctx context.Context, tx broker.AuditStore, e broker.AuditEvent) error
 }
 
 // Store is what the service reads and writes beside the core.
@@ -31,8 +35,9 @@ type Store interface {
 	broker.AttributeStore
 	broker.BanChecker
 	Profiles
-	// LogoutUser ends the player's earlier sessions (broker.RevocationStore).
-	LogoutUser(ctx context.Context, userID string, at time.Time, keepJTI string) error
+	// InTx runs fn in one transaction (broker.Store's InTx): a logout and a
+	// social link commit with their audit events.
+	InTx(ctx context.Context, fn func(broker.Store) error) error
 }
 
 // Profiles is what the service reads and writes of a player's profile: the
@@ -40,7 +45,6 @@ type Store interface {
 type Profiles interface {
 	GetUser(ctx context.Context, id string) (broker.User, error)
 	SetNickname(ctx context.Context, userID, nickname string) error
-	CreateLink(ctx context.Context, l broker.Link) error
 	GetLink(ctx context.Context, namespaceID string, slot int, identifier string) (broker.Link, error)
 }
 
@@ -170,7 +174,14 @@ func (s *Service) LoginCustomID(ctx context.Context, c broker.Client, r CustomID
 		return broker.Token{}, err
 	}
 	if r.WithLogout {
-		if err := s.store.LogoutUser(ctx, userID, now, jti); err != nil {
+		err := s.store.InTx(ctx, func(tx broker.Store) error {
+			if err := tx.LogoutUser(ctx, userID, now, jti); err != nil {
+				return err
+			}
+			return s.core.RecordAudit(ctx, tx, broker.AuditEvent{Type: broker.AuditLogout, Actor: "client:" + c.ID,
+				NamespaceID: c.NamespaceID, UserID: userID, Detail: "with_logout: earlier sessions ended"})
+		})
+		if err != nil {
 			return broker.Token{}, fmt.Errorf("logout: %w", err)
 		}
 	}
@@ -180,7 +191,14 @@ func (s *Service) LoginCustomID(ctx context.Context, c broker.Client, r CustomID
 // linkSocial links the social identity to the user, unless it already is.
 func (s *Service) linkSocial(ctx context.Context, namespaceID, userID string, social broker.Link) error {
 	social.NamespaceID, social.UserID, social.CreatedAt = namespaceID, userID, s.now()
-	err := s.store.CreateLink(ctx, social)
+	err := s.store.InTx(ctx, func(tx broker.Store) error {
+		if err := tx.CreateLink(ctx, social); err != nil {
+			return err
+		}
+		return s.core.RecordAudit(ctx, tx, broker.AuditEvent{Type: broker.AuditLink, Actor: "xsolla-login",
+			NamespaceID: namespaceID, UserID: userID, Target: strconv.Itoa(social.Slot) + ":" + social.Identifier,
+			Detail: "social_profile"})
+	})
 	if !errors.Is(err, broker.ErrAlreadyExists) {
 		return err
 	}

@@ -5,11 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 
-# The browser test drives Debian's Chromium (headless) and the durability
-# tests Debian's sqlite3 shell; install whichever is missing.
+# The browser test drives Debian's Chromium (headless), the durability
+# tests Debian's sqlite3 shell, and the README test runs the README's shell
+# examples, which use curl, jq and sqlite3; install whichever is missing.
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+for tool in chromium sqlite3 curl jq; do
+	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
 if ((${#missing[@]})); then
 	echo "test: installing ${missing[*]} from Debian packages" >&2
 	if [ "$(id -u)" -ne 0 ]; then echo "test: ${missing[*]} missing and installing needs root" >&2; exit 1; fi

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -85,12 +87,16 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	return printCredentials(e, *output, c.ID, secret)
 }
 
-// printCredentials shows a client ID and, once, its secret.
+// printCredentials shows a client ID and, once, its secret. The JSON form
+// always has both members, client_secret "" when there is no secret to show
+// (a public or private_key_jwt client, an update without --rotate-secret):
+// `jq -r .client_secret` then reads an empty string, not the word "null"
+// that a missing member would give a script.
 func printCredentials(e env, output, id, secret string) error {
 	if output == "json" {
 		out := struct {
 			ClientID     string `json:"client_id"`
-			ClientSecret string `json:"client_secret,omitempty"`
+			ClientSecret string `json:"client_secret"`
 		}{id, secret}
 		return json.NewEncoder(e.stdout).Encode(out)
 	}
@@ -210,7 +216,7 @@ func checkOutput(o string) error {
 
 func clientList(ctx context.Context, args []string, e env) error {
 	s := newSettings("client list", e)
-	output := s.fs.String("output", "text", "text | json")
+	output := s.fs.String("output", "text", "text | json (every setting of every client)")
 	cfg, err := s.load(args, e)
 	if err != nil {
 		return err
@@ -227,27 +233,123 @@ func clientList(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	type row struct {
-		ID        string   `json:"client_id"`
-		Namespace string   `json:"namespace_id"`
-		Name      string   `json:"name"`
-		Public    bool     `json:"public"`
-		Grants    []string `json:"grants"`
-		Scopes    []string `json:"scopes"`
-	}
-	rows := make([]row, 0, len(clients))
+	namespaces := map[string]string{} // ID -> name
+	rows := make([]listedClient, 0, len(clients))
 	for _, c := range clients {
-		rows = append(rows, row{c.ID, c.NamespaceID, c.Name, c.Public, c.Grants, c.Scopes})
+		if _, ok := namespaces[c.NamespaceID]; !ok {
+			ns, err := store.GetNamespace(ctx, c.NamespaceID)
+			if err != nil {
+				return fmt.Errorf("client %s: namespace %s: %w", c.ID, c.NamespaceID, err)
+			}
+			namespaces[c.NamespaceID] = ns.Name
+		}
+		rows = append(rows, newListedClient(c, namespaces[c.NamespaceID]))
 	}
 	if *output == "json" {
 		return json.NewEncoder(e.stdout).Encode(rows)
 	}
+	return printClientTable(e, rows)
+}
+
+// listedClient is one client as client list shows it: every setting but
+// the secret's hash. Lists are never null and lifetimes are written as the
+// flags take them, so that a script can feed a value back to client update.
+type listedClient struct {
+	ID            string          `json:"client_id"`
+	Namespace     string          `json:"namespace"`
+	NamespaceID   string          `json:"namespace_id"`
+	Name          string          `json:"name"`
+	Public        bool            `json:"public"`
+	AuthMethod    string          `json:"auth_method"` // client_secret, none or private_key_jwt
+	Grants        []string        `json:"grants"`
+	Scopes        []string        `json:"scopes"`
+	RedirectURIs  []string        `json:"redirect_uris"`
+	AccessTTL     string          `json:"access_ttl"`
+	RefreshTTL    string          `json:"refresh_ttl"`
+	CustomIDSlot  int             `json:"custom_id_slot"`
+	RateLimit     float64         `json:"rate_limit"` // requests per second; 0 is unlimited
+	NoCreateUsers bool            `json:"no_create_users"`
+	RequireDPoP   bool            `json:"require_dpop"`
+	Resources     []string        `json:"resources"`
+	JWKSURI       string          `json:"jwks_uri"`
+	JWKS          json.RawMessage `json:"jwks"` // the registered JWK Set, null when none
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+}
+
+func newListedClient(c broker.Client, namespace string) listedClient {
+	l := listedClient{
+		ID: c.ID, Namespace: namespace, NamespaceID: c.NamespaceID, Name: c.Name, Public: c.Public,
+		Grants: orEmpty(c.Grants), Scopes: orEmpty(c.Scopes), RedirectURIs: orEmpty(c.RedirectURIs),
+		AccessTTL: flagDuration(c.AccessTTL), RefreshTTL: flagDuration(c.RefreshTTL),
+		CustomIDSlot: c.CustomIDSlot, RateLimit: c.RateLimit, NoCreateUsers: c.NoCreateUsers,
+		RequireDPoP: c.RequireDPoP, Resources: orEmpty(c.Resources), JWKSURI: c.JWKSURI,
+		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
+	}
+	switch {
+	case c.Public:
+		l.AuthMethod = "none"
+	case c.JWKS != "" || c.JWKSURI != "":
+		l.AuthMethod = "private_key_jwt"
+	default:
+		l.AuthMethod = "client_secret"
+	}
+	if c.JWKS != "" {
+		l.JWKS = json.RawMessage(c.JWKS)
+	}
+	return l
+}
+
+// printClientTable writes the clients as an aligned table, one line each,
+// with the grants by the names --grant takes.
+func printClientTable(e env, rows []listedClient) error {
+	short := map[string]string{}
+	for name, full := range broker.GrantShortNames {
+		short[full] = name
+	}
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT ID\tNAME\tPUBLIC\tGRANTS\tSCOPES")
+	fmt.Fprintln(tw, "CLIENT ID\tNAMESPACE\tNAME\tAUTH\tGRANTS\tSCOPES\tREDIRECT URIS\tACCESS TTL\tREFRESH TTL\tCUSTOM-ID SLOT\tRATE LIMIT")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", r.ID, r.Name, r.Public, strings.Join(r.Grants, ","), strings.Join(r.Scopes, " "))
+		grants := make([]string, 0, len(r.Grants))
+		for _, g := range r.Grants {
+			grants = append(grants, cmp.Or(short[g], g))
+		}
+		rate := "unlimited"
+		if r.RateLimit > 0 {
+			rate = strconv.FormatFloat(r.RateLimit, 'g', -1, 64) + "/s"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.ID, r.Namespace, r.Name, r.AuthMethod,
+			cell(grants, ","), cell(r.Scopes, " "), cell(r.RedirectURIs, " "), r.AccessTTL, r.RefreshTTL, r.CustomIDSlot, rate)
 	}
 	return tw.Flush()
+}
+
+// cell joins a list for a table cell; "-" stands for an empty one.
+func cell(list []string, sep string) string {
+	if len(list) == 0 {
+		return "-"
+	}
+	return strings.Join(list, sep)
+}
+
+func orEmpty(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
+}
+
+// flagDuration writes d as --access-ttl takes it, without the zero units
+// time.Duration.String adds: 1h, 2160h, 1h30m, 10m.
+func flagDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func clientDelete(ctx context.Context, args []string, e env) error {
@@ -273,11 +375,16 @@ func clientDelete(ctx context.Context, args []string, e env) error {
 }
 
 func namespaceCreate(ctx context.Context, args []string, e env) error {
+	s := newSettings("namespace create", e)
+	if len(args) > 0 && isHelp(args[0]) {
+		_, err := s.load([]string{"-h"}, e) // prints the flags; flag.ErrHelp exits 0
+		return err
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return errors.New("namespace create: the namespace name comes first: namespace create NAME [flags]")
 	}
 	name, args := args[0], args[1:]
-	cfg, err := newSettings("namespace create", e).load(args, e)
+	cfg, err := s.load(args, e)
 	if err != nil {
 		return err
 	}

@@ -70,12 +70,16 @@ func TestClientCreateListDelete(t *testing.T) {
 				if id == "" {
 					t.Fatalf("no client_id in %v", obj)
 				}
+				// Both members always: a script's jq -r .client_secret
+				// reads "" for a public client, not "null".
 				secret, hasSecret := obj["client_secret"].(string)
 				switch {
-				case tc.wantSecret && (!hasSecret || len(secret) < 43):
+				case !hasSecret:
+					t.Errorf("client_secret %v: want a string member, \"\" when there is no secret", obj["client_secret"])
+				case tc.wantSecret && len(secret) < 43:
 					t.Errorf("client_secret %q: want a string of at least 43 characters", secret)
-				case !tc.wantSecret && obj["client_secret"] != nil:
-					t.Errorf("public client: want no client_secret, got %v", obj["client_secret"])
+				case !tc.wantSecret && secret != "":
+					t.Errorf("public client: want client_secret \"\", got %q", secret)
 				}
 				for k := range obj {
 					if k != "client_id" && k != "client_secret" {

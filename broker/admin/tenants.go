@@ -240,7 +240,7 @@ func (s *Tenants) RotateKey(ctx context.Context, a Actor, alg string, publishFor
 	err := s.audited(ctx, a, func(tx broker.Store, now time.Time) (broker.AuditEvent, error) {
 		var err error
 		if publishFor == 0 {
-			if publishFor, err = longestAccessTTL(ctx, tx); err != nil {
+			if publishFor, err = LongestAccessTTL(ctx, tx); err != nil {
 				return broker.AuditEvent{}, err
 			}
 		}
@@ -252,9 +252,9 @@ func (s *Tenants) RotateKey(ctx context.Context, a Actor, alg string, publishFor
 	return keyState(k, s.now()), err
 }
 
-// longestAccessTTL is how long a retired key must stay published: until
-// every access token it signed has expired.
-func longestAccessTTL(ctx context.Context, store broker.ClientStore) (time.Duration, error) {
+// LongestAccessTTL is how long a retired key must stay published: until
+// every access token it signed has expired, and a minute.
+func LongestAccessTTL(ctx context.Context, store broker.ClientStore) (time.Duration, error) {
 	clients, err := store.ListClients(ctx)
 	if err != nil {
 		return 0, err

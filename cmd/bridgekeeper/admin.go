@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/admin"
 	"github.com/bridgekeeper/bridgekeeper/clientjwt"
 )
 
@@ -80,9 +81,9 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer store.Close()
-	c, secret, err := broker.CreateClient(ctx, store, secrets, spec, time.Now())
+	c, secret, err := service(store, secrets, e).Tenants.CreateClient(ctx, cliActor(), spec)
 	if err != nil {
-		return err
+		return friendly(err)
 	}
 	return printCredentials(e, *output, c.ID, secret)
 }
@@ -178,9 +179,9 @@ func clientUpdate(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer store.Close()
-	c, secret, err := broker.UpdateClient(ctx, store, secrets, *id, ch, time.Now())
+	c, secret, err := service(store, secrets, e).Tenants.UpdateClient(ctx, cliActor(), *id, ch)
 	if err != nil {
-		return err
+		return friendly(err)
 	}
 	return printCredentials(e, *output, c.ID, secret)
 }
@@ -367,8 +368,8 @@ func clientDelete(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer store.Close()
-	if err := store.DeleteClient(ctx, *id); err != nil {
-		return fmt.Errorf("delete client %s: %w", *id, err)
+	if err := service(store, nil, e).Tenants.DeleteClient(ctx, cliActor(), *id); err != nil {
+		return fmt.Errorf("delete client %s: %w", *id, friendly(err))
 	}
 	fmt.Fprintf(e.stdout, "deleted client %s\n", *id)
 	return nil
@@ -393,9 +394,9 @@ func namespaceCreate(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer store.Close()
-	ns, err := broker.CreateNamespace(ctx, store, name, time.Now())
+	ns, err := service(store, nil, e).Tenants.CreateNamespace(ctx, cliActor(), name)
 	if err != nil {
-		return fmt.Errorf("namespace create %s: %w", name, err)
+		return fmt.Errorf("namespace create %s: %w", name, friendly(err))
 	}
 	fmt.Fprintf(e.stdout, "namespace %s created (id %s)\n", ns.Name, ns.ID)
 	return nil
@@ -414,28 +415,14 @@ func keyRotate(ctx context.Context, args []string, e env) error {
 	}
 	defer store.Close()
 	if *publish == 0 {
-		if *publish, err = longestAccessTTL(ctx, store); err != nil {
+		if *publish, err = admin.LongestAccessTTL(ctx, store); err != nil {
 			return err
 		}
 	}
-	k, err := broker.Rotate(ctx, store, secrets, cfg.SigningAlg, *publish, time.Now())
+	k, err := service(store, secrets, e).Tenants.RotateKey(ctx, cliActor(), cfg.SigningAlg, *publish)
 	if err != nil {
-		return fmt.Errorf("rotate: %w", err)
+		return fmt.Errorf("rotate: %w", friendly(err))
 	}
 	fmt.Fprintf(e.stdout, "new active key %s (%s); retired keys stay published for %s\n", k.ID, k.Alg, *publish)
 	return nil
-}
-
-// longestAccessTTL is how long a retired key must stay published: until
-// every access token it signed has expired.
-func longestAccessTTL(ctx context.Context, store broker.Store) (time.Duration, error) {
-	clients, err := store.ListClients(ctx)
-	if err != nil {
-		return 0, err
-	}
-	longest := broker.DefaultAccessTTL
-	for _, c := range clients {
-		longest = max(longest, c.AccessTTL)
-	}
-	return longest + time.Minute, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/admin"
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 )
 
 // The operator's read and support commands. They call broker/admin, as the
@@ -56,10 +57,16 @@ func (o operatorCommand) open(ctx context.Context, args []string, e env, check f
 	if err != nil {
 		return nil, nil, err
 	}
-	// The service's audit lines go to stderr, where they do not mix with
-	// the command's --output json.
+	return service(store, nil, e), func() { store.Close() }, nil
+}
+
+// service is the operator's service over an opened store; secrets may be
+// nil for commands that create or rotate no secret or key.
+func service(store broker.Store, secrets *keys.Secrets, e env) *admin.Service {
+	// Warnings only, on stderr: the audit events are in the database, and
+	// stdout stays the command's (--output json).
 	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return admin.New(store, nil, time.Now, log), func() { store.Close() }, nil
+	return admin.New(store, secrets, time.Now, log)
 }
 
 // print writes v as JSON, or as the table text renders.

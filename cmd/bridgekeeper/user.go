@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/admin"
 )
 
 // userCommand is what ban and unban share: --namespace and --user name
@@ -51,6 +52,14 @@ func (u userCommand) open(ctx context.Context, args []string, e env, check func(
 	return store, ns, nil
 }
 
+// actor is the CLI limited to the --namespace it names: a user of
+// another namespace is not found.
+func (u userCommand) actor(ns broker.Namespace) admin.Actor {
+	a := cliActor()
+	a.NamespaceID = ns.ID
+	return a
+}
+
 func userBan(ctx context.Context, args []string, e env) error {
 	u := newUserCommand("user ban", e)
 	name := u.s.fs.String("name", "", "ban name; a ban of the same name is replaced (default: a new UUID)")
@@ -67,9 +76,9 @@ func userBan(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("user ban: %w", err)
 	}
 	defer store.Close()
-	b, err := broker.BanUser(ctx, store, time.Now(), ns.ID, *u.user, *name, *reason, release)
+	b, err := service(store, nil, e).Players.Ban(ctx, u.actor(ns), *u.user, *name, *reason, release)
 	if err != nil {
-		return fmt.Errorf("user ban: %w", err)
+		return fmt.Errorf("user ban: %w", friendly(err))
 	}
 	fmt.Fprintf(e.stdout, "user %s banned (ban %s) until %s\n", b.UserID, b.Name, b.ReleaseAt.UTC().Format(time.RFC3339))
 	return nil
@@ -83,9 +92,9 @@ func userUnban(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("user unban: %w", err)
 	}
 	defer store.Close()
-	n, err := broker.UnbanUser(ctx, store, ns.ID, *u.user, *name)
+	n, err := service(store, nil, e).Players.Unban(ctx, u.actor(ns), *u.user, *name)
 	if err != nil {
-		return fmt.Errorf("user unban: %w", err)
+		return fmt.Errorf("user unban: %w", friendly(err))
 	}
 	fmt.Fprintf(e.stdout, "user %s: %d ban(s) lifted\n", *u.user, n)
 	return nil

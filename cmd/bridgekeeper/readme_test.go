@@ -23,9 +23,13 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 )
 
-// readmeBase is the address the README's examples name: make run's. The
-// test serves on a free port and reads this as that port's URL.
-const readmeBase = "http://127.0.0.1:8080"
+// readmeBase and readmeAdmin are the addresses the README's examples
+// name: make run's public and admin listeners. The test serves on free
+// ports and reads these as those ports' URLs.
+const (
+	readmeBase  = "http://127.0.0.1:8080"
+	readmeAdmin = "http://127.0.0.1:8081"
+)
 
 // fence is one fenced code block of a Markdown file.
 type fence struct {
@@ -156,14 +160,15 @@ type readmeResult struct {
 }
 
 // runREADMEExamples runs the examples in one bash session in dir, with
-// readmeBase read as base, and returns what each did.
-func runREADMEExamples(t *testing.T, dir, base string, examples []fence, env []string) []readmeResult {
+// the README's addresses read as urls gives them (readmeBase, then
+// readmeAdmin), and returns what each did.
+func runREADMEExamples(t *testing.T, dir string, urls *strings.Replacer, examples []fence, env []string) []readmeResult {
 	t.Helper()
 	scripts := t.TempDir()
 	var blocks, lines, stricts []string
 	for i, ex := range examples {
 		path := filepath.Join(scripts, fmt.Sprintf("example-%02d.sh", i))
-		if err := os.WriteFile(path, []byte(strings.ReplaceAll(ex.body, readmeBase, base)), 0o600); err != nil {
+		if err := os.WriteFile(path, []byte(urls.Replace(ex.body)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		strict := "1"
@@ -259,14 +264,16 @@ func TestREADMEExamples(t *testing.T) {
 	if err := os.Symlink(binary, filepath.Join(bin, "bridgekeeper")); err != nil {
 		t.Fatal(err)
 	}
-	addr := proctest.FreeAddr(t)
+	addr, adminAddr := proctest.FreeAddr(t), proctest.FreeAddr(t)
 	base := "http://" + addr
-	startProcess(t, base, []string{"BRIDGEKEEPER_DEMO=true", "BRIDGEKEEPER_CONFIG=" + filepath.Join(dir, "bridgekeeper.yaml")},
+	startProcess(t, base, []string{"BRIDGEKEEPER_DEMO=true", "BRIDGEKEEPER_CONFIG=" + filepath.Join(dir, "bridgekeeper.yaml"),
+		"BRIDGEKEEPER_ADMIN_ADDR=" + adminAddr},
 		"serve", "--addr", addr, "--issuer", base, "--data-dir", data, "--key-encryption-key-file", kek)
+	urls := strings.NewReplacer(readmeBase, base, readmeAdmin, "http://"+adminAddr)
 
 	start := time.Now()
 	env := slices.DeleteFunc(baseEnviron(), func(kv string) bool { return strings.HasPrefix(kv, "BASH_ENV=") })
-	results := runREADMEExamples(t, dir, base, examples, env)
+	results := runREADMEExamples(t, dir, urls, examples, env)
 	for i, r := range results {
 		switch {
 		case r.status == "0":

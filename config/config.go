@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -120,6 +121,30 @@ type Config struct {
 	Namespaces []string `yaml:"namespaces"`
 	// Xsolla configures the Xsolla-style custom-ID login; file only.
 	Xsolla Xsolla `yaml:"xsolla"`
+	// Console configures the support console of the admin listener; its
+	// admins are file only, like the providers they name.
+	Console Console `yaml:"console"`
+}
+
+// Console configures the support console (/console/ on the admin
+// listener), where staff sign in through an upstream provider.
+type Console struct {
+	// BaseURL is where staff's browsers reach the admin listener:
+	// scheme://host[:port], no path. The console's sign-in returns to
+	// BaseURL + "/console/callback", and an https BaseURL makes its
+	// cookies Secure. "" is "http://" + the admin listener's address
+	// ([Config.ConsoleURL]).
+	BaseURL string `yaml:"base_url"`
+	// Admins are the upstream identities let in; none turns the console
+	// off.
+	Admins []ConsoleAdmin `yaml:"admins"`
+}
+
+// ConsoleAdmin is one identity let into the support console: the user ID
+// (subject) that a configured oidc or oauth2 provider signs in.
+type ConsoleAdmin struct {
+	Provider string `yaml:"provider"`
+	Subject  string `yaml:"subject"`
 }
 
 // Xsolla maps Xsolla's identifiers onto the broker's.
@@ -347,6 +372,19 @@ func parseDuration(s string) (Duration, error) {
 		return 0, fmt.Errorf("%q is not a duration such as 5s or 1m30s", s)
 	}
 	return Duration(v), nil
+}
+
+// ConsoleURL is the support console's base URL: console.base_url, or
+// "http://" + the admin listener's address; "" when the listener is off.
+func (c Config) ConsoleURL() string {
+	switch addr := c.AdminListen(); {
+	case addr == "":
+		return ""
+	case c.Console.BaseURL != "":
+		return strings.TrimSuffix(c.Console.BaseURL, "/")
+	default:
+		return "http://" + addr
+	}
 }
 
 // AdminListen is the admin listener's address; "" when it is off.

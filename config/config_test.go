@@ -222,6 +222,30 @@ func TestLoadLayering(t *testing.T) {
 			},
 		},
 		{
+			name: "console admins from the file, base URL from the env",
+			file: fullFile + "admin_addr: 10.0.0.5:8081\nconsole:\n  base_url: https://file.example\n  admins:\n    - {provider: google, subject: \"1234\"}\n    - {provider: mobage, subject: m-7}\n",
+			env:  []string{"BRIDGEKEEPER_CONSOLE_BASE_URL=https://admin.example.com/"},
+			check: func(t *testing.T, c Config) {
+				want := []ConsoleAdmin{{Provider: "google", Subject: "1234"}, {Provider: "mobage", Subject: "m-7"}}
+				if !slices.Equal(c.Console.Admins, want) || c.ConsoleURL() != "https://admin.example.com" {
+					t.Errorf("console = %+v, ConsoleURL() = %q", c.Console, c.ConsoleURL())
+				}
+			},
+		},
+		{
+			name: "the console URL defaults from the admin listener, and is off with it",
+			file: "admin_addr: 127.0.0.1:9081\n",
+			check: func(t *testing.T, c Config) {
+				if got := c.ConsoleURL(); got != "http://127.0.0.1:9081" {
+					t.Errorf("ConsoleURL() = %q", got)
+				}
+				c.AdminAddr = ptr("off")
+				if got := c.ConsoleURL(); got != "" {
+					t.Errorf("ConsoleURL() with the listener off = %q, want none", got)
+				}
+			},
+		},
+		{
 			name:  "empty file is allowed",
 			file:  "# nothing here\n",
 			check: func(t *testing.T, c Config) {},
@@ -272,6 +296,15 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{name: "providers in env", env: []string{"BRIDGEKEEPER_PROVIDERS_0_NAME=x"}, want: []string{"providers can only be set in the configuration file"}},
 		{name: "trusted proxies in env", env: []string{"BRIDGEKEEPER_TRUSTED_PROXIES=10.0.0.0/8"}, want: []string{"BRIDGEKEEPER_TRUSTED_PROXIES: can only be set in the configuration file"}},
+		{name: "console admins in env", env: []string{"BRIDGEKEEPER_CONSOLE_ADMINS_0_SUBJECT=x"}, want: []string{"BRIDGEKEEPER_CONSOLE_ADMINS_0_SUBJECT: can only be set in the configuration file"}},
+		{
+			name: "unknown console keys",
+			file: "console:\n  baseurl: x\n  admins:\n    - {provider: google, sub: x}\n",
+			want: []string{
+				`bk.yaml:2: unknown key "baseurl" in console`, `bk.yaml:4: unknown key "sub" in a console.admins entry`,
+				`console.admins[0]: provider "google" is not one of the configured providers`, "console.admins[0]: subject must not be empty",
+			},
+		},
 		{name: "trusted proxies not a list", file: "trusted_proxies: 10.0.0.0/8\n", want: []string{"bk.yaml:1: cannot unmarshal"}},
 		{
 			name: "database and its alias disagree",
@@ -405,6 +438,52 @@ func TestValidate(t *testing.T) {
 		{name: "provider type", mutate: func(c *Config) { c.Providers[0].Type = "saml" }, want: []string{`providers[0] (google): type "saml" is not one of oidc, oauth2`}},
 		{name: "provider slot", mutate: func(c *Config) { c.Providers[0].Slot = 1025 }, want: []string{"providers[0] (google): slot 1025 is not between 0 and 1024"}},
 		{name: "provider slot negative", mutate: func(c *Config) { c.Providers[1].Slot = -1 }, want: []string{"providers[1] (mobage): slot -1 is not between"}},
+		{
+			name: "console admins",
+			mutate: func(c *Config) {
+				c.Console.BaseURL = "https://admin.example.com"
+				c.Console.Admins = []ConsoleAdmin{{Provider: "google", Subject: "1234"}, {Provider: "mobage", Subject: "m-1"}}
+			},
+		},
+		{
+			name: "console admins that name no browser provider, or nobody",
+			mutate: func(c *Config) {
+				c.Providers = append(c.Providers, Provider{Name: "steam", Type: "steam", Slot: 20})
+				c.Console.Admins = []ConsoleAdmin{
+					{Provider: "", Subject: "x"}, {Provider: "okta", Subject: "x"}, {Provider: "steam", Subject: "7656"},
+					{Provider: "google", Subject: " "}, {Provider: "google", Subject: "1234"}, {Provider: "google", Subject: "1234"},
+				}
+			},
+			want: []string{
+				"console.admins[0]: provider must not be empty", `console.admins[1]: provider "okta" is not one of the configured providers`,
+				`console.admins[2]: provider "steam" is of type steam; staff sign in through an oidc or oauth2 provider`,
+				"console.admins[3]: subject must not be empty", "console.admins[5]: is listed already as console.admins[4]",
+			},
+		},
+		{
+			name: "a console admin's provider shares its slot",
+			mutate: func(c *Config) {
+				c.Providers = append(c.Providers, Provider{Name: "okta", Type: "oidc", Slot: 2})
+				c.Console.Admins = []ConsoleAdmin{{Provider: "google", Subject: "1234"}}
+			},
+			want: []string{`console.admins[0]: provider "google" shares slot 2 with provider "okta"`},
+		},
+		{
+			name:   "console base URL",
+			mutate: func(c *Config) { c.Console.BaseURL = "https://admin.example.com/ops" },
+			want:   []string{`console.base_url: "https://admin.example.com/ops" must not have a path`},
+		},
+		{name: "console base URL with a slash", mutate: func(c *Config) { c.Console.BaseURL = "https://admin.example.com/" }},
+		{name: "console base URL not a URL", mutate: func(c *Config) { c.Console.BaseURL = "admin:8081" }, want: []string{`console.base_url: "admin:8081" is not an http or https URL`}},
+		{
+			name: "console base URL defaulted from a hostless admin_addr",
+			mutate: func(c *Config) {
+				c.AdminAddr = ptr(":8081")
+				c.Console.Admins = []ConsoleAdmin{{Provider: "google", Subject: "1234"}}
+			},
+			want: []string{`console.base_url: "http://:8081" has no host (it defaults to http://<admin_addr>`},
+		},
+		{name: "a hostless admin_addr without console admins", mutate: func(c *Config) { c.AdminAddr = ptr(":8081") }},
 		{
 			name: "every problem at once",
 			mutate: func(c *Config) {

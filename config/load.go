@@ -98,6 +98,7 @@ var settings = []setting{
 	{key: "gs2.owner_id", set: str(func(c *Config) *string { return &c.GS2.OwnerID })},
 	{key: "xsolla.max_attributes", set: integer(func(c *Config) *int { return &c.Xsolla.MaxAttributes })},
 	{key: "xsolla.max_attribute_bytes", set: byteCount(func(c *Config) *int64 { return &c.Xsolla.MaxAttributeBytes })},
+	{key: "console.base_url", set: str(func(c *Config) *string { return &c.Console.BaseURL })},
 }
 
 func byteCount(field func(*Config) *int64) func(*Config, string) error {
@@ -162,7 +163,8 @@ func applyEnv(c *Config, environ []string) []error {
 		case k == EnvPrefix+"PROVIDERS" || strings.HasPrefix(k, EnvPrefix+"PROVIDERS_"):
 			errs = append(errs, fmt.Errorf("%s: providers can only be set in the configuration file", k))
 		case k == EnvPrefix+"XSOLLA" || strings.HasPrefix(k, EnvPrefix+"XSOLLA_"),
-			k == EnvPrefix+"NAMESPACES", k == EnvPrefix+"TRUSTED_PROXIES":
+			k == EnvPrefix+"NAMESPACES", k == EnvPrefix+"TRUSTED_PROXIES",
+			k == EnvPrefix+"CONSOLE" || strings.HasPrefix(k, EnvPrefix+"CONSOLE_ADMINS"):
 			errs = append(errs, fmt.Errorf("%s: can only be set in the configuration file", k))
 		default:
 			errs = append(errs, fmt.Errorf("%s: unknown environment variable%s", k, suggest(k, byEnv)))
@@ -300,6 +302,10 @@ func yamlErrors(file string, err error) []error {
 				m += " in gs2"
 			case "config.Xsolla":
 				m += " in xsolla"
+			case "config.Console":
+				m += " in console"
+			case "config.ConsoleAdmin":
+				m += " in a console.admins entry"
 			}
 		}
 		errs = append(errs, fmt.Errorf("%s: %s", loc, m))

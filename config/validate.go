@@ -123,6 +123,7 @@ func (c Config) problems() []error {
 
 	errs = append(errs, providerProblems(c.Providers)...)
 	errs = append(errs, c.Xsolla.problems()...)
+	errs = append(errs, c.consoleProblems()...)
 	seen := map[string]bool{}
 	for i, ns := range c.Namespaces {
 		switch {
@@ -154,6 +155,69 @@ func (x Xsolla) problems() []error {
 		}
 	}
 	return errs
+}
+
+// consoleProblems checks the support console's settings: its base URL
+// when it is set or needed, and that every admin names a provider that
+// signs staff in through a browser (oidc or oauth2), in a slot no other
+// provider shares. A shared slot would let an identity of one provider
+// pass for the same subject at the other.
+func (c Config) consoleProblems() []error {
+	var errs []error
+	if u := c.Console.BaseURL; u != "" {
+		if msg := baseURLProblem(u); msg != "" {
+			errs = append(errs, fmt.Errorf("console.base_url: %q %s", u, msg))
+		}
+	} else if u := c.ConsoleURL(); len(c.Console.Admins) > 0 && u != "" {
+		if msg := baseURLProblem(u); msg != "" {
+			errs = append(errs, fmt.Errorf("console.base_url: %q %s (it defaults to http://<admin_addr>; set console.base_url to the admin listener's URL)", u, msg))
+		}
+	}
+	byName := map[string]Provider{}
+	for _, p := range c.Providers {
+		byName[p.Name] = p
+	}
+	seen := map[ConsoleAdmin]int{}
+	for i, a := range c.Console.Admins {
+		at := fmt.Sprintf("console.admins[%d]", i)
+		p, ok := byName[a.Provider]
+		switch {
+		case a.Provider == "":
+			errs = append(errs, fmt.Errorf("%s: provider must not be empty", at))
+		case !ok:
+			errs = append(errs, fmt.Errorf("%s: provider %q is not one of the configured providers", at, a.Provider))
+		case p.Type != "oidc" && p.Type != "oauth2":
+			errs = append(errs, fmt.Errorf("%s: provider %q is of type %s; staff sign in through an oidc or oauth2 provider", at, a.Provider, p.Type))
+		default:
+			for _, other := range c.Providers {
+				if other.Name != p.Name && other.Slot == p.Slot {
+					errs = append(errs, fmt.Errorf("%s: provider %q shares slot %d with provider %q, so their subjects cannot be told apart", at, a.Provider, p.Slot, other.Name))
+					break
+				}
+			}
+		}
+		if strings.TrimSpace(a.Subject) == "" {
+			errs = append(errs, fmt.Errorf("%s: subject must not be empty", at))
+		}
+		if j, dup := seen[a]; dup {
+			errs = append(errs, fmt.Errorf("%s: is listed already as console.admins[%d]", at, j))
+		} else {
+			seen[a] = i
+		}
+	}
+	return errs
+}
+
+// baseURLProblem says what is wrong with a base URL (an origin, with at
+// most a "/" for its path), or "" if nothing is.
+func baseURLProblem(u string) string {
+	if msg := issuerProblem(u); msg != "" {
+		return msg
+	}
+	if p, _ := url.Parse(u); p.Path != "" && p.Path != "/" {
+		return "must not have a path: the console lives at /console/ of the admin listener"
+	}
+	return ""
 }
 
 // parseProxy parses a trusted proxy: a CIDR range, or one address.

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/throttle"
 	"github.com/bridgekeeper/bridgekeeper/web"
 	"github.com/bridgekeeper/bridgekeeper/web/adminapi"
+	"github.com/bridgekeeper/bridgekeeper/web/console"
 	"github.com/gorilla/mux"
 )
 
@@ -122,7 +125,13 @@ func serve(ctx context.Context, args []string, e env) error {
 			ln.Close()
 			return fmt.Errorf("admin_addr: %w", err)
 		}
-		adminSrv := newHTTPServer(cfg, adminHandler(cfg, store, secrets, b, srv, log), log)
+		h, err := adminHandler(ctx, cfg, adminLn.Addr().String(), store, secrets, b, srv, log)
+		if err != nil {
+			ln.Close()
+			adminLn.Close()
+			return err
+		}
+		adminSrv := newHTTPServer(cfg, h, log)
 		servers = append(servers, adminSrv)
 		go func() { errc <- adminSrv.Serve(adminLn) }()
 		log.Info("admin listener serving", "addr", adminLn.Addr().String())
@@ -169,16 +178,63 @@ func serve(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
-// adminHandler is the admin listener's: the admin API and the metrics.
-func adminHandler(cfg config.Config, store broker.Store, secrets *keys.Secrets, b *broker.Broker, srv *web.Server, log *slog.Logger) http.Handler {
+// adminHandler is the admin listener's: the admin API, the support
+// console (when console.admins lists someone) and the metrics.
+// listening is the listener's address, which the console's base URL
+// defaults from (admin_addr may name port 0).
+func adminHandler(ctx context.Context, cfg config.Config, listening string, store broker.Store, secrets *keys.Secrets, b *broker.Broker, srv *web.Server, log *slog.Logger) (http.Handler, error) {
+	svc := admin.New(store, secrets, time.Now, log)
 	api := adminapi.New(adminapi.Config{
-		Service: admin.New(store, secrets, time.Now, log), Tokens: b, Log: log,
+		Service: svc, Tokens: b, Log: log,
 		Address: srv.CallerAddress, SigningAlg: cfg.SigningAlg,
 	})
 	r := mux.NewRouter()
 	api.Register(r)
 	r.Handle("/metrics", srv.Metrics()).Methods(http.MethodGet)
-	return r
+	if len(cfg.Console.Admins) > 0 {
+		base := cfg.Console.BaseURL
+		if base == "" {
+			base = "http://" + listening
+		}
+		h, err := supportConsole(ctx, cfg, strings.TrimSuffix(base, "/"), svc, b, srv, log)
+		if err != nil {
+			return nil, err
+		}
+		r.Handle("/console", h)
+		r.PathPrefix("/console/").Handler(h)
+	}
+	return r, nil
+}
+
+// supportConsole builds the support console, first making sure its own
+// client is registered for the console's address.
+func supportConsole(ctx context.Context, cfg config.Config, base string, svc *admin.Service, b *broker.Broker, srv *web.Server, log *slog.Logger) (http.Handler, error) {
+	client, err := svc.Tenants.EnsureConsoleClient(ctx, admin.Actor{ID: "serve"}, console.RedirectURI(base))
+	if err != nil {
+		return nil, fmt.Errorf("console: register its client: %w", err)
+	}
+	ccfg := console.Config{
+		Service: svc, Broker: b, ClientID: client.ID, BaseURL: base, Address: srv.CallerAddress, Log: log,
+		SigningAlgs: append([]string{cfg.SigningAlg}, slices.DeleteFunc(slices.Clone(keys.SigningAlgs), func(a string) bool { return a == cfg.SigningAlg })...),
+	}
+	for _, p := range cfg.Providers {
+		if p.Type == "oidc" || p.Type == "oauth2" {
+			ccfg.Providers = append(ccfg.Providers, console.Provider{Name: p.Name, Slot: p.Slot})
+		}
+		ccfg.Slots = append(ccfg.Slots, console.Slot{Slot: p.Slot, Name: p.Name})
+	}
+	for _, platform := range slices.Sorted(maps.Keys(cfg.Xsolla.SocialSlots)) {
+		ccfg.Slots = append(ccfg.Slots, console.Slot{Slot: cfg.Xsolla.SocialSlots[platform], Name: "xsolla " + platform})
+	}
+	for _, a := range cfg.Console.Admins {
+		ccfg.Admins = append(ccfg.Admins, console.Admin{Provider: a.Provider, Subject: a.Subject})
+	}
+	c, err := console.New(ccfg)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("support console serving", "url", base+"/console/", "admins", len(ccfg.Admins))
+	return c.Handler(), nil
 }
 
 // every runs fn every d until ctx ends: the broker's background chores.

@@ -18,9 +18,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/admin"
 	"github.com/bridgekeeper/bridgekeeper/broker/keys"
-	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
-	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
-	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
+	"github.com/bridgekeeper/bridgekeeper/internal/teststore"
 	"github.com/bridgekeeper/bridgekeeper/web/adminapi"
 )
 
@@ -43,28 +41,7 @@ type fixture struct {
 
 // eachStore runs fn on SQLite and on PostgreSQL.
 func eachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		path, err := sqlite.PathFromURL(testdb.SQLiteURL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := sqlite.Open(context.Background(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		fn(t, newFixture(t, s))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		s, err := postgres.Open(context.Background(), testdb.Postgres(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		fn(t, newFixture(t, s))
-	})
+	teststore.Each(t, func(t *testing.T, s broker.Store) { fn(t, newFixture(t, s)) })
 }
 
 func newFixture(t *testing.T, store broker.Store) *fixture {

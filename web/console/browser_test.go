@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/internal/teststore"
 )
 
 const chromium = "/usr/bin/chromium"
@@ -34,8 +35,8 @@ func TestBrowserConsole(t *testing.T) {
 	browserCtx := startChromium(t)
 	for _, store := range []struct {
 		name string
-		open func(*testing.T) broker.Store
-	}{{"sqlite", openSQLite}, {"postgres", openPostgres}} {
+		open func(testing.TB) broker.Store
+	}{{"sqlite", teststore.SQLite}, {"postgres", teststore.Postgres}} {
 		t.Run(store.name, func(t *testing.T) {
 			f := newFixture(t, store.open(t), "")
 			steamID := "76561198000000042"

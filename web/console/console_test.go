@@ -10,6 +10,7 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/admin"
+	"github.com/bridgekeeper/bridgekeeper/internal/teststore"
 	"github.com/bridgekeeper/bridgekeeper/web/console"
 )
 
@@ -51,7 +52,7 @@ func TestSignIn(t *testing.T) {
 // TestSecureCookies: behind https (console.base_url https://...) both
 // cookies are Secure, and the sign-in returns to the https callback.
 func TestSecureCookies(t *testing.T) {
-	f := newFixture(t, openSQLite(t), "https://console.example")
+	f := newFixture(t, teststore.SQLite(t), "https://console.example")
 	f.google.Queue(adminSubject)
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := noFollow.Get(f.URL + "/console/login/google")
@@ -227,7 +228,7 @@ func TestShouldFail(t *testing.T) {
 
 // TestSignOut: a signed-out session's cookie opens nothing.
 func TestSignOut(t *testing.T) {
-	f := newFixture(t, openSQLite(t), "")
+	f := newFixture(t, teststore.SQLite(t), "")
 	s := f.signedIn(t, adminSubject)
 	cookies := s.Jar.Cookies(mustURL(t, f.URL+"/console/"))
 	token := f.csrf(t, s)
@@ -257,7 +258,7 @@ func mustURL(t *testing.T, s string) *url.URL {
 // carries the strict policy and no-store, and no page holds script or
 // inline style the policy would have to allow.
 func TestEveryPageHasTheCSP(t *testing.T) {
-	f := newFixture(t, openSQLite(t), "")
+	f := newFixture(t, teststore.SQLite(t), "")
 	tok := f.player("p-csp", "76561198000000001", "Csp")
 	s := f.signedIn(t, adminSubject)
 	user := "/console/players/" + tok.UserID
@@ -301,7 +302,7 @@ func TestEveryPageHasTheCSP(t *testing.T) {
 // TestServiceErrorsAreReadable: the service's refusals are shown with
 // their kind as the status and their description.
 func TestServiceErrorsAreReadable(t *testing.T) {
-	f := newFixture(t, openSQLite(t), "")
+	f := newFixture(t, teststore.SQLite(t), "")
 	tok := f.player("p-err", "", "")
 	s := f.signedIn(t, adminSubject)
 	token := f.csrf(t, s)
@@ -372,7 +373,7 @@ func TestTenantActions(t *testing.T) {
 // TestEnsureConsoleClient: created once, found by name after, pointed at
 // a new address when the console moved.
 func TestEnsureConsoleClient(t *testing.T) {
-	f := newFixture(t, openSQLite(t), "")
+	f := newFixture(t, teststore.SQLite(t), "")
 	ctx := context.Background()
 	a := admin.Actor{ID: "serve"}
 	again, err := f.svc.Tenants.EnsureConsoleClient(ctx, a, console.RedirectURI(f.URL))

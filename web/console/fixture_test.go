@@ -21,12 +21,10 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/admin"
 	"github.com/bridgekeeper/bridgekeeper/broker/keys"
-	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
-	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
 	"github.com/bridgekeeper/bridgekeeper/grants"
 	"github.com/bridgekeeper/bridgekeeper/internal/oidctest"
 	"github.com/bridgekeeper/bridgekeeper/internal/testclock"
-	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
+	"github.com/bridgekeeper/bridgekeeper/internal/teststore"
 	"github.com/bridgekeeper/bridgekeeper/throttle"
 	"github.com/bridgekeeper/bridgekeeper/web"
 	"github.com/bridgekeeper/bridgekeeper/web/console"
@@ -61,38 +59,7 @@ type fixture struct {
 }
 
 // eachStore runs fn on SQLite and on PostgreSQL.
-func eachStore(t *testing.T, fn func(t *testing.T, store broker.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		fn(t, openSQLite(t))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		fn(t, openPostgres(t))
-	})
-}
-
-func openSQLite(t *testing.T) broker.Store {
-	path, err := sqlite.PathFromURL(testdb.SQLiteURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := sqlite.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func openPostgres(t *testing.T) broker.Store {
-	s, err := postgres.Open(context.Background(), testdb.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func eachStore(t *testing.T, fn func(t *testing.T, store broker.Store)) { teststore.Each(t, fn) }
 
 type syncBuffer struct {
 	mu sync.Mutex

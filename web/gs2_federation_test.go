@@ -70,7 +70,9 @@ func (f *fixture) fedIntrospect(t *testing.T, id, secret, token, action, resourc
 func (f *fixture) fedWide(t *testing.T) *fixture {
 	t.Helper()
 	h := web.NewServer(f.svc, pipeline(f.Broker, f.Store, f.Clock, grants.Limits{}, slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler), web.Options{}).Handler()
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = checkedListener(t, srv.Listener)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	wide := *f
 	wide.URL, wide.Handler = srv.URL, h

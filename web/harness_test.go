@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,6 +26,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/clientjwt"
 	"github.com/bridgekeeper/bridgekeeper/dpop"
 	"github.com/bridgekeeper/bridgekeeper/grants"
+	"github.com/bridgekeeper/bridgekeeper/internal/openapitest"
 	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 	"github.com/bridgekeeper/bridgekeeper/throttle"
 	"github.com/bridgekeeper/bridgekeeper/web"
@@ -126,6 +128,7 @@ func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string
 	logs := &syncBuilder{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := httptest.NewUnstartedServer(nil)
+	srv.Listener = checkedListener(t, srv.Listener)
 	issuer := "http://" + srv.Listener.Addr().String()
 	opts := settings{Options: web.Options{MaxBodyBytes: 64 << 10}}
 	if upstreams != nil {
@@ -141,6 +144,18 @@ func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &fixture{URL: issuer, Handler: w.handler, Store: store, Broker: w.services.Broker, svc: w.services, Secrets: w.secrets, Clock: w.clock, Logs: &logs.Builder}
+}
+
+// checkedListener has every exchange on ln, whoever the client, checked
+// against the OpenAPI document (api/openapi.yaml): a mismatch fails t when
+// it ends. Register the server's Close in a cleanup after this call.
+func checkedListener(t testing.TB, ln net.Listener) net.Listener {
+	t.Helper()
+	c, err := openapitest.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return openapitest.Listener(t, c, ln)
 }
 
 // settings are what a test may change of the wiring: the server's

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -211,12 +212,9 @@ var metricLine = regexp.MustCompile(`(?m)^(bridgekeeper_http_\w+)\{([^}]*)\} (\S
 // metrics returns the bridgekeeper_http_* samples, keyed by name{labels}.
 func (f *fixture) metrics(t *testing.T) map[string]float64 {
 	t.Helper()
-	r := f.send(t, call{method: http.MethodGet, path: "/metrics", ctype: noCType})
-	if r.Status != http.StatusOK {
-		t.Fatalf("/metrics: %d %s", r.Status, r.Raw)
-	}
+	raw := f.metricsText(t)
 	out := map[string]float64{}
-	for _, m := range metricLine.FindAllStringSubmatch(r.Raw, -1) {
+	for _, m := range metricLine.FindAllStringSubmatch(raw, -1) {
 		v, err := strconv.ParseFloat(m[3], 64)
 		if err != nil {
 			t.Fatalf("metric %s: %v", m[0], err)
@@ -420,4 +418,25 @@ func TestSecretsNotLogged(t *testing.T) {
 			t.Errorf("the flow issued %d tokens, want at least 10", len(tokens))
 		}
 	})
+}
+
+// metricsText is the admin listener's /metrics page.
+func (f *fixture) metricsText(t *testing.T) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	f.Metrics.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", rec.Code, rec.Body)
+	}
+	return rec.Body.String()
+}
+
+// TestMetricsAreNotPublic: the public listener serves no metrics; they
+// are the admin listener's.
+func TestMetricsAreNotPublic(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, openSQLite(t))
+	if r := f.send(t, call{method: http.MethodGet, path: "/metrics", ctype: noCType}); r.Status != http.StatusNotFound {
+		t.Errorf("public /metrics: %d %s", r.Status, r.Raw)
+	}
 }

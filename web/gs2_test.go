@@ -128,9 +128,8 @@ func TestGS2ServiceVersion(t *testing.T) {
 			})
 		}
 		// The routes are instrumented under one name.
-		m := f.gs2Send(t, gs2Call{method: http.MethodGet, path: "/metrics"})
-		if !strings.Contains(m.Raw, `bridgekeeper_http_requests_total{code="200",route="gs2"} 3`) {
-			t.Errorf("metrics do not count the gs2 route:\n%s", m.Raw)
+		if m := f.metricsText(t); !strings.Contains(m, `bridgekeeper_http_requests_total{code="200",route="gs2"} 3`) {
+			t.Errorf("metrics do not count the gs2 route:\n%s", m)
 		}
 	})
 }

@@ -55,6 +55,8 @@ func (c *clock) Advance(d time.Duration) {
 type fixture struct {
 	URL     string
 	Handler http.Handler
+	// Metrics is what the admin listener serves at /metrics.
+	Metrics http.Handler
 	Store   broker.Store
 	Broker  *broker.Broker
 	svc     web.Services
@@ -143,7 +145,7 @@ func buildFixture(t *testing.T, store broker.Store, upstreams func(issuer string
 	srv.Config.Handler = w.handler
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &fixture{URL: issuer, Handler: w.handler, Store: store, Broker: w.services.Broker, svc: w.services, Secrets: w.secrets, Clock: w.clock, Logs: &logs.Builder}
+	return &fixture{URL: issuer, Handler: w.handler, Metrics: w.metrics, Store: store, Broker: w.services.Broker, svc: w.services, Secrets: w.secrets, Clock: w.clock, Logs: &logs.Builder}
 }
 
 // checkedListener has every exchange on ln, whoever the client, checked
@@ -170,6 +172,7 @@ type settings struct {
 type wired struct {
 	services web.Services
 	handler  http.Handler
+	metrics  http.Handler // the admin listener's /metrics
 	secrets  *keys.Secrets
 	clock    *clock
 }
@@ -194,7 +197,8 @@ func wire(tb testing.TB, store broker.Store, issuer string, log *slog.Logger, op
 	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second}, store, secrets, keys, clk.Now, log)
 	svc := services(b, store, secrets, clk, opts.BrokerSlots()...)
 	opts.Now = clk.Now
-	return wired{services: svc, handler: web.NewServer(svc, pipeline(b, store, clk, opts.Limits, log, opts.Platforms...), log, opts.Options).Handler(),
+	srv := web.NewServer(svc, pipeline(b, store, clk, opts.Limits, log, opts.Platforms...), log, opts.Options)
+	return wired{services: svc, handler: srv.Handler(), metrics: srv.Metrics(),
 		secrets: secrets, clock: clk}
 }
 

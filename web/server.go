@@ -149,7 +149,6 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/account/links/{slot}", s.unlink).Methods(http.MethodDelete).Name("links")
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet).Name("healthz")
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet).Name("readyz")
-	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})).Methods(http.MethodGet).Name("metrics")
 	// GS2's wire format (gs2.go): one route name, so metrics count the surface.
 	r.HandleFunc("/gs2/identifier/projectToken/login", s.gs2Handler("projectToken", s.gs2ProjectLogin)).Methods(http.MethodPost).Name("gs2")
 	r.HandleFunc("/gs2/auth/login", s.gs2Handler("accessToken", s.gs2Login)).Methods(http.MethodPost).Name("gs2")
@@ -310,7 +309,8 @@ func (w *statusWriter) WriteHeader(code int) {
 
 // writeJSON writes v with the no-store headers every token-bearing or error
 // response needs (RFC 6749 §5.1, §5.2).
-// Metrics serves the broker's Prometheus metrics, for the admin listener.
+// Metrics serves the broker's Prometheus metrics. They are the admin
+// listener's: the public one is for players only (issue 14).
 func (s *Server) Metrics() http.Handler {
 	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -407,5 +408,38 @@ func TestServeWithoutDemoCreatesNoClient(t *testing.T) {
 	}
 	if ls := listClients(t, db); len(ls) != 0 {
 		t.Errorf("serve without BRIDGEKEEPER_DEMO created clients: %v", listedIDs(ls))
+	}
+}
+
+// TestAdminListener: serve's second listener has the admin API, the
+// metrics and the OpenAPI document; the public one has none of them.
+func TestAdminListener(t *testing.T) {
+	t.Parallel()
+	adminAddr := proctest.FreeAddr(t)
+	srv := startServe(t, sqliteURL(t), []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + proctest.NewKEK(), "BRIDGEKEEPER_ADMIN_ADDR=" + adminAddr})
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	admin := "http://" + adminAddr
+	for _, c := range []struct {
+		url, want string
+		status    int
+	}{
+		{admin + "/metrics", "bridgekeeper_http_requests_total", http.StatusOK},
+		{admin + "/openapi.yaml", "openapi: 3.1", http.StatusOK},
+		{admin + "/admin/v1/namespaces", "invalid_token", http.StatusUnauthorized},
+		{srv.URL + "/metrics", "", http.StatusNotFound},
+		{srv.URL + "/admin/v1/namespaces", "", http.StatusNotFound},
+	} {
+		if status, body := get(c.url); status != c.status || !strings.Contains(body, c.want) {
+			t.Errorf("GET %s: %d %.200s; want %d with %q", c.url, status, body, c.status, c.want)
+		}
 	}
 }

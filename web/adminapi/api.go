@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	apidoc "github.com/bridgekeeper/bridgekeeper/api"
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/admin"
 )
@@ -74,6 +75,12 @@ func (api *API) Register(r *mux.Router) {
 	route("/players/{user}/bans", http.MethodDelete, p.unban)
 	route("/players/{user}/bans/{name}", http.MethodDelete, p.unban)
 	route("/players/{user}/attributes", http.MethodGet, p.listAttributes)
+	// The contract of every surface, the admin API's included: not a
+	// secret, so served without a token.
+	r.HandleFunc("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(apidoc.Document)
+	}).Methods(http.MethodGet)
 	v1.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api.writeError(w, r, broker.NotFound("no such admin API call", nil))
 	})

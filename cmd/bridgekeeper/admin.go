@@ -356,7 +356,11 @@ func flagDuration(d time.Duration) string {
 func clientDelete(ctx context.Context, args []string, e env) error {
 	s := newSettings("client delete", e)
 	id := s.fs.String("client-id", "", "the client to delete")
+	output := s.fs.String("output", "text", "text | json")
 	cfg, err := s.load(args, e)
+	if err == nil {
+		err = checkOutput(*output)
+	}
 	if err != nil {
 		return err
 	}
@@ -371,8 +375,7 @@ func clientDelete(ctx context.Context, args []string, e env) error {
 	if err := service(store, nil, e).Tenants.DeleteClient(ctx, cliActor(), *id); err != nil {
 		return fmt.Errorf("delete client %s: %w", *id, friendly(err))
 	}
-	fmt.Fprintf(e.stdout, "deleted client %s\n", *id)
-	return nil
+	return printDone(e, *output, map[string]string{"deleted": *id}, "deleted client %s\n", *id)
 }
 
 func namespaceCreate(ctx context.Context, args []string, e env) error {
@@ -385,7 +388,11 @@ func namespaceCreate(ctx context.Context, args []string, e env) error {
 		return errors.New("namespace create: the namespace name comes first: namespace create NAME [flags]")
 	}
 	name, args := args[0], args[1:]
+	output := s.fs.String("output", "text", "text | json")
 	cfg, err := s.load(args, e)
+	if err == nil {
+		err = checkOutput(*output)
+	}
 	if err != nil {
 		return err
 	}
@@ -398,14 +405,17 @@ func namespaceCreate(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fmt.Errorf("namespace create %s: %w", name, friendly(err))
 	}
-	fmt.Fprintf(e.stdout, "namespace %s created (id %s)\n", ns.Name, ns.ID)
-	return nil
+	return printDone(e, *output, map[string]string{"id": ns.ID, "name": ns.Name}, "namespace %s created (id %s)\n", ns.Name, ns.ID)
 }
 
 func keyRotate(ctx context.Context, args []string, e env) error {
 	s := newSettings("key rotate", e, "signing-alg", "algorithm of the new key: ES256 | EdDSA | RS256")
 	publish := s.fs.Duration("publish-for", 0, "how long retired keys stay in JWKS (default: the longest access-token lifetime of any client)")
+	output := s.fs.String("output", "text", "text | json")
 	cfg, err := s.load(args, e)
+	if err == nil {
+		err = checkOutput(*output)
+	}
 	if err != nil {
 		return err
 	}
@@ -423,6 +433,15 @@ func keyRotate(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fmt.Errorf("rotate: %w", friendly(err))
 	}
-	fmt.Fprintf(e.stdout, "new active key %s (%s); retired keys stay published for %s\n", k.ID, k.Alg, *publish)
-	return nil
+	return printDone(e, *output, map[string]string{"kid": k.ID, "alg": k.Alg, "publish_for": flagDuration(*publish)},
+		"new active key %s (%s); retired keys stay published for %s\n", k.ID, k.Alg, *publish)
+}
+
+// printDone reports a change: v as JSON, or the line format says.
+func printDone(e env, output string, v any, format string, args ...any) error {
+	if output == "json" {
+		return json.NewEncoder(e.stdout).Encode(v)
+	}
+	_, err := fmt.Fprintf(e.stdout, format, args...)
+	return err
 }

@@ -115,6 +115,17 @@ func TestOperatorCommands(t *testing.T) {
 				}
 			})
 		}
+		// Every command that changes something answers --output json too.
+		if got := jsonOut("namespace", "create", "season-2").(map[string]any); got["name"] != "season-2" || got["id"] == "" {
+			t.Errorf("namespace create --output json: %v", got)
+		}
+		ban := jsonOut("user", "ban", "--namespace", "game", "--user", "player-1", "--name", "x", "--until", "2030-01-01T00:00:00Z").(map[string]any)
+		if ban["name"] != "x" || ban["release_at"] != "2030-01-01T00:00:00Z" {
+			t.Errorf("user ban --output json: %v", ban)
+		}
+		if got := jsonOut("user", "unban", "--namespace", "game", "--user", "player-1", "--name", "x").(map[string]any); got["lifted"] != float64(1) {
+			t.Errorf("user unban --output json: %v", got)
+		}
 		mustBK(t, nil, "user", "revoke", "--database", db, "--user", "player-1", "--all")
 		if left := jsonOut("user", "sessions", "--user", "player-1").([]any); len(left) != 0 {
 			t.Errorf("sessions after revoke --all: %v", left)

@@ -14,8 +14,8 @@ import (
 // userCommand is what ban and unban share: --namespace and --user name
 // one user of a namespace.
 type userCommand struct {
-	s               *settings
-	namespace, user *string
+	s                       *settings
+	namespace, user, output *string
 }
 
 func newUserCommand(name string, e env) userCommand {
@@ -24,6 +24,7 @@ func newUserCommand(name string, e env) userCommand {
 		s:         s,
 		namespace: s.fs.String("namespace", "", "namespace name (required)"),
 		user:      s.fs.String("user", "", "user ID (required)"),
+		output:    s.fs.String("output", "text", "text | json"),
 	}
 }
 
@@ -36,6 +37,9 @@ func (u userCommand) open(ctx context.Context, args []string, e env, check func(
 	}
 	if *u.namespace == "" || *u.user == "" {
 		return nil, broker.Namespace{}, errors.New("--namespace and --user are required")
+	}
+	if err := checkOutput(*u.output); err != nil {
+		return nil, broker.Namespace{}, err
 	}
 	if err := check(); err != nil {
 		return nil, broker.Namespace{}, err
@@ -80,8 +84,9 @@ func userBan(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fmt.Errorf("user ban: %w", friendly(err))
 	}
-	fmt.Fprintf(e.stdout, "user %s banned (ban %s) until %s\n", b.UserID, b.Name, b.ReleaseAt.UTC().Format(time.RFC3339))
-	return nil
+	released := b.ReleaseAt.UTC().Format(time.RFC3339)
+	return printDone(e, *u.output, map[string]string{"user_id": b.UserID, "name": b.Name, "release_at": released},
+		"user %s banned (ban %s) until %s\n", b.UserID, b.Name, released)
 }
 
 func userUnban(ctx context.Context, args []string, e env) error {
@@ -96,8 +101,7 @@ func userUnban(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fmt.Errorf("user unban: %w", friendly(err))
 	}
-	fmt.Fprintf(e.stdout, "user %s: %d ban(s) lifted\n", *u.user, n)
-	return nil
+	return printDone(e, *u.output, map[string]any{"user_id": *u.user, "lifted": n}, "user %s: %d ban(s) lifted\n", *u.user, n)
 }
 
 // parseRelease reads a ban's release time.

@@ -287,7 +287,8 @@ func refused(ex Exchange) bool {
 
 // unrouted reports whether ex is the router's own refusal of a request no
 // route serves: the OAuth2-style 404 not_found and 405
-// method_not_allowed, GS2's 404 for any other /gs2/ call, and the 400 for a
+// method_not_allowed, the admin listener's 404 not_found for any other
+// /admin/v1/ call, GS2's 404 for any other /gs2/ call, and the 400 for a
 // path not in its clean form. Nothing else may answer a request the
 // document does not know.
 func unrouted(ex Exchange) bool {
@@ -302,6 +303,8 @@ func unrouted(ex Exchange) bool {
 	switch ex.Status {
 	case http.StatusNotFound:
 		return body.Error == "not_found" && body.Description == "no such endpoint" ||
+			body.Error == "not_found" && body.Description == "no such admin API call" &&
+				strings.HasPrefix(ex.Request.URL.Path, "/admin/v1/") ||
 			strings.Contains(body.Message, `"code":"api.path.notFound"`)
 	case http.StatusMethodNotAllowed:
 		return body.Error == "method_not_allowed"

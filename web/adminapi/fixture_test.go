@@ -18,6 +18,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/admin"
 	"github.com/bridgekeeper/bridgekeeper/broker/keys"
+	"github.com/bridgekeeper/bridgekeeper/internal/openapitest"
 	"github.com/bridgekeeper/bridgekeeper/internal/teststore"
 	"github.com/bridgekeeper/bridgekeeper/web/adminapi"
 )
@@ -64,8 +65,16 @@ func newFixture(t *testing.T, store broker.Store) *fixture {
 	})
 	r := mux.NewRouter()
 	api.Register(r)
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
+	// Every exchange with the API is checked against the OpenAPI document
+	// (api/openapi.yaml), whoever the client: a mismatch fails the test.
+	contract, err := openapitest.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(r)
+	srv.Listener = openapitest.Listener(t, contract, srv.Listener)
+	srv.Start()
+	t.Cleanup(srv.Close) // after the listener's cleanup, which waits for it
 
 	f := &fixture{t: t, url: srv.URL, store: store, broker: b, secrets: secrets}
 	f.admin = f.clientToken(broker.ClientSpec{Namespace: admin.AdminNamespace, Name: "ops",

@@ -56,7 +56,7 @@ func BanUser(ctx context.Context, s Store, now time.Time, namespaceID, userID, n
 	case !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > MaxBanReasonLen:
 		return Ban{}, Invalid("reason", fmt.Sprintf("the ban reason must be at most %d characters", MaxBanReasonLen))
 	case !releaseAt.After(now):
-		return Ban{}, Invalid("until", "the release time must be in the future")
+		return Ban{}, Invalid("release_at", "the release time must be in the future")
 	}
 	if err := UserIn(ctx, s, namespaceID, userID); err != nil {
 		return Ban{}, err

@@ -81,9 +81,30 @@ func (api *API) Register(r *mux.Router) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(apidoc.Document)
 	}).Methods(http.MethodGet)
+	// mux on a subrouter answers a wrong method as not found, so the 405
+	// is told apart here.
 	v1.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if methods := allowed(v1, r); len(methods) > 0 {
+			w.Header().Set("Allow", strings.Join(methods, ", "))
+			writeJSON(w, http.StatusMethodNotAllowed, wireError{Error: "method_not_allowed", Description: "this admin API call does not take " + r.Method})
+			return
+		}
 		api.writeError(w, r, broker.NotFound("no such admin API call", nil))
 	})
+}
+
+// allowed lists the methods r's path takes, for a 405's Allow header.
+func allowed(router *mux.Router, r *http.Request) []string {
+	var methods []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if router.Match(probe, &match) && match.MatchErr == nil {
+			methods = append(methods, m)
+		}
+	}
+	return methods
 }
 
 // handler is an admin call: the actor is authenticated; a returned error
@@ -222,15 +243,24 @@ func (api *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		api.Log.ErrorContext(r.Context(), "admin API", "path", r.URL.Path, "err", err)
 		description, field = "internal error", ""
 	}
-	switch status {
-	case http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="bridgekeeper-admin", error="invalid_token"`)
-	case http.StatusForbidden:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="bridgekeeper-admin", error="insufficient_scope", scope="`+admin.Scope+`"`)
-	}
-	if status == http.StatusUnauthorized && r.Header.Get("Authorization") == "" {
+	challenge := ""
+	switch {
+	case status == http.StatusUnauthorized && r.Header.Get("Authorization") == "":
 		// RFC 6750 §3.1: no error code when no credentials were sent.
-		w.Header().Set("WWW-Authenticate", `Bearer realm="bridgekeeper-admin"`)
+		challenge = `Bearer realm="bridgekeeper-admin"`
+	case status == http.StatusUnauthorized:
+		challenge = `Bearer realm="bridgekeeper-admin", error="invalid_token"`
+	case code == "insufficient_scope":
+		challenge = `Bearer realm="bridgekeeper-admin", error="insufficient_scope", scope="` + admin.Scope + `"`
+	case status == http.StatusForbidden:
+		// A namespace-limited admin reaching past its namespace: the
+		// token is fine and more scope would not help, so no error code.
+		challenge = `Bearer realm="bridgekeeper-admin"`
+	case status == http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+	}
+	if challenge != "" {
+		w.Header().Set("WWW-Authenticate", challenge)
 	}
 	writeJSON(w, status, wireError{Error: code, Description: description, Field: field})
 }

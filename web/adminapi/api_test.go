@@ -242,7 +242,7 @@ func TestAdminPlayers(t *testing.T) {
 		if _, err := f.broker.Refresh(ctx, f.server, kept.RefreshToken, nil, broker.Binding{}); err == nil {
 			t.Error("a banned player still refreshes")
 		}
-		f.wantError(f.call(f.admin, http.MethodPost, base+"/bans", map[string]any{"name": "x", "release_at": time.Now().Add(-time.Hour)}), http.StatusBadRequest, "invalid_request", "until", "a release in the past")
+		f.wantError(f.call(f.admin, http.MethodPost, base+"/bans", map[string]any{"name": "x", "release_at": time.Now().Add(-time.Hour)}), http.StatusBadRequest, "invalid_request", "release_at", "a release in the past")
 		if a := f.want(f.call(f.admin, http.MethodDelete, base+"/bans/cheating", nil), http.StatusOK, "unban"); a.Body["lifted"] != float64(1) {
 			t.Errorf("unban: %s", a.Raw)
 		}

@@ -312,8 +312,8 @@ func TestServiceErrorsAreReadable(t *testing.T) {
 		says   string
 	}{
 		{"/console/players/nobody", http.StatusNotFound, "Not found: player nobody not found."},
-		{"/console/players/" + tok.UserID + "/ban?until=yesterday", http.StatusBadRequest, "Invalid until: give the release time as RFC 3339"},
-		{"/console/players/" + tok.UserID + "/ban?until=2001-01-01T00:00:00Z", http.StatusOK, "Ban player"},
+		{"/console/players/" + tok.UserID + "/ban?release_at=yesterday", http.StatusBadRequest, "Invalid release_at: give the release time as RFC 3339"},
+		{"/console/players/" + tok.UserID + "/ban?release_at=2001-01-01T00:00:00Z", http.StatusOK, "Ban player"},
 		{"/console/players/" + tok.UserID + "/unlink?slot=99", http.StatusNotFound, "no link in slot 99"},
 		{"/console/search?q=x&in=slot:many", http.StatusBadRequest, "Invalid in:"},
 		{"/console/audit?type=nonsense", http.StatusBadRequest, "Invalid type: type must be one of"},
@@ -324,8 +324,8 @@ func TestServiceErrorsAreReadable(t *testing.T) {
 		}
 	}
 	// A refusal of the confirmed action comes back as the outcome.
-	p := s.post(t, f.URL+"/console/players/"+tok.UserID+"/ban", url.Values{"csrf": {token}, "until": {"2001-01-01T00:00:00Z"}})
-	if p.URL.Path != "/console/players/"+tok.UserID || !strings.Contains(p.Body, "Ban failed. Invalid until: the release time must be in the future.") {
+	p := s.post(t, f.URL+"/console/players/"+tok.UserID+"/ban", url.Values{"csrf": {token}, "release_at": {"2001-01-01T00:00:00Z"}})
+	if p.URL.Path != "/console/players/"+tok.UserID || !strings.Contains(p.Body, "Ban failed. Invalid release_at: the release time must be in the future.") {
 		t.Errorf("a ban in the past: at %s %.600s", p.URL, p.Body)
 	}
 }

@@ -125,7 +125,7 @@ func label(u broker.User) string {
 }
 
 // banChoices are the ban lengths the player page offers; any Go duration
-// or an RFC 3339 time ("until") is taken too.
+// or an RFC 3339 time ("release_at") is taken too.
 var banChoices = []choice{
 	{Value: "1h", Label: "1 hour"}, {Value: "24h", Label: "1 day", Selected: true}, {Value: "168h", Label: "7 days"},
 	{Value: "720h", Label: "30 days"}, {Value: "8760h", Label: "1 year"}, {Value: "876000h", Label: "indefinitely (100 years)"},
@@ -187,7 +187,7 @@ func (c *players) actions() map[string]action {
 			},
 		},
 		"ban": {
-			params: []string{"for", "until", "reason", "name"}, back: back,
+			params: []string{"for", "release_at", "reason", "name"}, back: back,
 			prepare: func(r *http.Request, v visit, in url.Values) (confirmation, error) {
 				u, err := who(r, v)
 				if err != nil {
@@ -296,13 +296,13 @@ func (c *players) link(ctx context.Context, a admin.Actor, userID, slot string) 
 // maxBan bounds a ban's length: "indefinitely" is a hundred years.
 const maxBan = 100 * 365 * 24 * time.Hour
 
-// releaseAt is when a ban the form asks for ends: "until", an RFC 3339
+// releaseAt is when a ban the form asks for ends: "release_at", an RFC 3339
 // time, or else "for", a duration from now.
 func (c *players) releaseAt(in url.Values) (time.Time, error) {
-	if s := in.Get("until"); s != "" {
+	if s := in.Get("release_at"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
-			return time.Time{}, broker.Invalid("until", "give the release time as RFC 3339, such as 2030-01-02T15:04:05Z")
+			return time.Time{}, broker.Invalid("release_at", "give the release time as RFC 3339, such as 2030-01-02T15:04:05Z")
 		}
 		return t, nil
 	}

@@ -253,8 +253,8 @@ func TestVerify(t *testing.T) {
 			wantKind: broker.KindUnavailable, wantDesc: "gamecenter is unavailable", wantFetches: 1,
 		},
 		{
-			name:     "should fail because the key server does not answer within the timeout",
-			token:    good(gamecentertest.Good),
+			name:  "should fail because the key server does not answer within the timeout",
+			token: good(gamecentertest.Good),
 			// Long enough for a TLS handshake on a loaded CI machine: the
 			// request must reach the server for the hang to be what times out.
 			config:   func(c *gamecenter.Config) { c.Timeout = time.Second; c.Name = "game-center" },

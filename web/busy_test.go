@@ -13,8 +13,8 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
-	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
 	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
+	"github.com/bridgekeeper/bridgekeeper/internal/teststore"
 )
 
 // lockedStore is a store and a way to hold its database's write lock from
@@ -33,15 +33,7 @@ var busyStores = []struct {
 	open func(t *testing.T) lockedStore
 }{
 	{"sqlite", func(t *testing.T) lockedStore {
-		path, err := sqlite.PathFromURL(testdb.SQLiteURL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := sqlite.OpenWith(t.Context(), path, sqlite.Options{BusyTimeout: 100 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s, path := teststore.SQLiteBusy(t, 100*time.Millisecond)
 		return lockedStore{s, func(t *testing.T) func() {
 			db, err := sql.Open("sqlite", path)
 			if err != nil {

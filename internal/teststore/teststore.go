@@ -7,6 +7,7 @@ package teststore
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
@@ -42,6 +43,23 @@ func SQLite(t testing.TB) broker.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// SQLiteBusy is a new, migrated SQLite store that waits only busy for a
+// lock held elsewhere, and its file's path, so that a test can hold that
+// lock from outside as another process would.
+func SQLiteBusy(t testing.TB, busy time.Duration) (broker.Store, string) {
+	t.Helper()
+	path, err := sqlite.PathFromURL(testdb.SQLiteURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.OpenWith(context.Background(), path, sqlite.Options{BusyTimeout: busy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
 }
 
 // Postgres is a new, migrated PostgreSQL store; testdb.Postgres skips or

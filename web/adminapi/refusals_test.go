@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
-	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
+	"github.com/bridgekeeper/bridgekeeper/internal/teststore"
 )
 
 // TestAdminChallenges: each refusal's WWW-Authenticate says what would
@@ -61,15 +60,7 @@ func TestAdminWrongMethod(t *testing.T) {
 // store's patience is 503 with Retry-After.
 func TestAdminUnavailable(t *testing.T) {
 	t.Parallel()
-	path, err := sqlite.PathFromURL(testdb.SQLiteURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := sqlite.OpenWith(t.Context(), path, sqlite.Options{BusyTimeout: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, path := teststore.SQLiteBusy(t, 100*time.Millisecond)
 	f := newFixture(t, s)
 
 	db, err := sql.Open("sqlite", path)

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/bridgekeeper/bridgekeeper/migrations"
@@ -78,29 +80,22 @@ func newPostgres(t testing.TB, migrated bool) string {
 	name := "bktest_" + hex.EncodeToString(b[:])
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
+	pool, err := adminPool(admin)
 	if err != nil {
 		t.Fatalf("testdb: connect to %s: %v", EnvPostgresURL, err)
 	}
-	// The same session drops the database when t ends: a connection costs
-	// the server a process, tens of milliseconds of CPU on a small machine.
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
-		defer cancel()
-		conn.Close(ctx)
-	})
 	create := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
 	if migrated {
 		tmpl, err := templateName()
 		if err == nil {
-			err = ensureTemplate(ctx, conn, tmpl)
+			err = pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error { return ensureTemplate(ctx, c.Conn(), tmpl) })
 		}
 		if err != nil {
 			t.Fatalf("testdb: %v", err)
 		}
 		create += " TEMPLATE " + pgx.Identifier{tmpl}.Sanitize()
 	}
-	if err := execRetryInUse(ctx, conn, create); err != nil {
+	if err := execRetryInUse(ctx, pool, create); err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
 	t.Cleanup(func() {
@@ -108,12 +103,39 @@ func newPostgres(t testing.TB, migrated bool) string {
 		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 		defer cancel()
 		// FORCE: a test that failed midway may not have closed its pool.
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 			t.Errorf("testdb: drop database %s: %v", name, err)
 		}
 	})
 	u.Path = "/" + name
 	return u.String()
+}
+
+// adminPools holds one pool of admin sessions per cluster URL for the
+// whole test binary: a connection costs the server a process, tens of
+// milliseconds of CPU, and every PostgreSQL test creates and drops a
+// database through one.
+var adminPools sync.Map // admin URL → *pgxpool.Pool
+
+func adminPool(admin string) (*pgxpool.Pool, error) {
+	if p, ok := adminPools.Load(admin); ok {
+		return p.(*pgxpool.Pool), nil
+	}
+	cfg, err := pgxpool.ParseConfig(admin)
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns = 4
+	cfg.MinConns = 0
+	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := adminPools.LoadOrStore(admin, p); loaded {
+		p.Close()
+		return prev.(*pgxpool.Pool), nil
+	}
+	return p, nil
 }
 
 // templateName is the name of the migrated template database: it carries
@@ -183,7 +205,9 @@ func ensureTemplate(ctx context.Context, conn *pgx.Conn, name string) error {
 // execRetryInUse runs sql, again while PostgreSQL answers object_in_use:
 // CREATE DATABASE ... TEMPLATE refuses a template with a session on it, and
 // the backend of the migration that built it may take a moment to exit.
-func execRetryInUse(ctx context.Context, conn *pgx.Conn, sql string) error {
+func execRetryInUse(ctx context.Context, conn interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, sql string) error {
 	for wait := 50 * time.Millisecond; ; wait *= 2 {
 		_, err := conn.Exec(ctx, sql)
 		var pgErr *pgconn.PgError

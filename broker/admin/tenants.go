@@ -254,4 +254,3 @@ func (s *Tenants) RotateKey(ctx context.Context, a Actor, alg string, publishFor
 	})
 	return keyState(k, s.now()), err
 }
-

@@ -34,6 +34,7 @@ const (
 	DefaultJanitorInterval           = Duration(5 * time.Minute)
 	DefaultAdminAddr                 = "127.0.0.1:8081"
 	DefaultAuditRetention            = Duration(90 * 24 * time.Hour)
+	DefaultKeyPublishAhead           = Duration(time.Hour)
 	DefaultAuthFailuresPerMinute     = 60
 	DefaultPasswordFailuresPerMinute = 10
 	// CapFactor makes the default per-address and per-identifier caps:
@@ -106,6 +107,14 @@ type Config struct {
 	// names that is not itself a trusted proxy. None by default: without
 	// a proxy, those headers are whatever the caller wrote. File only.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// KeyRotationInterval is how often the signing key is replaced by a
+	// new one of SigningAlg; 0 (the default) rotates only by hand (`key
+	// rotate`, the admin API). One replica rotates; every replica signs
+	// with the new key once it activates.
+	KeyRotationInterval Duration `yaml:"key_rotation_interval"`
+	// KeyPublishAhead is how long a scheduled key is published in JWKS
+	// before it signs: at least the longest a relying party caches JWKS.
+	KeyPublishAhead Duration `yaml:"key_publish_ahead"`
 	// JanitorInterval is how often expired codes, refresh tokens, bans
 	// and revocation records are purged.
 	JanitorInterval Duration `yaml:"janitor_interval"`
@@ -254,6 +263,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AuditRetention == 0 {
 		c.AuditRetention = DefaultAuditRetention
+	}
+	if c.KeyPublishAhead == 0 {
+		c.KeyPublishAhead = DefaultKeyPublishAhead
 	}
 	if c.AuthFailuresPerMinute == 0 {
 		c.AuthFailuresPerMinute = DefaultAuthFailuresPerMinute

@@ -61,6 +61,7 @@ func TestLoadDefaults(t *testing.T) {
 		RequestTimeout: Duration(10 * time.Second),
 
 		JanitorInterval:             Duration(5 * time.Minute),
+		KeyPublishAhead:             Duration(time.Hour),
 		AdminAddr:                   ptr("127.0.0.1:8081"),
 		AuditRetention:              Duration(90 * 24 * time.Hour),
 		AuthFailuresPerMinute:       60,
@@ -393,6 +394,10 @@ func TestValidate(t *testing.T) {
 		{name: "log_level", mutate: func(c *Config) { c.LogLevel = "trace" }, want: []string{`log_level: "trace" is not one of debug, info, warn, error`}},
 		{name: "refresh_grace", mutate: func(c *Config) { c.RefreshGrace = 0 }, want: []string{"refresh_grace: 0s is not greater than 0"}},
 		{name: "janitor_interval", mutate: func(c *Config) { c.JanitorInterval = Duration(time.Millisecond) }, want: []string{"janitor_interval: 1ms is shorter than 1s"}},
+		{name: "key_rotation_interval", mutate: func(c *Config) { c.KeyRotationInterval = Duration(720 * time.Hour) }},
+		{name: "key_rotation_interval negative", mutate: func(c *Config) { c.KeyRotationInterval = Duration(-time.Hour) }, want: []string{"key_rotation_interval: -1h0m0s is negative"}},
+		{name: "key_publish_ahead not shorter", mutate: func(c *Config) { c.KeyRotationInterval = Duration(time.Hour) }, want: []string{"key_publish_ahead: 1h0m0s is not shorter than key_rotation_interval 1h0m0s"}},
+		{name: "key_publish_ahead negative", mutate: func(c *Config) { c.KeyPublishAhead = Duration(-time.Second) }, want: []string{"key_publish_ahead: -1s is negative"}},
 		{name: "failures per minute", mutate: func(c *Config) { c.AuthFailuresPerMinute, c.PasswordFailuresPerMinute = -2, -1 }, want: []string{"auth_failures_per_minute: -2 is not a count per minute"}},
 		{name: "address failures per minute", mutate: func(c *Config) { c.AddressFailuresPerMinute = -3 }, want: []string{"address_failures_per_minute: -3 is not a count per minute"}},
 		{name: "identifier failures per minute", mutate: func(c *Config) { c.IdentifierFailuresPerMinute = -3 }, want: []string{"identifier_failures_per_minute: -3 is not a count per minute"}},

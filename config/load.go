@@ -85,6 +85,8 @@ var settings = []setting{
 		c.AddressRateLimit = f
 		return nil
 	}},
+	{key: "key_rotation_interval", set: dur(func(c *Config) *Duration { return &c.KeyRotationInterval })},
+	{key: "key_publish_ahead", set: dur(func(c *Config) *Duration { return &c.KeyPublishAhead })},
 	{key: "janitor_interval", set: dur(func(c *Config) *Duration { return &c.JanitorInterval })},
 	{key: "demo", set: func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)

@@ -103,6 +103,14 @@ func (c Config) problems() []error {
 			bad("admin_addr: %q is the public addr; the admin listener needs its own", a)
 		}
 	}
+	if c.KeyRotationInterval < 0 {
+		bad("key_rotation_interval: %s is negative (0 turns scheduled rotation off)", c.KeyRotationInterval)
+	}
+	if c.KeyPublishAhead < 0 {
+		bad("key_publish_ahead: %s is negative", c.KeyPublishAhead)
+	} else if c.KeyRotationInterval > 0 && c.KeyPublishAhead >= c.KeyRotationInterval {
+		bad("key_publish_ahead: %s is not shorter than key_rotation_interval %s: the next key would be published before the current one signs", c.KeyPublishAhead, c.KeyRotationInterval)
+	}
 	if c.JanitorInterval < Duration(time.Second) {
 		bad("janitor_interval: %s is shorter than 1s", c.JanitorInterval)
 	}

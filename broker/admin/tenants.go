@@ -192,9 +192,10 @@ func invalid(field string, err error) error {
 // KeyState is a signing key as operators see it.
 type KeyState struct {
 	ID, Alg      string
-	State        string // active, retired (still published), expired
+	State        string // next (published, not signing yet), active, retired (still published), expired
 	CreatedAt    time.Time
-	RetiredAt    time.Time // zero while active
+	ActivatesAt  time.Time // zero: signs from CreatedAt
+	RetiredAt    time.Time // zero while active, or when an active key is scheduled to retire
 	PublishUntil time.Time // zero while active
 }
 
@@ -216,9 +217,11 @@ func (s *Tenants) Keys(ctx context.Context, a Actor) ([]KeyState, error) {
 }
 
 func keyState(k keys.SigningKey, now time.Time) KeyState {
-	st := KeyState{ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt, PublishUntil: k.PublishUntil}
+	st := KeyState{ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt, ActivatesAt: k.ActivatesAt, RetiredAt: k.RetiredAt, PublishUntil: k.PublishUntil}
 	switch {
-	case k.RetiredAt.IsZero():
+	case k.SignsFrom().After(now) && (k.RetiredAt.IsZero() || k.RetiredAt.After(now)):
+		st.State = "next"
+	case k.SignsAt(now):
 		st.State = "active"
 	case now.Before(k.PublishUntil):
 		st.State = "retired"
@@ -240,7 +243,7 @@ func (s *Tenants) RotateKey(ctx context.Context, a Actor, alg string, publishFor
 	err := s.audited(ctx, a, func(tx broker.Store, now time.Time) (broker.AuditEvent, error) {
 		var err error
 		if publishFor == 0 {
-			if publishFor, err = LongestAccessTTL(ctx, tx); err != nil {
+			if publishFor, err = broker.LongestAccessTTL(ctx, tx); err != nil {
 				return broker.AuditEvent{}, err
 			}
 		}
@@ -250,18 +253,4 @@ func (s *Tenants) RotateKey(ctx context.Context, a Actor, alg string, publishFor
 		return broker.AuditEvent{Type: broker.AuditKeyRotate, Target: k.ID, Detail: k.Alg}, nil
 	})
 	return keyState(k, s.now()), err
-}
-
-// LongestAccessTTL is how long a retired key must stay published: until
-// every access token it signed has expired, and a minute.
-func LongestAccessTTL(ctx context.Context, store broker.ClientStore) (time.Duration, error) {
-	clients, err := store.ListClients(ctx)
-	if err != nil {
-		return 0, err
-	}
-	longest := broker.DefaultAccessTTL
-	for _, c := range clients {
-		longest = max(longest, c.AccessTTL)
-	}
-	return longest + time.Minute, nil
 }

@@ -33,8 +33,26 @@ type SigningKey struct {
 	Alg          string // ES256 | EdDSA | RS256
 	Sealed       []byte
 	CreatedAt    time.Time
-	RetiredAt    time.Time // zero while active
+	RetiredAt    time.Time // zero while active; a later time: active until then
 	PublishUntil time.Time // zero while active; JWKS drops the key after this
+	// ActivatesAt is when a key made ahead of time (scheduled rotation)
+	// starts signing; until then it is only published, so that relying
+	// parties that cache JWKS know it before they see a token it signed.
+	// Zero: from CreatedAt.
+	ActivatesAt time.Time
+}
+
+// SignsFrom is when k starts signing.
+func (k SigningKey) SignsFrom() time.Time {
+	if k.ActivatesAt.IsZero() {
+		return k.CreatedAt
+	}
+	return k.ActivatesAt
+}
+
+// SignsAt reports whether k may sign at now: activated and not yet retired.
+func (k SigningKey) SignsAt(now time.Time) bool {
+	return !k.SignsFrom().After(now) && (k.RetiredAt.IsZero() || k.RetiredAt.After(now))
 }
 
 // randomID is a key ID: 128 random bits, base64url.
@@ -90,6 +108,12 @@ func NewKeyring(store Store, secrets *Secrets, now func() time.Time) *Keyring {
 // GenerateKey makes a new signing key of alg and stores it sealed. Callers
 // that replace an active key use Rotate.
 func GenerateKey(ctx context.Context, store Store, secrets *Secrets, alg string, now time.Time) (SigningKey, error) {
+	return GenerateNextKey(ctx, store, secrets, alg, now, time.Time{})
+}
+
+// GenerateNextKey is GenerateKey for a key that is published from now but
+// signs only from activatesAt (zero: from now).
+func GenerateNextKey(ctx context.Context, store Store, secrets *Secrets, alg string, now, activatesAt time.Time) (SigningKey, error) {
 	var priv crypto.Signer
 	var err error
 	switch alg {
@@ -109,7 +133,7 @@ func GenerateKey(ctx context.Context, store Store, secrets *Secrets, alg string,
 	if err != nil {
 		return SigningKey{}, fmt.Errorf("encode %s key: %w", alg, err)
 	}
-	k := SigningKey{ID: randomID(), Alg: alg, CreatedAt: now}
+	k := SigningKey{ID: randomID(), Alg: alg, CreatedAt: now, ActivatesAt: activatesAt}
 	k.Sealed = secrets.Seal(der, keyAAD(k.ID, alg))
 	if err := store.CreateKey(ctx, k); err != nil {
 		return SigningKey{}, fmt.Errorf("store signing key: %w", err)
@@ -119,8 +143,10 @@ func GenerateKey(ctx context.Context, store Store, secrets *Secrets, alg string,
 
 func keyAAD(id, alg string) []byte { return []byte("bridgekeeper signing key " + id + " " + alg) }
 
-// Load reads every published key from the store and makes the newest
-// unretired one active.
+// Load reads every published key from the store and makes the newest one
+// that signs now active. A key made ahead of time becomes active, and the
+// key it replaces retired, at the first Load after its activation time
+// (serve loads every second).
 func (k *Keyring) Load(ctx context.Context) error {
 	keys, err := k.store.ListKeys(ctx)
 	if err != nil {
@@ -154,7 +180,7 @@ func (k *Keyring) Load(ctx context.Context) error {
 		if !slices.Contains(algs, sk.Alg) {
 			algs = append(algs, sk.Alg)
 		}
-		if sk.RetiredAt.IsZero() {
+		if sk.SignsAt(now) {
 			key := jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: priv, KeyID: sk.ID}}
 			js, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType("at+jwt"))
 			if err != nil {

@@ -514,3 +514,61 @@ func TestKeyringLoadRefusals(t *testing.T) {
 		})
 	}
 }
+
+// A key made ahead of time (scheduled rotation) is published at once but
+// signs only from its activation; the key it replaces signs until then and
+// stays published after.
+func TestKeyringScheduledKey(t *testing.T) {
+	ctx := context.Background()
+	kr, store, clk := newKeyring(t, 1, "ES256")
+	old, err := store.ListKeys(ctx)
+	if err != nil || len(old) != 1 {
+		t.Fatalf("ListKeys = %v, %v", old, err)
+	}
+	switchAt := t0.Add(time.Hour)
+	b, err := keys.GenerateNextKey(ctx, store, newSecrets(t, 1), "EdDSA", t0, switchAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.RetireKey(ctx, old[0].ID, switchAt, switchAt.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	signer := func(at time.Time) string {
+		t.Helper()
+		clk.Set(at)
+		if err := kr.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := kr.Sign(map[string]any{"sub": "u"})
+		if err != nil {
+			t.Fatalf("Sign at %s: %v", at, err)
+		}
+		return header(t, tok).Kid
+	}
+	for _, tc := range []struct {
+		name     string
+		at       time.Time
+		signer   string
+		jwksKids []string
+	}{
+		{"the next key is published before it signs", t0, old[0].ID, sortedIDs(old[0].ID, b.ID)},
+		{"the old key signs up to its retirement", switchAt.Add(-time.Millisecond), old[0].ID, sortedIDs(old[0].ID, b.ID)},
+		{"the next key signs from its activation", switchAt, b.ID, sortedIDs(old[0].ID, b.ID)},
+		{"the old key stays published until PublishUntil", switchAt.Add(time.Hour - time.Millisecond), b.ID, sortedIDs(old[0].ID, b.ID)},
+		{"the old key is dropped after PublishUntil", switchAt.Add(time.Hour), b.ID, []string{b.ID}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := signer(tc.at); got != tc.signer {
+				t.Errorf("signed with %s, want %s (old %s, next %s)", got, tc.signer, old[0].ID, b.ID)
+			}
+			if got := jwksKids(t, kr); !reflect.DeepEqual(got, tc.jwksKids) {
+				t.Errorf("JWKS kids %v, want %v", got, tc.jwksKids)
+			}
+		})
+	}
+	t.Run("SignsAt", func(t *testing.T) {
+		if b.SignsAt(switchAt.Add(-time.Nanosecond)) || !b.SignsAt(switchAt) {
+			t.Errorf("next key SignsAt around %s wrong: %+v", switchAt, b)
+		}
+	})
+}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
-	"github.com/bridgekeeper/bridgekeeper/broker/admin"
 	"github.com/bridgekeeper/bridgekeeper/clientjwt"
 )
 
@@ -425,7 +424,7 @@ func keyRotate(ctx context.Context, args []string, e env) error {
 	}
 	defer store.Close()
 	if *publish == 0 {
-		if *publish, err = admin.LongestAccessTTL(ctx, store); err != nil {
+		if *publish, err = broker.LongestAccessTTL(ctx, store); err != nil {
 			return err
 		}
 	}

@@ -142,6 +142,24 @@ func serve(ctx context.Context, args []string, e env) error {
 			log.Warn("reload signing keys", "err", err)
 		}
 	})
+	if interval := time.Duration(cfg.KeyRotationInterval); interval > 0 {
+		// Every replica checks; the store's compare-and-swap lets one
+		// rotate. Checking a hundred times an interval (within 1s..1m)
+		// keeps a rotation within 1% of its schedule.
+		check := min(max(interval/100, time.Second), time.Minute)
+		go every(ctx, check, func() {
+			e, rotated, err := broker.RotateIfDue(ctx, store, secrets, cfg.SigningAlg, interval, time.Duration(cfg.KeyPublishAhead), time.Now())
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("scheduled key rotation", "err", err)
+			case rotated:
+				broker.LogAudit(ctx, log, e)
+				if err := keys.Load(ctx); err != nil && ctx.Err() == nil {
+					log.Warn("reload signing keys", "err", err)
+				}
+			}
+		})
+	}
 	// The janitor keeps the tables the size of the live sessions, and the
 	// audit trail its configured length.
 	go every(ctx, time.Duration(cfg.JanitorInterval), func() {

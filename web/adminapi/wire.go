@@ -170,6 +170,7 @@ type keyJSON struct {
 	Alg          string     `json:"alg"`
 	State        string     `json:"state"`
 	CreatedAt    time.Time  `json:"created_at"`
+	ActivatesAt  *time.Time `json:"activates_at,omitempty"`
 	RetiredAt    *time.Time `json:"retired_at,omitempty"`
 	PublishUntil *time.Time `json:"publish_until,omitempty"`
 }
@@ -179,6 +180,10 @@ func keyOut(k admin.KeyState) keyJSON {
 	if !k.RetiredAt.IsZero() {
 		r, p := k.RetiredAt.UTC(), k.PublishUntil.UTC()
 		out.RetiredAt, out.PublishUntil = &r, &p
+	}
+	if !k.ActivatesAt.IsZero() {
+		a := k.ActivatesAt.UTC()
+		out.ActivatesAt = &a
 	}
 	return out
 }

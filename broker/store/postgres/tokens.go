@@ -120,7 +120,7 @@ func (s tokens) FamilyRevoked(ctx context.Context, familyID string) (bool, error
 // CreateKey implements keys.Store.
 func (s tokens) CreateKey(ctx context.Context, k keys.SigningKey) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO signing_keys (`+sqlstore.SigningKeyColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		codec.SigningKeyArgs(k)...)
 	return wrap("create key", err)
 }

@@ -119,7 +119,7 @@ func (s tokens) FamilyRevoked(ctx context.Context, familyID string) (bool, error
 // CreateKey implements keys.Store.
 func (s tokens) CreateKey(ctx context.Context, k keys.SigningKey) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO signing_keys (`+sqlstore.SigningKeyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		codec.SigningKeyArgs(k)...)
 	return wrap("create key", err)
 }

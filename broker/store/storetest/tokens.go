@@ -341,7 +341,7 @@ func testKeys(t *testing.T, s broker.Store) {
 	}
 	// Inserted out of order; "a" and "b" share a CreatedAt, so ID breaks the tie.
 	late := signingKey("k-late", at(time.Hour))
-	late.Alg = "EdDSA"
+	late.Alg, late.ActivatesAt = "EdDSA", at(2*time.Hour).In(jst) // scheduled: published before it signs
 	first := signingKey("k-first", t0.In(jst))
 	first.Alg = "RS256"
 	b := signingKey("b", at(30*time.Minute))

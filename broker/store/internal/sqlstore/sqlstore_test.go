@@ -186,7 +186,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"pending device code", broker.DeviceCode{DeviceHash: []byte{1}, UserHash: []byte{2}, Status: broker.DevicePending,
 			Interval: 5 * time.Second, CreatedAt: t0, ExpiresAt: t1},
 			func(r Row) (any, error) { return c.ScanDeviceCode(r) }, DeviceCodeColumns},
-		{"signing key", keys.SigningKey{ID: "k", Alg: "ES256", Sealed: []byte{1}, CreatedAt: t0, RetiredAt: t1, PublishUntil: t1},
+		{"signing key", keys.SigningKey{ID: "k", Alg: "ES256", Sealed: []byte{1}, CreatedAt: t0, RetiredAt: t1, PublishUntil: t1, ActivatesAt: t1},
 			func(r Row) (any, error) { return c.ScanSigningKey(r) }, SigningKeyColumns},
 		{"ban", broker.Ban{UserID: "u", Name: "cheat", Reason: "r", ReleaseAt: t1, CreatedAt: t0},
 			func(r Row) (any, error) { return c.ScanBan(r) }, BanColumns},

@@ -30,18 +30,18 @@ func (c Codec) ScanRefreshToken(row Row) (broker.RefreshToken, error) {
 
 // SigningKeyColumns are the columns of signing_keys, in SigningKeyArgs's and
 // ScanSigningKey's order.
-const SigningKeyColumns = `id, alg, sealed, created_at, retired_at, publish_until`
+const SigningKeyColumns = `id, alg, sealed, created_at, retired_at, publish_until, activates_at`
 
 // SigningKeyArgs are the arguments of an INSERT of SigningKeyColumns.
 func (c Codec) SigningKeyArgs(k keys.SigningKey) []any {
-	return []any{k.ID, k.Alg, k.Sealed, c.Times.Arg(k.CreatedAt), c.nullTime(k.RetiredAt), c.nullTime(k.PublishUntil)}
+	return []any{k.ID, k.Alg, k.Sealed, c.Times.Arg(k.CreatedAt), c.nullTime(k.RetiredAt), c.nullTime(k.PublishUntil), c.nullTime(k.ActivatesAt)}
 }
 
 // ScanSigningKey reads a row of SigningKeyColumns.
 func (c Codec) ScanSigningKey(row Row) (keys.SigningKey, error) {
 	var k keys.SigningKey
 	err := row.Scan(&k.ID, &k.Alg, &k.Sealed,
-		c.Times.Dest(&k.CreatedAt), c.Times.NullDest(&k.RetiredAt), c.Times.NullDest(&k.PublishUntil))
+		c.Times.Dest(&k.CreatedAt), c.Times.NullDest(&k.RetiredAt), c.Times.NullDest(&k.PublishUntil), c.Times.NullDest(&k.ActivatesAt))
 	if err != nil {
 		return keys.SigningKey{}, err
 	}

@@ -1,0 +1,98 @@
+package broker_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/keys"
+	"github.com/bridgekeeper/bridgekeeper/internal/teststore"
+)
+
+// Scheduled rotation: due once the current key has signed for interval -
+// ahead, never while the next key waits, and a race between replicas makes
+// one key.
+func TestRotateIfDue(t *testing.T) {
+	const interval, ahead = 10 * time.Hour, time.Hour
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	teststore.Each(t, func(t *testing.T, s broker.Store) {
+		ctx := context.Background()
+		secrets, err := keys.NewSecrets(make([]byte, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := keys.GenerateKey(ctx, s, secrets, "ES256", t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		publishFor, err := broker.LongestAccessTTL(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rotate := func(at time.Time) (broker.AuditEvent, bool) {
+			t.Helper()
+			e, rotated, err := broker.RotateIfDue(ctx, s, secrets, "EdDSA", interval, ahead, at)
+			if err != nil {
+				t.Fatalf("RotateIfDue at %s: %v", at, err)
+			}
+			return e, rotated
+		}
+		for _, at := range []time.Duration{0, 8 * time.Hour, 9*time.Hour - time.Millisecond} {
+			if _, rotated := rotate(t0.Add(at)); rotated {
+				t.Fatalf("should not rotate because the key has signed only %s of %s - %s", at, interval, ahead)
+			}
+		}
+		e, rotated := rotate(t0.Add(9 * time.Hour))
+		if !rotated {
+			t.Fatal("no rotation once due")
+		}
+		all, err := s.ListKeys(ctx)
+		if err != nil || len(all) != 2 {
+			t.Fatalf("ListKeys = %d keys, %v; want 2", len(all), err)
+		}
+		old, next := all[0], all[1]
+		switchAt := t0.Add(10 * time.Hour)
+		if old.ID != first.ID || !old.RetiredAt.Equal(switchAt) || !old.PublishUntil.Equal(switchAt.Add(publishFor)) {
+			t.Errorf("the old key should retire at %s and stay published %s after; got %+v", switchAt, publishFor, old)
+		}
+		if next.Alg != "EdDSA" || !next.ActivatesAt.Equal(switchAt) || !next.RetiredAt.IsZero() || !next.CreatedAt.Equal(t0.Add(9*time.Hour)) {
+			t.Errorf("the next key should be EdDSA, made now, signing from %s; got %+v", switchAt, next)
+		}
+		if e.Type != broker.AuditKeyRotate || e.Actor != "broker" || e.Target != next.ID {
+			t.Errorf("audit event = %+v; want %s by broker on %s", e, broker.AuditKeyRotate, next.ID)
+		}
+		if trail, err := s.ListAudit(ctx, broker.AuditQuery{Type: broker.AuditKeyRotate, Limit: 10}); err != nil || len(trail) != 1 || trail[0].ID != e.ID {
+			t.Errorf("audit trail = %+v, %v; want the one rotation", trail, err)
+		}
+
+		for _, at := range []time.Duration{9*time.Hour + time.Second, 10 * time.Hour, 19*time.Hour - time.Millisecond} {
+			if _, rotated := rotate(t0.Add(at)); rotated {
+				t.Fatalf("should not rotate at +%s because the next key was made at +9h and signs from +10h", at)
+			}
+		}
+
+		// Replicas that find it due at once: one compare-and-swap wins.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins := 0
+		for range 8 {
+			wg.Go(func() {
+				_, rotated, err := broker.RotateIfDue(ctx, s, secrets, "ES256", interval, ahead, t0.Add(19*time.Hour))
+				if err != nil {
+					t.Errorf("concurrent RotateIfDue: %v", err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if rotated {
+					wins++
+				}
+			})
+		}
+		wg.Wait()
+		if all, err := s.ListKeys(ctx); wins != 1 || err != nil || len(all) != 3 {
+			t.Errorf("8 replicas at once: %d rotated, %d keys (%v); want 1 and 3", wins, len(all), err)
+		}
+	})
+}

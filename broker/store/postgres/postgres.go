@@ -120,7 +120,10 @@ func (s *conn) InTx(ctx context.Context, fn func(broker.Store) error) error {
 }
 
 func (s *conn) inNewTx(ctx context.Context, fn func(broker.Store) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{})
+	// READ COMMITTED by name, not by the server's default: the store's
+	// statements are written for it (see doc.go), and CockroachDB and
+	// YugabyteDB default to other levels (DISTRIBUTED-SQL.md).
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return wrap("begin", err)
 	}

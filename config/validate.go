@@ -109,7 +109,7 @@ func (c Config) problems() []error {
 	if c.KeyPublishAhead < 0 {
 		bad("key_publish_ahead: %s is negative", c.KeyPublishAhead)
 	} else if c.KeyRotationInterval > 0 && c.KeyPublishAhead >= c.KeyRotationInterval {
-		bad("key_publish_ahead: %s is not shorter than key_rotation_interval %s: the next key would be published before the current one signs", c.KeyPublishAhead, c.KeyRotationInterval)
+		bad("key_publish_ahead: %s is not shorter than key_rotation_interval %s: each key would be replaced before it signs", c.KeyPublishAhead, c.KeyRotationInterval)
 	}
 	if c.JanitorInterval < Duration(time.Second) {
 		bad("janitor_interval: %s is shorter than 1s", c.JanitorInterval)

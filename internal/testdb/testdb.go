@@ -126,7 +126,6 @@ func adminPool(admin string) (*pgxpool.Pool, error) {
 		return nil, err
 	}
 	cfg.MaxConns = 4
-	cfg.MinConns = 0
 	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, err

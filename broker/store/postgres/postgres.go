@@ -21,7 +21,8 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/migrations"
 )
 
-// querier is what queries run on: the pool, or the transaction of InTx.
+// querier is what queries run on: the pool (retrying each statement), or
+// the transaction of InTx.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -29,7 +30,7 @@ type querier interface {
 }
 
 var (
-	_ querier = (*pgxpool.Pool)(nil)
+	_ querier = retrying{}
 	_ querier = pgx.Tx(nil)
 
 	_ broker.Store = (*Store)(nil)
@@ -81,6 +82,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// its one or two statements.
 		cfg.MaxConns = defaultMaxConns
 	}
+	dropOnReadOnly(cfg.ConnConfig)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -89,7 +91,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return newStore(&conn{pool: pool, q: pool}), nil
+	return newStore(&conn{pool: pool, q: retrying{pool}}), nil
 }
 
 // migrate runs goose through database/sql on the pool's own connections, so
@@ -163,7 +165,26 @@ const (
 	serializationFailure = "40001"
 	deadlockDetected     = "40P01"
 	lockNotAvailable     = "55P03"
+	readOnlyTransaction  = "25006"
+	// CockroachDB's "statement completion unknown": the commit may or may
+	// not have happened, so the statement must not run again.
+	statementCompletionUnknown = "40003"
 )
+
+// dropOnReadOnly makes a connection that gets "read-only transaction"
+// close: it landed on a standby (after a failover, or a primary demoted
+// under it), and target_session_attrs=read-write can only pick the new
+// primary for a new connection. pgx's default handler, which closes on
+// FATAL, still runs for every other error.
+func dropOnReadOnly(cfg *pgx.ConnConfig) {
+	next := cfg.OnPgError
+	cfg.OnPgError = func(c *pgconn.PgConn, e *pgconn.PgError) bool {
+		if e.Code == readOnlyTransaction {
+			return false
+		}
+		return next == nil || next(c, e)
+	}
+}
 
 // errs wraps pgx's errors in the shape both stores share; classify is
 // PostgreSQL's part.
@@ -193,8 +214,11 @@ func classify(err error) sqlstore.Kind {
 			// Retryable, and unavailable if it stays so. Never a conflict:
 			// that is for a lost revision race.
 			return sqlstore.Busy
-		case strings.HasPrefix(pgErr.Code, "08"), strings.HasPrefix(pgErr.Code, "57P"), pgErr.Code == tooManyConnections:
-			// Connection exceptions, the server shutting down or starting.
+		case strings.HasPrefix(pgErr.Code, "08"), strings.HasPrefix(pgErr.Code, "57P"), pgErr.Code == tooManyConnections,
+			pgErr.Code == readOnlyTransaction, pgErr.Code == statementCompletionUnknown:
+			// Connection exceptions, the server shutting down or starting,
+			// a standby where the primary was, an outcome unknown: not
+			// retried here; the client retries after Retry-After.
 			return sqlstore.Unavailable
 		}
 		return sqlstore.Other

@@ -53,11 +53,22 @@ type credentials struct {
 // load uses, in namespace "fault".
 func createClient(t *testing.T, env []string, database, name string) credentials {
 	t.Helper()
+	out := runCLI(t, env, "client", "create", "--output", "json", "--database", database,
+		"--namespace", "fault", "--name", name, "--scope", "game",
+		"--grant", "client_credentials", "--grant", "server_custom_id", "--grant", "refresh_token")
+	var c credentials
+	if err := json.Unmarshal(out, &c); err != nil || c.ClientID == "" || c.ClientSecret == "" {
+		t.Fatalf("client create --output json: %v\nstdout:\n%s", err, out)
+	}
+	return c
+}
+
+// runCLI runs a bridgekeeper command to completion and returns its stdout;
+// a failure ends the test.
+func runCLI(t *testing.T, env []string, args ...string) []byte {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	args := []string{"client", "create", "--output", "json", "--database", database,
-		"--namespace", "fault", "--name", name, "--scope", "game",
-		"--grant", "client_credentials", "--grant", "server_custom_id", "--grant", "refresh_token"}
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = baseEnviron(env...)
@@ -67,11 +78,7 @@ func createClient(t *testing.T, env []string, database, name string) credentials
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("bridgekeeper %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, &stdout, &stderr)
 	}
-	var c credentials
-	if err := json.Unmarshal(stdout.Bytes(), &c); err != nil || c.ClientID == "" || c.ClientSecret == "" {
-		t.Fatalf("client create --output json: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
-	}
-	return c
+	return stdout.Bytes()
 }
 
 // process is one run of `bridgekeeper serve`.

@@ -18,7 +18,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 )
 
@@ -32,13 +31,7 @@ func TestReplicasRotateKeysOnSchedule(t *testing.T) {
 		"BRIDGEKEEPER_KEY_ROTATION_INTERVAL="+interval.String(),
 		"BRIDGEKEEPER_KEY_PUBLISH_AHEAD="+ahead.String())
 	creds := createClient(t, env, db, "replicas")
-	var replicas []*api
-	for range 3 {
-		bk := startBroker(t, proctest.FreeAddr(t), db, env)
-		a := newAPI(bk.Base, creds)
-		defer a.close()
-		replicas = append(replicas, a)
-	}
+	replicas := startReplicas(t, 3, db, env, creds)
 
 	// Each replica's JWKS is polled, and a token taken from it, every
 	// 100 ms for 2.5 intervals: at least two scheduled rotations.

@@ -136,8 +136,10 @@ func serve(ctx context.Context, args []string, e env) error {
 		go func() { errc <- adminSrv.Serve(adminLn) }()
 		log.Info("admin listener serving", "addr", adminLn.Addr().String())
 	}
-	// Keys rotated by another process (`key rotate`) are picked up here.
-	go every(ctx, time.Second, func() {
+	// Keys rotated by another process (`key rotate`, another replica) are
+	// picked up here: every half second, so that a rotation shows on every
+	// replica within a second of it (issue 15). It is one small SELECT.
+	go every(ctx, 500*time.Millisecond, func() {
 		if err := keys.Load(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("reload signing keys", "err", err)
 		}

@@ -37,10 +37,12 @@ test-fault:
 	$(GO) test -race -count=1 -v ./fault/
 
 # Load benchmark on loopback against PostgreSQL; see BENCHMARKS.md. Longer,
-# steadier runs: make bench BENCH_FLAGS="--duration 60s --rounds 6"
+# steadier runs: make bench BENCH_FLAGS="--duration 60s --rounds 6". Each
+# scenario on 1, 2 and 3 broker processes sharing one database (how far one
+# primary goes): make bench REPLICAS=3
 bench: build
 	$(GO) build -o bin/bridgekeeper-bench ./cmd/bridgekeeper-bench
-	scripts/bench.sh $(BENCH_FLAGS)
+	scripts/bench.sh $(if $(REPLICAS),--replicas $(REPLICAS)) $(BENCH_FLAGS)
 
 vet:
 	$(GO) vet ./...

@@ -36,6 +36,7 @@ type runConfig struct {
 	Users        int
 	LimitPool    int
 	Rounds       int
+	Replicas     int
 	SelfArgs     string
 	// issuer is the ID-token issuer of the exchange scenario, started by run.
 	issuer *issuer
@@ -81,6 +82,9 @@ func (c runConfig) validate() error {
 	if c.Duration <= 0 || c.Warmup < 0 {
 		errs = append(errs, errors.New("--duration must be positive and --warmup not negative"))
 	}
+	if c.Replicas < 0 || c.Replicas > 0 && (c.BrokerBin == "" || c.Only == "exchange") {
+		errs = append(errs, errors.New("--replicas needs --broker-bin, a positive count, and a scenario other than exchange"))
+	}
 	if c.Concurrency < 1 || c.LimitPool < 1 || c.Rounds < 1 {
 		errs = append(errs, errors.New("--concurrency, --limit-pool and --rounds must be at least 1"))
 	}
@@ -105,6 +109,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.Postgres, "postgres", "", "admin `URL` of a throwaway PostgreSQL cluster; one fresh database per side is created and dropped")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "measured time per side and scenario, split over the rounds")
 	fs.DurationVar(&c.Warmup, "warmup", 2*time.Second, "unmeasured load before each round")
+	fs.IntVar(&c.Replicas, "replicas", 0, "measure each scenario on 1, 2, ... `N` broker processes sharing one database, instead of broker against limit")
 	fs.IntVar(&c.Rounds, "rounds", 2, "alternating rounds per side (broker, limit, limit, broker, ...)")
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "concurrent workers, each with its own keep-alive connection")
 	fs.StringVar(&c.Only, "only", "", "run one scenario: cc, refresh, customid, exchange or dpop-refresh")
@@ -123,6 +128,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := c.validate(); err != nil {
 		return err
+	}
+	if c.Replicas > 0 {
+		return runReplicas(ctx, c, stdout, stderr)
 	}
 	return run(ctx, c, stdout, stderr)
 }

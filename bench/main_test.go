@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -252,4 +253,34 @@ func TestMainWithFakeBroker(t *testing.T) {
 	err = Main(context.Background(), args, &stdout, &stderr)
 	checkReport(t, err, stdout.String()+stderr.String(), "client_credentials", "refresh_token", "server_custom_id",
 		"refresh_token (DPoP) / refresh_token")
+}
+
+// TestMainReplicas runs --replicas 2 on fake brokers sharing one database:
+// a row per scenario and replica count, every request answered, and on
+// Linux the CPU each side used.
+func TestMainReplicas(t *testing.T) {
+	admin := testPostgres(t)
+	t.Setenv(selfEnv, "1")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	args := append([]string{"--broker-bin", self, "--postgres", admin, "--replicas", "2"}, quick...)
+	if err := Main(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("Main: %v\n%s%s", err, &stdout, &stderr)
+	}
+	cpu := `\d+\.\d\d`
+	if runtime.GOOS != "linux" {
+		cpu = `n/a`
+	}
+	for _, sc := range []string{"client_credentials", "refresh_token", "server_custom_id"} {
+		for _, n := range []string{"1", "2"} {
+			// scenario, replicas, rps, rps/replica, p99, commits/s, PG CPU, broker CPU, errors
+			row := `(?m)^` + regexp.QuoteMeta(sc) + `\s+` + n + `\s+[1-9]\d*\s+\d+\s+\S+\s+\d+\s+` + cpu + `\s+` + cpu + `\s+0\s*$`
+			if !regexp.MustCompile(row).MatchString(stdout.String()) {
+				t.Errorf("no row for %s on %s replica(s) with requests, CPU and no errors:\n%s", sc, n, &stdout)
+			}
+		}
+	}
 }

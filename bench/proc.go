@@ -196,28 +196,38 @@ func startLimit(ctx context.Context, self selfExec, kind, dbURL string, pool int
 // startBroker starts `bridgekeeper serve` on a free port with the given
 // environment (the KEK), waits for /readyz, then creates the client.
 func startBroker(ctx context.Context, bin, dbURL string, env []string, logDir string, args ...string) (*proc, side, error) {
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		return nil, side{}, err
-	}
-	base := "http://" + addr
-	// The admin listener is not measured, and its default port may be a
-	// running `make run`'s.
-	p, err := startProc("broker", logDir, append(env, "BRIDGEKEEPER_ADMIN_ADDR=off"), bin,
-		append([]string{"serve", "--addr", addr, "--database", dbURL, "--issuer", base}, args...)...)
+	p, base, err := startServe(ctx, "broker", bin, dbURL, env, logDir, args...)
 	if err != nil {
 		return nil, side{}, err
 	}
 	// serve migrates the database before it reports ready, so the client
 	// can only be created afterwards.
-	if err := p.waitReady(ctx, base+"/readyz", 60*time.Second); err != nil {
-		p.stop()
-		return nil, side{}, err
-	}
 	c, err := createBrokerClient(ctx, bin, dbURL, env)
 	if err != nil {
 		p.stop()
 		return nil, side{}, errors.Join(err, fmt.Errorf("broker log %s:\n%s", p.logPath, p.tail()))
 	}
 	return p, side{Name: "broker", BaseURL: base, ID: c.ClientID, Secret: c.ClientSecret}, nil
+}
+
+// startServe starts `bridgekeeper serve` on a free port and waits for
+// /readyz; it returns the process and its base URL.
+func startServe(ctx context.Context, name, bin, dbURL string, env []string, logDir string, args ...string) (*proc, string, error) {
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	base := "http://" + addr
+	// The admin listener is not measured, and its default port may be a
+	// running `make run`'s.
+	p, err := startProc(name, logDir, append(env, "BRIDGEKEEPER_ADMIN_ADDR=off"), bin,
+		append([]string{"serve", "--addr", addr, "--database", dbURL, "--issuer", base}, args...)...)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := p.waitReady(ctx, base+"/readyz", 60*time.Second); err != nil {
+		p.stop()
+		return nil, "", err
+	}
+	return p, base, nil
 }

@@ -114,11 +114,23 @@ func (rp report) tables() (measured, targets [][]string) {
 // writeText prints the report as aligned plain text.
 func (rp report) writeText(w io.Writer) error {
 	measured, targets := rp.tables()
+	return writeText(w, rp.header, measured, targets)
+}
+
+// writeMarkdown writes the report as GitHub-flavoured markdown, for
+// BENCHMARKS.md.
+func (rp report) writeMarkdown(w io.Writer) error {
+	measured, targets := rp.tables()
+	return writeMarkdown(w, rp.header, measured, targets)
+}
+
+// writeText prints header lines, then each table (rows of cells) aligned.
+func writeText(w io.Writer, header []string, tables ...[][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, h := range rp.header {
+	for _, h := range header {
 		fmt.Fprintln(tw, h)
 	}
-	for _, t := range [][][]string{measured, targets} {
+	for _, t := range tables {
 		fmt.Fprintln(tw)
 		for _, row := range t {
 			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
@@ -127,16 +139,15 @@ func (rp report) writeText(w io.Writer) error {
 	return tw.Flush()
 }
 
-// writeMarkdown writes the report as GitHub-flavoured markdown, for
-// BENCHMARKS.md.
-func (rp report) writeMarkdown(w io.Writer) error {
-	measured, targets := rp.tables()
+// writeMarkdown is writeText as GitHub-flavoured markdown, the first row
+// of each table its head.
+func writeMarkdown(w io.Writer, header []string, tables ...[][]string) error {
 	var b strings.Builder
 	b.WriteString("## Benchmark\n\n")
-	for _, h := range rp.header {
+	for _, h := range header {
 		b.WriteString("- " + h + "\n")
 	}
-	for _, t := range [][][]string{measured, targets} {
+	for _, t := range tables {
 		b.WriteString("\n")
 		for i, row := range t {
 			cells := make([]string, len(row))

@@ -200,11 +200,15 @@ func header(ctx context.Context, c runConfig, cl *cluster) []string {
 	if cl != nil {
 		h = append(h, "postgres: "+cl.version(ctx))
 	}
-	h = append(h,
-		fmt.Sprintf("load: %d workers, closed loop on loopback; per side %v measured in %d alternating rounds, each after %v warm-up",
-			c.Concurrency, c.Duration, c.Rounds, c.Warmup),
-		fmt.Sprintf("custom-ID users: %d; durable limit pool: %d connections", c.users(), c.LimitPool),
-	)
+	if c.Replicas > 0 {
+		h = append(h, fmt.Sprintf("load: %d workers, closed loop on loopback, spread evenly over the replicas; %v measured per replica count, after %v warm-up",
+			c.Concurrency, c.Duration, c.Warmup))
+	} else {
+		h = append(h,
+			fmt.Sprintf("load: %d workers, closed loop on loopback; per side %v measured in %d alternating rounds, each after %v warm-up",
+				c.Concurrency, c.Duration, c.Rounds, c.Warmup),
+			fmt.Sprintf("custom-ID users: %d; durable limit pool: %d connections", c.users(), c.LimitPool))
+	}
 	if c.BrokerURL != "" {
 		h = append(h, "broker: already running at "+c.BrokerURL)
 	}

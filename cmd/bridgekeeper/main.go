@@ -26,6 +26,7 @@ commands:
                               support's work on players
   key rotate                  make a new active signing key
   audit                       the audit trail, newest first
+  healthcheck                 exit 0 if the broker at --addr is ready (GET /readyz)
 
 Run "bridgekeeper <command> --help" for a command's subcommands or flags.
 `
@@ -140,6 +141,8 @@ func run(ctx context.Context, args []string, e env) error {
 		return migrate(ctx, rest, e)
 	case cmd == "audit":
 		return auditList(ctx, rest, e)
+	case cmd == "healthcheck":
+		return healthcheck(ctx, rest, e)
 	case isHelp(cmd) && len(rest) == 0:
 		fmt.Fprint(e.stdout, usage)
 		return nil
@@ -148,7 +151,7 @@ func run(ctx context.Context, args []string, e env) error {
 		if g, ok := groups()[rest[0]]; ok {
 			return g.run(ctx, rest[0], []string{"--help"}, e)
 		}
-		if rest[0] == "serve" || rest[0] == "migrate" {
+		if rest[0] == "serve" || rest[0] == "migrate" || rest[0] == "healthcheck" {
 			return run(ctx, []string{rest[0], "-h"}, e)
 		}
 		fmt.Fprint(e.stderr, usage)

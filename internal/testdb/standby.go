@@ -252,3 +252,20 @@ func appendFile(path, text string) error {
 
 // quote is a SQL string literal.
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// SetReadOnly fences the running cluster without stopping it:
+// default_transaction_read_only = on, reloaded, which every open session
+// takes at its next transaction. Reads go on; every write fails with
+// SQLSTATE 25006 (read_only_sql_transaction), as on a standby, and a
+// client with target_session_attrs=read-write no longer connects to it.
+// PostgreSQL cannot demote a primary without a restart, so this is how
+// an old primary that keeps running turns read-only under connections a
+// client already holds (a fencing script, a disk-full guard).
+func (c *Cluster) SetReadOnly() {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	if err := c.exec(ctx, "ALTER SYSTEM SET default_transaction_read_only = on", "SELECT pg_reload_conf()"); err != nil {
+		c.t.Fatalf("testdb: make the cluster read-only: %v", err)
+	}
+}

@@ -18,6 +18,19 @@
 //   - TestFrozenDatabase SIGSTOPs PostgreSQL (a hung database host): every
 //     request, client authentication included, is answered 503 within the
 //     request timeout, and service resumes when it continues.
+//   - TestFailoverSynchronousStandby and TestFailoverAsynchronousStandby
+//     (issue 15 item 4) run the broker on a multi-host URL
+//     (target_session_attrs=read-write) over a primary and a streaming
+//     standby, kill -9 the primary under refresh and login load and
+//     promote the standby: every answer is a success or 503 +
+//     Retry-After, the broker serves again within 10 s of the promotion
+//     without a restart, and every refresh token and player a client was
+//     given is counted. A synchronous standby loses none; an asynchronous
+//     one may lose the commits the primary acknowledged in its last
+//     moments, which the test counts and logs (see RELIABILITY.md).
+//   - TestFailoverReadOnlyPrimary fences the old primary read-only instead
+//     (SQLSTATE 25006 on the broker's open connections); it is skipped
+//     until the PostgreSQL store drops such connections.
 //
 // The package has no non-test code; this file only documents it.
 package fault

@@ -93,32 +93,33 @@ fsync = on
 synchronous_commit = on
 full_page_writes = on
 `, dir)
-	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err == nil {
-		_, err = f.WriteString(conf)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	if err := appendFile(filepath.Join(data, "postgresql.conf"), conf); err != nil {
 		t.Fatalf("testdb: postgresql.conf: %v", err)
 	}
 
-	// Another process may take the port between the check and the bind, so
-	// a failed bind is retried on a fresh one, as scripts/testdb.sh does.
+	if err := c.startOnFreePort(); err != nil {
+		t.Fatalf("testdb: %v\npostgres.log:\n%s", err, tail(c.Log(), 30))
+	}
+	return c
+}
+
+// startOnFreePort picks a free port and starts the cluster on it. Another
+// process may take the port between the check and the bind, so a failed
+// bind is retried on a fresh one, as scripts/testdb.sh does.
+func (c *Cluster) startOnFreePort() error {
 	for attempt := 1; ; attempt++ {
+		var err error
 		if c.port, err = freePort(); err != nil {
-			t.Fatalf("testdb: %v", err)
+			return err
 		}
 		err = c.start()
 		if err == nil {
-			break
+			return nil
 		}
 		if attempt >= 5 || !strings.Contains(c.Log(), "could not bind") && !strings.Contains(c.Log(), "could not create any TCP") {
-			t.Fatalf("testdb: %v\npostgres.log:\n%s", err, tail(c.Log(), 30))
+			return err
 		}
 	}
-	return c
 }
 
 // PostgresBin returns the newest /usr/lib/postgresql/<major>/bin that holds
@@ -246,16 +247,26 @@ func (c *Cluster) thaw(pids []int) {
 	}
 }
 
-// pids lists the postmaster, from postmaster.pid, and then its children.
-func (c *Cluster) pids() ([]int, error) {
+// postmaster is the pid that postmaster.pid names; the file outlives a
+// postmaster killed with SIGKILL.
+func (c *Cluster) postmaster() (int, error) {
 	b, err := os.ReadFile(filepath.Join(c.dir, "data", "postmaster.pid"))
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	first, _, _ := strings.Cut(string(b), "\n")
 	pm, err := strconv.Atoi(strings.TrimSpace(first))
 	if err != nil {
-		return nil, fmt.Errorf("postmaster.pid: %q", first)
+		return 0, fmt.Errorf("postmaster.pid: %q", first)
+	}
+	return pm, nil
+}
+
+// pids lists the postmaster, from postmaster.pid, and then its children.
+func (c *Cluster) pids() ([]int, error) {
+	pm, err := c.postmaster()
+	if err != nil {
+		return nil, err
 	}
 	pids := []int{pm}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
@@ -333,8 +344,10 @@ func (c *Cluster) destroy() {
 	defer c.mu.Unlock()
 	c.thaw(c.frozen)
 	c.frozen = nil
-	if _, err := os.Stat(filepath.Join(c.dir, "data", "postmaster.pid")); err == nil {
-		c.running = true // also a server left behind by a failed start
+	// Also a server left behind by a failed start; not one that Kill9
+	// killed, whose postmaster.pid stays behind.
+	if pm, err := c.postmaster(); err == nil && alive(pm) {
+		c.running = true
 	}
 	if err := c.stop(); err != nil {
 		c.t.Errorf("testdb: %v", err)

@@ -29,8 +29,8 @@
 //     one may lose the commits the primary acknowledged in its last
 //     moments, which the test counts and logs (see RELIABILITY.md).
 //   - TestFailoverReadOnlyPrimary fences the old primary read-only instead
-//     (SQLSTATE 25006 on the broker's open connections); it is skipped
-//     until the PostgreSQL store drops such connections.
+//     (SQLSTATE 25006 on the broker's open connections): the store closes
+//     them and answers 503 until a new connection finds the new primary.
 //
 // The package has no non-test code; this file only documents it.
 package fault

@@ -94,13 +94,6 @@ func TestFailoverAsynchronousStandby(t *testing.T) {
 		c.lostTokens, c.resurrected, c.changedPlayers, c.heldAtFault, c.spentOnOldPrimary, c.players)
 }
 
-// storeDropsReadOnlyConnections says whether broker/store/postgres drops a
-// connection that answered SQLSTATE 25006 (read_only_sql_transaction) and
-// answers the request 503. It does not yet: classify maps 25006 to Other (a
-// 500), and the connection goes back to the pool, where it fails every
-// write until pgxpool retires it (an hour). Set it to true with that fix.
-const storeDropsReadOnlyConnections = false
-
 // TestFailoverReadOnlyPrimary: the old primary does not die but turns
 // read-only under the broker's open connections, and the standby is
 // promoted. The broker must drop the connections that land on the
@@ -108,11 +101,6 @@ const storeDropsReadOnlyConnections = false
 // retry on them, answer 503 + Retry-After meanwhile (never 500), and serve
 // from the new primary within recoverWithin, losing nothing.
 func TestFailoverReadOnlyPrimary(t *testing.T) {
-	if !storeDropsReadOnlyConnections {
-		t.Skip("broker/store/postgres does not drop connections that answer SQLSTATE 25006: it needs classify to map 25006 " +
-			"to Unavailable (503, not retried) and the pool to close such a connection (pgconn's OnPgError returning false, " +
-			"plus pool.Reset for the others on the same node); then set storeDropsReadOnlyConnections")
-	}
 	t.Parallel()
 	c := runFailover(t, true, fencePrimary)
 	if c.lostTokens > 0 || c.resurrected > 0 || c.changedPlayers > 0 {

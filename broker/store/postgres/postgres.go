@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -82,11 +83,18 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// its one or two statements.
 		cfg.MaxConns = defaultMaxConns
 	}
-	dropOnReadOnly(cfg.ConnConfig)
+	var opened atomic.Pointer[pgxpool.Pool]
+	dropOnReadOnly(cfg.ConnConfig, func() {
+		if pool := opened.Load(); pool != nil {
+			// Not from inside pgconn's callback, which holds the connection.
+			go pool.Reset()
+		}
+	})
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	opened.Store(pool)
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
@@ -172,14 +180,17 @@ const (
 )
 
 // dropOnReadOnly makes a connection that gets "read-only transaction"
-// close: it landed on a standby (after a failover, or a primary demoted
-// under it), and target_session_attrs=read-write can only pick the new
-// primary for a new connection. pgx's default handler, which closes on
-// FATAL, still runs for every other error.
-func dropOnReadOnly(cfg *pgx.ConnConfig) {
+// close, and calls reset for the rest of the pool: the connection landed on
+// a standby (a primary fenced or demoted under it, a URL that named a
+// standby), the pool's other connections are most likely on the same node,
+// and only a new connection can pick the new primary
+// (target_session_attrs=read-write). pgx's default handler, which closes
+// on FATAL, still runs for every other error.
+func dropOnReadOnly(cfg *pgx.ConnConfig, reset func()) {
 	next := cfg.OnPgError
 	cfg.OnPgError = func(c *pgconn.PgConn, e *pgconn.PgError) bool {
 		if e.Code == readOnlyTransaction {
+			reset()
 			return false
 		}
 		return next == nil || next(c, e)

@@ -3,7 +3,7 @@ GO  ?= go
 BIN := bin/bridgekeeper
 KEK := data/dev.kek
 
-.PHONY: build run test test-fault bench vet clean
+.PHONY: build run test test-fault test-ha bench vet clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/bridgekeeper
@@ -35,6 +35,14 @@ test-fault:
 		apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2; \
 	fi
 	$(GO) test -race -count=1 -v ./fault/
+
+# The reference production deployment (deploy/) on loopback: etcd, three
+# PostgreSQL nodes under Patroni, HAProxy in front of them and of the broker
+# replicas, and a switchover and a killed leader under load; also checks
+# the container recipe's rules and builds its static binary. Installs
+# Debian's patroni, etcd-server and haproxy when missing.
+test-ha:
+	scripts/test-ha.sh
 
 # Load benchmark on loopback against PostgreSQL; see BENCHMARKS.md. Longer,
 # steadier runs: make bench BENCH_FLAGS="--duration 60s --rounds 6". Each

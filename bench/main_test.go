@@ -242,33 +242,33 @@ func TestMainWithLimitStandIn(t *testing.T) {
 // process started with a fresh KEK, client creation, both limit servers and
 // every scenario.
 func TestMainWithFakeBroker(t *testing.T) {
+	stdout, stderr, err := runWithFakeBroker(t)
+	checkReport(t, err, stdout.String()+stderr.String(), "client_credentials", "refresh_token", "server_custom_id",
+		"refresh_token (DPoP) / refresh_token")
+}
+
+// runWithFakeBroker runs Main quickly, with the test binary as the broker
+// (a fake, see TestMain) on the test cluster, and extra flags.
+func runWithFakeBroker(t *testing.T, extra ...string) (stdout, stderr *bytes.Buffer, err error) {
+	t.Helper()
 	admin := testPostgres(t)
 	t.Setenv(selfEnv, "1")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr bytes.Buffer
-	args := append([]string{"--broker-bin", self, "--postgres", admin}, quick...)
-	err = Main(context.Background(), args, &stdout, &stderr)
-	checkReport(t, err, stdout.String()+stderr.String(), "client_credentials", "refresh_token", "server_custom_id",
-		"refresh_token (DPoP) / refresh_token")
+	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
+	args := append(append([]string{"--broker-bin", self, "--postgres", admin}, extra...), quick...)
+	return stdout, stderr, Main(context.Background(), args, stdout, stderr)
 }
 
 // TestMainReplicas runs --replicas 2 on fake brokers sharing one database:
 // a row per scenario and replica count, every request answered, and on
 // Linux the CPU each side used.
 func TestMainReplicas(t *testing.T) {
-	admin := testPostgres(t)
-	t.Setenv(selfEnv, "1")
-	self, err := os.Executable()
+	stdout, stderr, err := runWithFakeBroker(t, "--replicas", "2")
 	if err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	args := append([]string{"--broker-bin", self, "--postgres", admin, "--replicas", "2"}, quick...)
-	if err := Main(context.Background(), args, &stdout, &stderr); err != nil {
-		t.Fatalf("Main: %v\n%s%s", err, &stdout, &stderr)
+		t.Fatalf("Main: %v\n%s%s", err, stdout, stderr)
 	}
 	cpu := `\d+\.\d\d`
 	if runtime.GOOS != "linux" {
@@ -279,7 +279,7 @@ func TestMainReplicas(t *testing.T) {
 			// scenario, replicas, rps, rps/replica, p99, commits/s, PG CPU, broker CPU, errors
 			row := `(?m)^` + regexp.QuoteMeta(sc) + `\s+` + n + `\s+[1-9]\d*\s+\d+\s+\S+\s+\d+\s+` + cpu + `\s+` + cpu + `\s+0\s*$`
 			if !regexp.MustCompile(row).MatchString(stdout.String()) {
-				t.Errorf("no row for %s on %s replica(s) with requests, CPU and no errors:\n%s", sc, n, &stdout)
+				t.Errorf("no row for %s on %s replica(s) with requests, CPU and no errors:\n%s", sc, n, stdout)
 			}
 		}
 	}

@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -60,9 +58,7 @@ func runReplicas(ctx context.Context, c runConfig, stdout, stderr io.Writer) (er
 	if err != nil {
 		return err
 	}
-	kek := make([]byte, 32)
-	rand.Read(kek)
-	env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek)}
+	env := kekEnv()
 
 	var procs []*proc
 	defer func() {

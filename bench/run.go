@@ -69,9 +69,7 @@ func run(ctx context.Context, c runConfig, stdout, stderr io.Writer) (err error)
 		if err != nil {
 			return err
 		}
-		kek := make([]byte, 32)
-		rand.Read(kek)
-		env := []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek)}
+		env := kekEnv()
 		fmt.Fprintf(stderr, "bench: starting broker %s\n", c.BrokerBin)
 		p, s, err := startBroker(ctx, c.BrokerBin, dbURL, env, logDir, brokerArgs...)
 		if err != nil {
@@ -213,4 +211,12 @@ func header(ctx context.Context, c runConfig, cl *cluster) []string {
 		h = append(h, "broker: already running at "+c.BrokerURL)
 	}
 	return h
+}
+
+// kekEnv is the environment of a broker on a fresh database: a new random
+// key-encryption key, which seals its first signing key.
+func kekEnv() []string {
+	kek := make([]byte, 32)
+	rand.Read(kek)
+	return []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek)}
 }

@@ -18,6 +18,11 @@
 //   - TestFrozenDatabase SIGSTOPs PostgreSQL (a hung database host): every
 //     request, client authentication included, is answered 503 within the
 //     request timeout, and service resumes when it continues.
+//   - TestReplicasShareRateLimits runs three replicas on one PostgreSQL and
+//     one redis-server (rate_limit_store): a client's --rate-limit and
+//     address_rate_limit hold within 20 % through one, two or three
+//     replicas; with Redis stopped each replica admits its third, and no
+//     request fails.
 //
 // The package has no non-test code; this file only documents it.
 package fault

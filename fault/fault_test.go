@@ -50,14 +50,16 @@ type credentials struct {
 }
 
 // createClient registers a confidential client with the three grants the
-// load uses, in namespace "fault".
-func createClient(t *testing.T, env []string, database, name string) credentials {
+// load uses, in namespace "fault"; extra are more flags of client create
+// (e.g. --rate-limit 20).
+func createClient(t *testing.T, env []string, database, name string, extra ...string) credentials {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	args := []string{"client", "create", "--output", "json", "--database", database,
 		"--namespace", "fault", "--name", name, "--scope", "game",
 		"--grant", "client_credentials", "--grant", "server_custom_id", "--grant", "refresh_token"}
+	args = append(args, extra...)
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = baseEnviron(env...)

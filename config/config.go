@@ -101,6 +101,13 @@ type Config struct {
 	// to the token endpoint and every secret- or password-checking call; 0
 	// is no bound (game servers send many players' logins from one address).
 	AddressRateLimit float64 `yaml:"address_rate_limit"`
+	// RateLimitStore is where the buckets of the rate limits and failure
+	// budgets live: "" (the default) in each process, which suits one
+	// broker; redis://[user:password@]host:port[/db] (or rediss:// for
+	// TLS) in a Redis that every replica shares, so that a limit holds
+	// across replicas. A replica that cannot reach it limits on its own,
+	// at its share of each limit, until it can.
+	RateLimitStore string `yaml:"rate_limit_store"`
 	// TrustedProxies are the addresses (CIDR ranges, or single addresses)
 	// of the reverse proxies in front: a call from one of them is from the
 	// nearest address its X-Forwarded-For or Forwarded (RFC 7239) header
@@ -304,13 +311,14 @@ func (c Config) Proxies() []netip.Prefix {
 }
 
 // Redacted returns a copy of c fit for logging: the key-encryption key,
-// provider client secrets and any password in the database URL are replaced
-// by "REDACTED". c itself is not modified.
+// provider client secrets and any password in the database or rate-limit
+// store URL are replaced by "REDACTED". c itself is not modified.
 func (c Config) Redacted() Config {
 	if c.KeyEncryptionKey != "" {
 		c.KeyEncryptionKey = redacted
 	}
 	c.Database = redactDSN(c.Database)
+	c.RateLimitStore = redactDSN(c.RateLimitStore)
 	if c.Providers != nil {
 		ps := make([]Provider, len(c.Providers))
 		for i, p := range c.Providers {

@@ -149,6 +149,15 @@ func TestLoadLayering(t *testing.T) {
 			},
 		},
 		{
+			name: "rate_limit_store from the environment",
+			env:  []string{"BRIDGEKEEPER_RATE_LIMIT_STORE=redis://limits.internal:6379/1"},
+			check: func(t *testing.T, c Config) {
+				if c.RateLimitStore != "redis://limits.internal:6379/1" {
+					t.Errorf("RateLimitStore = %q", c.RateLimitStore)
+				}
+			},
+		},
+		{
 			name:  "flag over env over file",
 			file:  fullFile,
 			env:   []string{"BRIDGEKEEPER_ADDR=127.0.0.1:9100", "BRIDGEKEEPER_LOG_LEVEL=error", "BRIDGEKEEPER_DATA_DIR=/env"},
@@ -401,6 +410,32 @@ func TestValidate(t *testing.T) {
 		{name: "failures per minute", mutate: func(c *Config) { c.AuthFailuresPerMinute, c.PasswordFailuresPerMinute = -2, -1 }, want: []string{"auth_failures_per_minute: -2 is not a count per minute"}},
 		{name: "address failures per minute", mutate: func(c *Config) { c.AddressFailuresPerMinute = -3 }, want: []string{"address_failures_per_minute: -3 is not a count per minute"}},
 		{name: "identifier failures per minute", mutate: func(c *Config) { c.IdentifierFailuresPerMinute = -3 }, want: []string{"identifier_failures_per_minute: -3 is not a count per minute"}},
+		{name: "rate_limit_store in-process", mutate: func(c *Config) { c.RateLimitStore = "" }},
+		{name: "rate_limit_store redis", mutate: func(c *Config) { c.RateLimitStore = "redis://limits.internal:6379/2" }},
+		{name: "rate_limit_store redis over TLS with a password", mutate: func(c *Config) { c.RateLimitStore = "rediss://bk:pw@limits.internal/" }},
+		{name: "rate_limit_store IPv6 host", mutate: func(c *Config) { c.RateLimitStore = "redis://[::1]:6380" }},
+		{
+			name:   "should fail because rate_limit_store is not a Redis URL",
+			mutate: func(c *Config) { c.RateLimitStore = "memcached://cache:11211" },
+			want:   []string{`rate_limit_store: "memcached://cache:11211" does not start with redis:// or rediss://`},
+		},
+		{
+			name:   "should fail because rate_limit_store is a bare address",
+			mutate: func(c *Config) { c.RateLimitStore = "limits.internal:6379" },
+			want:   []string{`rate_limit_store: "limits.internal:6379" does not start with redis:// or rediss://`},
+		},
+		{name: "should fail because rate_limit_store names no host", mutate: func(c *Config) { c.RateLimitStore = "redis:///0" }, want: []string{`rate_limit_store: "redis:///0" names no host`}},
+		{name: "should fail because rate_limit_store's port is 0", mutate: func(c *Config) { c.RateLimitStore = "redis://limits:0/0" }, want: []string{`rate_limit_store: "redis://limits:0/0" does not name a port number`}},
+		{
+			name:   "should fail because rate_limit_store names a database that is not a number",
+			mutate: func(c *Config) { c.RateLimitStore = "redis://bk:pw@limits:6379/limits" },
+			want:   []string{`rate_limit_store: "redis://bk:REDACTED@limits:6379/limits" names the database "limits"; a Redis database is a number such as /0`},
+		},
+		{
+			name:   "should fail because rate_limit_store does not parse, without echoing its password",
+			mutate: func(c *Config) { c.RateLimitStore = "redis://bk:p%zz@limits:6379" },
+			want:   []string{`rate_limit_store: "REDACTED" is not a URL`},
+		},
 		{name: "trusted proxies", mutate: func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "127.0.0.1", "::1/128"} }},
 		{
 			name: "trusted proxies that do not parse, or trust everyone",

@@ -108,6 +108,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	c, err := Load("", []string{
 		"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + testKEK,
 		"BRIDGEKEEPER_DATABASE=postgres://bk:pa55word@db/bk?sslmode=require",
+		"BRIDGEKEEPER_RATE_LIMIT_STORE=redis://bk:l1mits@limits:6379/0",
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -115,14 +116,15 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	c.Providers = []Provider{{Name: "g", Type: "oidc", ClientSecret: "client-s3cret", Scopes: []string{"openid"}}}
 	r := c.Redacted()
 	if r.KeyEncryptionKey != "REDACTED" || r.Providers[0].ClientSecret != "REDACTED" ||
-		r.Database != "postgres://bk:REDACTED@db/bk?sslmode=require" {
+		r.Database != "postgres://bk:REDACTED@db/bk?sslmode=require" || r.RateLimitStore != "redis://bk:REDACTED@limits:6379/0" {
 		t.Errorf("Redacted = %+v", r)
 	}
-	if c.KeyEncryptionKey != testKEK || c.Providers[0].ClientSecret != "client-s3cret" || !strings.Contains(c.Database, "pa55word") {
+	if c.KeyEncryptionKey != testKEK || c.Providers[0].ClientSecret != "client-s3cret" || !strings.Contains(c.Database, "pa55word") ||
+		!strings.Contains(c.RateLimitStore, "l1mits") {
 		t.Errorf("Redacted modified its receiver: %+v", c)
 	}
 	for _, s := range []string{c.String(), r.String()} {
-		for _, secret := range []string{testKEK, "client-s3cret", "pa55word"} {
+		for _, secret := range []string{testKEK, "client-s3cret", "pa55word", "l1mits"} {
 			if strings.Contains(s, secret) {
 				t.Errorf("String() = %s\ncontains %q", s, secret)
 			}

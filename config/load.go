@@ -85,6 +85,7 @@ var settings = []setting{
 		c.AddressRateLimit = f
 		return nil
 	}},
+	{key: "rate_limit_store", set: str(func(c *Config) *string { return &c.RateLimitStore })},
 	{key: "key_rotation_interval", set: dur(func(c *Config) *Duration { return &c.KeyRotationInterval })},
 	{key: "key_publish_ahead", set: dur(func(c *Config) *Duration { return &c.KeyPublishAhead })},
 	{key: "janitor_interval", set: dur(func(c *Config) *Duration { return &c.JanitorInterval })},

@@ -88,6 +88,9 @@ func (c Config) problems() []error {
 	if c.AddressRateLimit < 0 || math.IsNaN(c.AddressRateLimit) || math.IsInf(c.AddressRateLimit, 0) {
 		bad("address_rate_limit: %v is not a number of requests per second >= 0", c.AddressRateLimit)
 	}
+	if msg := rateLimitStoreProblem(c.RateLimitStore); msg != "" {
+		bad("rate_limit_store: %q %s", redactDSN(c.RateLimitStore), msg)
+	}
 	for i, s := range c.TrustedProxies {
 		if _, err := parseProxy(s); err != nil {
 			bad("trusted_proxies[%d]: %v", i, err)
@@ -263,6 +266,38 @@ func issuerProblem(issuer string) string {
 		return "must not have user information"
 	}
 	return ""
+}
+
+// rateLimitStoreProblem says what is wrong with a rate_limit_store URL; ""
+// (in-process buckets) is fine. The query is left to the Redis client,
+// which refuses an option it does not know when serve starts.
+func rateLimitStoreProblem(store string) string {
+	if store == "" {
+		return ""
+	}
+	u, err := url.Parse(store)
+	switch {
+	case err != nil || !u.IsAbs():
+		return "is not a URL such as redis://host:6379/0"
+	case u.Scheme != "redis" && u.Scheme != "rediss":
+		return "does not start with redis:// or rediss://"
+	case u.Hostname() == "":
+		return "names no host"
+	case u.Port() != "" && !isPort(u.Port()):
+		return "does not name a port number from 1 to 65535"
+	}
+	if db := strings.Trim(u.Path, "/"); db != "" {
+		if n, err := strconv.Atoi(db); err != nil || n < 0 {
+			return fmt.Sprintf("names the database %q; a Redis database is a number such as /0", db)
+		}
+	}
+	return ""
+}
+
+// isPort reports whether s is a port number one can connect to.
+func isPort(s string) bool {
+	n, err := strconv.ParseUint(s, 10, 16)
+	return err == nil && n > 0
 }
 
 // providerProblems checks what the providers need in common; each provider

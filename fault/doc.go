@@ -31,6 +31,11 @@
 //   - TestFailoverReadOnlyPrimary fences the old primary read-only instead
 //     (SQLSTATE 25006 on the broker's open connections): the store closes
 //     them and answers 503 until a new connection finds the new primary.
+//   - TestReplicasShareRateLimits runs three replicas on one PostgreSQL and
+//     one redis-server (rate_limit_store): a client's --rate-limit and
+//     address_rate_limit hold within 20 % through one, two or three
+//     replicas; with Redis stopped each replica admits its third, and no
+//     request fails.
 //
 // The package has no non-test code; this file only documents it.
 package fault

@@ -50,12 +50,13 @@ type credentials struct {
 }
 
 // createClient registers a confidential client with the three grants the
-// load uses, in namespace "fault".
-func createClient(t *testing.T, env []string, database, name string) credentials {
+// load uses, in namespace "fault"; extra are more flags of client create
+// (e.g. --rate-limit 20).
+func createClient(t *testing.T, env []string, database, name string, extra ...string) credentials {
 	t.Helper()
-	out := runCLI(t, env, "client", "create", "--output", "json", "--database", database,
+	out := runCLI(t, env, append([]string{"client", "create", "--output", "json", "--database", database,
 		"--namespace", "fault", "--name", name, "--scope", "game",
-		"--grant", "client_credentials", "--grant", "server_custom_id", "--grant", "refresh_token")
+		"--grant", "client_credentials", "--grant", "server_custom_id", "--grant", "refresh_token"}, extra...)...)
 	var c credentials
 	if err := json.Unmarshal(out, &c); err != nil || c.ClientID == "" || c.ClientSecret == "" {
 		t.Fatalf("client create --output json: %v\nstdout:\n%s", err, out)

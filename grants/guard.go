@@ -1,6 +1,7 @@
 package grants
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
@@ -10,16 +11,19 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker"
 )
 
-// Limiter is a keyed token-bucket limiter (throttle.Keyed is one); a rate
-// of zero or less is no limit.
+// Limiter is a keyed token-bucket limiter: throttle.Keyed in one process,
+// shared.Limiter across replicas. A rate of zero or less is no limit. ctx
+// is the request's, for a limiter whose buckets are in another process;
+// a limiter answers every call, whatever happens to its buckets, so that
+// no request fails because of it.
 type Limiter interface {
 	// Allow takes a token from key's bucket, or says how long until one is
 	// there.
-	Allow(key string, perSecond float64, burst int) (bool, time.Duration)
+	Allow(ctx context.Context, key string, perSecond float64, burst int) (bool, time.Duration)
 	// Wait says how long until key's bucket has a token, taking none.
-	Wait(key string, perSecond float64, burst int) time.Duration
+	Wait(ctx context.Context, key string, perSecond float64, burst int) time.Duration
 	// Take takes a token from key's bucket if it holds one.
-	Take(key string, perSecond float64, burst int)
+	Take(ctx context.Context, key string, perSecond float64, burst int)
 }
 
 // Limits are the guards every call that checks a secret runs before it:
@@ -113,15 +117,15 @@ func (g guard) identity() budget {
 
 // admit refuses a check whose address or pair has no failures left, or
 // whose caller is over the address rate (each check counts against it).
-func (g guard) admit() error {
+func (g guard) admit(ctx context.Context) error {
 	r := g.limits.AddressRate
-	if ok, wait := g.limiter.Allow("rate:addr:"+g.addr, r, int(math.Ceil(r))); !ok {
+	if ok, wait := g.limiter.Allow(ctx, "rate:addr:"+g.addr, r, int(math.Ceil(r))); !ok {
 		return broker.RateLimited(wait)
 	}
 	var wait time.Duration
 	for _, b := range g.upFront() {
 		rate, burst := b.rate()
-		wait = max(wait, g.limiter.Wait(b.key, rate, burst))
+		wait = max(wait, g.limiter.Wait(ctx, b.key, rate, burst))
 	}
 	if wait > 0 {
 		return broker.RateLimited(wait)
@@ -132,18 +136,18 @@ func (g guard) admit() error {
 // failed pays for a failed check, and turns it into a rate-limit refusal
 // when what the password protects had no failures left: a guesser learns
 // nothing from it, and the right password would have passed.
-func (g guard) failed(err error) error {
+func (g guard) failed(ctx context.Context, err error) error {
 	budgets := g.upFront()
 	var wait time.Duration
 	if g.identifier != "" {
 		id := g.identity()
 		rate, burst := id.rate()
-		wait = g.limiter.Wait(id.key, rate, burst)
+		wait = g.limiter.Wait(ctx, id.key, rate, burst)
 		budgets = append(budgets, id)
 	}
 	for _, b := range budgets {
 		rate, burst := b.rate()
-		g.limiter.Take(b.key, rate, burst)
+		g.limiter.Take(ctx, b.key, rate, burst)
 	}
 	if wait > 0 {
 		return broker.RateLimited(wait)

@@ -98,7 +98,7 @@ func New(cfg Config, gs ...Grant) *Pipeline {
 // §5.2 code (*Error).
 func (p *Pipeline) Token(ctx context.Context, caller Caller, form url.Values) (broker.Token, error) {
 	g := p.guard(caller, "")
-	if err := g.admit(); err != nil {
+	if err := g.admit(ctx); err != nil {
 		return broker.Token{}, err
 	}
 	grantType := form.Get("grant_type")
@@ -157,7 +157,7 @@ func (p *Pipeline) Revoker(ctx context.Context, caller Caller) (broker.Client, e
 // endpoint admits the client of an OAuth2 endpoint that is not a grant.
 func (p *Pipeline) endpoint(ctx context.Context, caller Caller, public bool) (broker.Client, error) {
 	g := p.guard(caller, "")
-	if err := g.admit(); err != nil {
+	if err := g.admit(ctx); err != nil {
 		return broker.Client{}, err
 	}
 	c, err := p.authenticate(ctx, g, caller)
@@ -211,7 +211,7 @@ func (p *Pipeline) Server(ctx context.Context, caller Caller, grant string) (bro
 			return broker.Client{}, err
 		}
 	}
-	return c, p.throttle(c)
+	return c, p.throttle(ctx, c)
 }
 
 // Guarded runs a password or signature check of the caller's under the
@@ -220,14 +220,14 @@ func (p *Pipeline) Server(ctx context.Context, caller Caller, grant string) (bro
 // no failures left, and paid for when check fails: unauthenticated, or not
 // found (a guess at what does not exist is a failed guess too). A failure
 // when the identifier itself has none left is refused as rate limited.
-func (p *Pipeline) Guarded(caller Caller, identifier string, check func() error) error {
+func (p *Pipeline) Guarded(ctx context.Context, caller Caller, identifier string, check func() error) error {
 	g := p.guard(caller, identifier)
-	if err := g.admit(); err != nil {
+	if err := g.admit(ctx); err != nil {
 		return err
 	}
 	err := check()
 	if k := broker.KindOf(err); k == broker.KindUnauthenticated || k == broker.KindNotFound {
-		err = g.failed(err)
+		err = g.failed(ctx, err)
 	}
 	return err
 }
@@ -258,18 +258,18 @@ func (p *Pipeline) authenticate(ctx context.Context, g guard, caller Caller) (br
 		// An operator's trail of guessing; the secret is never logged, the
 		// ID (the caller's choice) only bounded.
 		p.Log.InfoContext(ctx, "client authentication failed", "client_id", truncate(caller.ID, 128), "addr", caller.Addr)
-		err = g.failed(err)
+		err = g.failed(ctx, err)
 	}
 	if err != nil {
 		return broker.Client{}, err
 	}
-	return c, p.throttle(c)
+	return c, p.throttle(ctx, c)
 }
 
 // throttle refuses a client over its RateLimit (requests per second,
 // bursts of as many).
-func (p *Pipeline) throttle(c broker.Client) error {
-	if ok, wait := p.Limiter.Allow("client:"+c.ID, c.RateLimit, int(math.Ceil(c.RateLimit))); !ok {
+func (p *Pipeline) throttle(ctx context.Context, c broker.Client) error {
+	if ok, wait := p.Limiter.Allow(ctx, "client:"+c.ID, c.RateLimit, int(math.Ceil(c.RateLimit))); !ok {
 		return broker.RateLimited(wait)
 	}
 	return nil

@@ -81,11 +81,11 @@ func (g grant) Exchange(context.Context, Request) (broker.Token, error) {
 // limiter refuses every key in deny.
 type limiter struct{ deny map[string]bool }
 
-func (l limiter) Allow(key string, _ float64, _ int) (bool, time.Duration) {
+func (l limiter) Allow(_ context.Context, key string, _ float64, _ int) (bool, time.Duration) {
 	return !l.deny[key], time.Second
 }
-func (l limiter) Wait(string, float64, int) time.Duration { return 0 }
-func (l limiter) Take(string, float64, int)               {}
+func (l limiter) Wait(context.Context, string, float64, int) time.Duration { return 0 }
+func (l limiter) Take(context.Context, string, float64, int)               {}
 
 var testClients = clients{
 	"server": {ID: "server", NamespaceID: "ns", Grants: []string{broker.GrantRefreshToken, broker.GrantClientCredentials}, Scopes: []string{"game"}},
@@ -207,7 +207,7 @@ func TestGuardKeys(t *testing.T) {
 	}
 	password := func(addr string, right bool) func(*Pipeline) error {
 		return func(p *Pipeline) error {
-			return p.Guarded(Caller{Addr: addr}, "takeover:1:a@example.com", func() error {
+			return p.Guarded(ctx, Caller{Addr: addr}, "takeover:1:a@example.com", func() error {
 				if right {
 					return nil
 				}

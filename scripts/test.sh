@@ -6,10 +6,13 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 
 # The browser test drives Debian's Chromium (headless), the durability
-# tests Debian's sqlite3 shell, and the README test runs the README's shell
-# examples, which use curl, jq and sqlite3; install whichever is missing.
+# tests Debian's sqlite3 shell, the README test runs the README's shell
+# examples, which use curl, jq and sqlite3, and the shared rate-limit tests
+# start redis-servers of their own (internal/testredis; the package's
+# service is never needed, nor started here); install whichever is missing.
+# Each tool is the Debian package of its name.
 missing=()
-for tool in chromium sqlite3 curl jq; do
+for tool in chromium sqlite3 curl jq redis-server; do
 	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if ((${#missing[@]})); then

@@ -1,9 +1,11 @@
 // Package throttle limits how often a caller, named by a key (a client ID,
 // an address, an identifier), may do something: one token bucket per key,
-// from golang.org/x/time/rate.
+// from golang.org/x/time/rate, in this process. throttle/shared keeps
+// such buckets in a store that every replica shares.
 package throttle
 
 import (
+	"context"
 	"math"
 	"sync"
 	"time"
@@ -32,8 +34,10 @@ func New(size int, now func() time.Time) *Keyed {
 
 // Allow takes one token from key's bucket, which refills perSecond and
 // holds burst. When the bucket is empty it takes nothing and says how long
-// until a token is there. perSecond <= 0 is unlimited.
-func (k *Keyed) Allow(key string, perSecond float64, burst int) (bool, time.Duration) {
+// until a token is there. perSecond <= 0 is unlimited. The buckets are in
+// memory, so no call of Keyed waits on ctx; it is there so that a Keyed
+// serves where a limiter whose buckets are elsewhere would.
+func (k *Keyed) Allow(_ context.Context, key string, perSecond float64, burst int) (bool, time.Duration) {
 	if perSecond <= 0 {
 		return true, 0
 	}
@@ -51,7 +55,7 @@ func (k *Keyed) Allow(key string, perSecond float64, burst int) (bool, time.Dura
 
 // Wait says how long until key's bucket holds a token (0: it holds one
 // now), without taking one: a guard that only failures pay into.
-func (k *Keyed) Wait(key string, perSecond float64, burst int) time.Duration {
+func (k *Keyed) Wait(_ context.Context, key string, perSecond float64, burst int) time.Duration {
 	if perSecond <= 0 {
 		return 0
 	}
@@ -69,7 +73,7 @@ func (k *Keyed) Wait(key string, perSecond float64, burst int) time.Duration {
 }
 
 // Take takes a token from key's bucket if it holds one: a failure paid.
-func (k *Keyed) Take(key string, perSecond float64, burst int) {
+func (k *Keyed) Take(_ context.Context, key string, perSecond float64, burst int) {
 	if perSecond <= 0 {
 		return
 	}

@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ func (c *clock) add(d time.Duration) {
 func newClock() *clock { return &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)} }
 
 func TestAllow(t *testing.T) {
+	ctx := context.Background()
 	for _, tc := range []struct {
 		name      string
 		perSecond float64
@@ -39,7 +41,7 @@ func TestAllow(t *testing.T) {
 			k := New(10, clk.now)
 			n, lastWait := 0, time.Duration(0)
 			for range 10 {
-				if ok, wait := k.Allow("a", tc.perSecond, tc.burst); ok {
+				if ok, wait := k.Allow(ctx, "a", tc.perSecond, tc.burst); ok {
 					n++
 				} else {
 					lastWait = wait
@@ -50,10 +52,10 @@ func TestAllow(t *testing.T) {
 			}
 			if tc.perSecond > 0 {
 				clk.add(tc.wait)
-				if ok, _ := k.Allow("a", tc.perSecond, tc.burst); !ok {
+				if ok, _ := k.Allow(ctx, "a", tc.perSecond, tc.burst); !ok {
 					t.Fatal("no token after the announced wait")
 				}
-				if ok, _ := k.Allow("b", tc.perSecond, tc.burst); !ok {
+				if ok, _ := k.Allow(ctx, "b", tc.perSecond, tc.burst); !ok {
 					t.Fatal("another key shares the bucket")
 				}
 			}
@@ -62,55 +64,58 @@ func TestAllow(t *testing.T) {
 }
 
 func TestWaitAndTake(t *testing.T) {
+	ctx := context.Background()
 	clk := newClock()
 	k := New(10, clk.now)
-	if d := k.Wait("x", 0.1, 2); d != 0 {
+	if d := k.Wait(ctx, "x", 0.1, 2); d != 0 {
 		t.Fatalf("unknown key waits %v", d)
 	}
-	k.Take("x", 0.1, 2)
-	if d := k.Wait("x", 0.1, 2); d != 0 {
+	k.Take(ctx, "x", 0.1, 2)
+	if d := k.Wait(ctx, "x", 0.1, 2); d != 0 {
 		t.Fatalf("one failure of a burst of 2 waits %v", d)
 	}
-	k.Take("x", 0.1, 2)
-	if d := k.Wait("x", 0.1, 2); d != 10*time.Second {
+	k.Take(ctx, "x", 0.1, 2)
+	if d := k.Wait(ctx, "x", 0.1, 2); d != 10*time.Second {
 		t.Fatalf("after two failures wait %v, want 10s", d)
 	}
-	k.Take("x", 0.1, 2) // an empty bucket stays empty, not negative
+	k.Take(ctx, "x", 0.1, 2) // an empty bucket stays empty, not negative
 	clk.add(10 * time.Second)
-	if d := k.Wait("x", 0.1, 2); d != 0 {
+	if d := k.Wait(ctx, "x", 0.1, 2); d != 0 {
 		t.Fatalf("after the wait still %v", d)
 	}
 }
 
 func TestRateChange(t *testing.T) {
+	ctx := context.Background()
 	clk := newClock()
 	k := New(10, clk.now)
-	k.Allow("c", 1, 1)
-	if ok, _ := k.Allow("c", 1, 1); ok {
+	k.Allow(ctx, "c", 1, 1)
+	if ok, _ := k.Allow(ctx, "c", 1, 1); ok {
 		t.Fatal("second request at 1/s allowed")
 	}
 	// At 1/s the bucket would hold 0.11 tokens 110 ms later; at 100/s,
 	// from when the rate changed, a whole one.
 	clk.add(100 * time.Millisecond)
-	k.Wait("c", 100, 1) // re-rates the bucket
+	k.Wait(ctx, "c", 100, 1) // re-rates the bucket
 	clk.add(10 * time.Millisecond)
-	if ok, _ := k.Allow("c", 100, 1); !ok {
+	if ok, _ := k.Allow(ctx, "c", 100, 1); !ok {
 		t.Fatal("raising the rate to 100/s did not take effect")
 	}
 }
 
 func TestBounded(t *testing.T) {
+	ctx := context.Background()
 	clk := newClock()
 	k := New(100, clk.now)
 	for i := range 10_000 {
-		k.Allow(fmt.Sprint(i), 1, 1)
+		k.Allow(ctx, fmt.Sprint(i), 1, 1)
 		clk.add(time.Millisecond)
 	}
 	if n := len(k.buckets); n > 100 {
 		t.Fatalf("%d buckets kept, bound 100", n)
 	}
 	// The most recent key survived eviction and is still throttled.
-	if ok, _ := k.Allow("9999", 1, 1); ok {
+	if ok, _ := k.Allow(ctx, "9999", 1, 1); ok {
 		t.Fatal("the most recent key was forgotten")
 	}
 }

@@ -106,7 +106,7 @@ func (s *Server) startDevice(w http.ResponseWriter, r *http.Request) {
 		d broker.DeviceCode
 		c broker.Client
 	)
-	err = s.pipeline.Guarded(s.caller(r), "", func() error {
+	err = s.pipeline.Guarded(r.Context(), s.caller(r), "", func() error {
 		var err error
 		d, c, err = s.broker.DeviceForUserCode(r.Context(), typed)
 		if errors.Is(err, broker.ErrNotFound) {

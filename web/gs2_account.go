@@ -196,7 +196,7 @@ func (s *Server) gs2Authenticate(w http.ResponseWriter, r *http.Request) error {
 		a                 broker.Account
 		signed, signature string
 	)
-	err = s.pipeline.Guarded(s.caller(r), "account:"+c.NamespaceID+":"+userID, func() (err error) {
+	err = s.pipeline.Guarded(r.Context(), s.caller(r), "account:"+c.NamespaceID+":"+userID, func() (err error) {
 		a, signed, signature, err = s.gs2Accounts.Authenticate(r.Context(), c.NamespaceID, userID, password, keyID)
 		return err
 	})
@@ -233,7 +233,7 @@ func (s *Server) gs2LoginBySignature(w http.ResponseWriter, r *http.Request) err
 		return gs2Refuse(http.StatusBadRequest, model, "signature", "tooLong")
 	}
 	var tok broker.Token
-	err = s.pipeline.Guarded(s.caller(r), "", func() (err error) {
+	err = s.pipeline.Guarded(r.Context(), s.caller(r), "", func() (err error) {
 		tok, err = s.gs2Accounts.LoginBySignature(r.Context(), c, keyID, signed, signature)
 		return err
 	})

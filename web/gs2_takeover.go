@@ -222,7 +222,7 @@ func (s *Server) gs2UpdateTakeOver(w http.ResponseWriter, r *http.Request) error
 			return broker.Link{}, err
 		}
 		var l broker.Link
-		err = s.pipeline.Guarded(s.caller(r), "takeover:"+call.userID+":"+strconv.Itoa(slot), func() (err error) {
+		err = s.pipeline.Guarded(r.Context(), s.caller(r), "takeover:"+call.userID+":"+strconv.Itoa(slot), func() (err error) {
 			l, err = s.gs2Accounts.UpdateTakeOver(r.Context(), call.client.NamespaceID, call.userID, slot, oldPassword, password)
 			return err
 		})
@@ -293,7 +293,7 @@ func (s *Server) gs2DoTakeOver(w http.ResponseWriter, r *http.Request) error {
 		a           broker.Account
 		newPassword string
 	)
-	err = s.pipeline.Guarded(s.caller(r), "takeover:"+c.NamespaceID+":"+strconv.Itoa(slot)+":"+identifier, func() (err error) {
+	err = s.pipeline.Guarded(r.Context(), s.caller(r), "takeover:"+c.NamespaceID+":"+strconv.Itoa(slot)+":"+identifier, func() (err error) {
 		a, newPassword, err = s.gs2Accounts.DoTakeOver(r.Context(), c.NamespaceID, slot, identifier, password)
 		return err
 	})

@@ -83,6 +83,9 @@ type Options struct {
 	// Platforms are the platform sign-in providers (token exchange), which
 	// /account/links can also link.
 	Platforms []grants.Platform
+	// Metrics are collectors /metrics serves besides the server's own:
+	// the shared rate-limit store's.
+	Metrics []prometheus.Collector
 }
 
 // NewServer builds the HTTP surface over the services and the token
@@ -122,6 +125,7 @@ func NewServer(svc Services, pipeline *grants.Pipeline, log *slog.Logger, opts O
 	}
 	s.registry.MustRegister(s.requests, s.latency,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	s.registry.MustRegister(opts.Metrics...)
 	return s
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,7 +24,6 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/config"
 	"github.com/bridgekeeper/bridgekeeper/dpop"
 	"github.com/bridgekeeper/bridgekeeper/grants"
-	"github.com/bridgekeeper/bridgekeeper/throttle"
 	"github.com/bridgekeeper/bridgekeeper/web"
 	"github.com/bridgekeeper/bridgekeeper/web/adminapi"
 	"github.com/bridgekeeper/bridgekeeper/web/console"
@@ -73,8 +73,13 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	limiter, limiterMetrics, stopLimiter, err := rateLimiter(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopLimiter()
 	// The grants the token endpoint serves, in one explicit list.
-	pipeline := grants.New(grants.Config{Clients: b, Limiter: throttle.New(100_000, time.Now), Limits: limits, Log: log,
+	pipeline := grants.New(grants.Config{Clients: b, Limiter: limiter, Limits: limits, Log: log,
 		Proofs: proofs, Assertions: assertions},
 		grants.AuthorizationCode{Redeemer: b},
 		grants.ClientCredentials{Issuer: b},
@@ -87,7 +92,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: time.Duration(cfg.RequestTimeout), Upstreams: ups,
 		GS2Region: cfg.GS2.Region, GS2Owner: cfg.GS2.OwnerID,
 		XsollaPublisherProjects: cfg.Xsolla.PublisherProjects, SocialSlots: cfg.Xsolla.SocialSlots,
-		TrustedProxies: cfg.Proxies(), Platforms: plats,
+		TrustedProxies: cfg.Proxies(), Platforms: plats, Metrics: limiterMetrics,
 	}
 	services := web.Services{
 		Broker:      b,
@@ -179,7 +184,8 @@ func serve(ctx context.Context, args []string, e env) error {
 		}
 	})
 	go func() { errc <- httpSrv.Serve(ln) }()
-	log.Info("bridgekeeper serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", cfg.Redacted().Database)
+	log.Info("bridgekeeper serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", cfg.Redacted().Database,
+		"rate_limit_store", cmp.Or(cfg.Redacted().RateLimitStore, "in-process"))
 
 	select {
 	case err := <-errc:

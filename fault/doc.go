@@ -31,6 +31,12 @@
 //   - TestFailoverReadOnlyPrimary fences the old primary read-only instead
 //     (SQLSTATE 25006 on the broker's open connections): the store closes
 //     them and answers 503 until a new connection finds the new primary.
+//   - TestHAFailover (build tag ha, `make test-ha`; issue 15 item 5) runs
+//     the reference deployment of deploy/ha on loopback: etcd, three
+//     PostgreSQL nodes under Patroni, HAProxy in front of them and of three
+//     brokers. Under load through HAProxy it makes a Patroni switchover,
+//     then kills the new leader's host, and checks after each what the
+//     failover tests above check (runFailoverLoad, shared with them).
 //
 // The package has no non-test code; this file only documents it.
 package fault

@@ -36,6 +36,12 @@
 //     address_rate_limit hold within 20 % through one, two or three
 //     replicas; with Redis stopped each replica admits its third, and no
 //     request fails.
+//   - TestHAFailover (build tag ha, `make test-ha`; issue 15 item 5) runs
+//     the reference deployment of deploy/ha on loopback: etcd, three
+//     PostgreSQL nodes under Patroni, HAProxy in front of them and of three
+//     brokers. Under load through HAProxy it makes a Patroni switchover,
+//     then kills the new leader's host, and checks after each what the
+//     failover tests above check (runFailoverLoad, shared with them).
 //
 // The package has no non-test code; this file only documents it.
 package fault

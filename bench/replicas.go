@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -58,6 +60,11 @@ func runReplicas(ctx context.Context, c runConfig, stdout, stderr io.Writer) (er
 	if err != nil {
 		return err
 	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return err
+	}
+	dbName := strings.TrimPrefix(u.Path, "/")
 	env := kekEnv()
 
 	var procs []*proc
@@ -96,7 +103,7 @@ func runReplicas(ctx context.Context, c runConfig, stdout, stderr io.Writer) (er
 		}
 		for n := 1; n <= len(sides); n++ {
 			fmt.Fprintf(stderr, "bench: %s on %d replica(s): %d workers, %v warm-up, %v measured\n", sc.Name, n, c.Concurrency, c.Warmup, c.Duration)
-			r, err := measureReplicas(ctx, sc, sides[:n], procs[:n], c, cl)
+			r, err := measureReplicas(ctx, sc, sides[:n], procs[:n], c, cl, dbName)
 			if err != nil {
 				return fmt.Errorf("%s on %d replicas: %w", sc.Name, n, err)
 			}
@@ -125,7 +132,7 @@ func runReplicas(ctx context.Context, c runConfig, stdout, stderr io.Writer) (er
 // PostgreSQL's commits and everyone's CPU time around the measured window
 // (after the warm-up, so that the connections the brokers open for it are
 // counted too).
-func measureReplicas(ctx context.Context, sc scenario, sides []side, procs []*proc, c runConfig, cl *cluster) (replicaRun, error) {
+func measureReplicas(ctx context.Context, sc scenario, sides []side, procs []*proc, c runConfig, cl *cluster, database string) (replicaRun, error) {
 	client := newHTTPClient(c.Concurrency)
 	defer client.CloseIdleConnections()
 	eps := make([]*endpoint, len(sides))
@@ -144,13 +151,13 @@ func measureReplicas(ctx context.Context, sc scenario, sides []side, procs []*pr
 	lc := c.loadConfig
 	prepareRound(ws, lc)
 	runLoad(ctx, loadConfig{Concurrency: lc.Concurrency, Warmup: lc.Warmup}, ws)
-	before, err := sampleUse(ctx, cl, procs)
+	before, err := sampleUse(ctx, cl, database, procs)
 	if err != nil {
 		return replicaRun{}, err
 	}
 	start := time.Now()
 	w := runLoad(ctx, loadConfig{Concurrency: lc.Concurrency, Duration: lc.Duration}, ws)
-	after, err := sampleUse(ctx, cl, procs)
+	after, err := sampleUse(ctx, cl, database, procs)
 	if err != nil {
 		return replicaRun{}, err
 	}
@@ -204,15 +211,17 @@ type use struct {
 	pg, brokers map[int]int64 // CPU clock ticks by pid; nil: unknown
 }
 
-// sampleUse reads PostgreSQL's commit count and the CPU time of its
-// processes (every backend and auxiliary process pg_stat_activity lists,
-// and the postmaster) and of the brokers.
-func sampleUse(ctx context.Context, cl *cluster, procs []*proc) (use, error) {
+// sampleUse reads the commit count of database and the CPU time of
+// PostgreSQL's processes (database's backends, the auxiliary processes and
+// the postmaster) and of the brokers.
+func sampleUse(ctx context.Context, cl *cluster, database string, procs []*proc) (use, error) {
 	var u use
-	if err := cl.conn.QueryRow(ctx, `SELECT sum(xact_commit)::bigint FROM pg_stat_database`).Scan(&u.commits); err != nil {
+	// Only the brokers' database and the cluster's own processes: the
+	// cluster may be make test's, whose other databases come and go.
+	if err := cl.conn.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = $1`, database).Scan(&u.commits); err != nil {
 		return u, fmt.Errorf("read commits: %w", err)
 	}
-	rows, err := cl.conn.Query(ctx, `SELECT pid FROM pg_stat_activity`)
+	rows, err := cl.conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = $1 OR backend_type <> 'client backend'`, database)
 	if err != nil {
 		return u, fmt.Errorf("list PostgreSQL processes: %w", err)
 	}

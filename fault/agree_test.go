@@ -29,7 +29,10 @@ const propagation = time.Second
 
 func TestReplicasActAsOne(t *testing.T) {
 	db := testdb.Postgres(t)
-	env := faultEnv()
+	// The default request timeout, not the fault tests' 2 s: 100 refreshes
+	// at once on a two-core machine busy with the rest of make test can
+	// queue past 2 s, and a 503 for that would say nothing about replicas.
+	env := append(faultEnv(), "BRIDGEKEEPER_REQUEST_TIMEOUT=10s")
 	creds := createClient(t, env, db, "agree")
 	replicas := startReplicas(t, 3, db, env, creds)
 	cli := func(args ...string) []byte {
@@ -118,13 +121,14 @@ func TestReplicasActAsOne(t *testing.T) {
 		replies := make([]reply, 100)
 		parallel(len(replies), len(replies), func(i int) { replies[i] = replicas[i%len(replicas)].refresh(first.RefreshToken) })
 		successors := map[string]int{}
+		refused := 0
 		for _, r := range replies {
 			switch {
 			case r.ok():
 				successors[r.RefreshToken]++
-			case r.Err != nil || r.Status >= 500:
-				t.Errorf("refresh storm: %s", r)
-			case r.Error != "invalid_grant":
+			case r.Err == nil && r.Error == "invalid_grant":
+				refused++
+			default:
 				t.Errorf("refresh storm: neither the successor nor invalid_grant: %s", r)
 			}
 		}
@@ -136,7 +140,7 @@ func TestReplicasActAsOne(t *testing.T) {
 			t.Errorf("refresh tokens of the player: %d (%v), want 2: the first and its one successor", rows, err)
 		}
 		for rt, n := range successors {
-			t.Logf("100 refreshes over %d replicas: %d got the one successor, %d invalid_grant", len(replicas), n, len(replies)-n)
+			t.Logf("100 refreshes over %d replicas: %d got the one successor, %d invalid_grant", len(replicas), n, refused)
 			if err := wantOK(replicas[2].refresh(rt)); err != nil {
 				t.Errorf("the successor does not rotate: %v", err)
 			}

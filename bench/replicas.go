@@ -211,9 +211,11 @@ type use struct {
 	pg, brokers map[int]int64 // CPU clock ticks by pid; nil: unknown
 }
 
-// sampleUse reads the commit count of database and the CPU time of
-// PostgreSQL's processes (database's backends, the auxiliary processes and
-// the postmaster) and of the brokers.
+// sampleUse reads the commit count of database (from PostgreSQL's
+// statistics, which each backend reports at most once a second: a window
+// of a few seconds under-counts) and the CPU time of PostgreSQL's
+// processes (database's backends, the auxiliary processes and the
+// postmaster) and of the brokers.
 func sampleUse(ctx context.Context, cl *cluster, database string, procs []*proc) (use, error) {
 	var u use
 	// Only the brokers' database and the cluster's own processes: the

@@ -108,6 +108,11 @@ type Config struct {
 	// across replicas. A replica that cannot reach it limits on its own,
 	// at its share of each limit, until it can.
 	RateLimitStore string `yaml:"rate_limit_store"`
+	// RateLimitStoreTimeout bounds each call a request makes to the
+	// rate-limit store (0: 100 ms); a call that takes longer is decided by
+	// the replica's own buckets, and the store is left alone until its
+	// heartbeat answers again. Raise it for a store farther than a LAN.
+	RateLimitStoreTimeout Duration `yaml:"rate_limit_store_timeout"`
 	// TrustedProxies are the addresses (CIDR ranges, or single addresses)
 	// of the reverse proxies in front: a call from one of them is from the
 	// nearest address its X-Forwarded-For or Forwarded (RFC 7239) header

@@ -86,6 +86,7 @@ var settings = []setting{
 		return nil
 	}},
 	{key: "rate_limit_store", set: str(func(c *Config) *string { return &c.RateLimitStore })},
+	{key: "rate_limit_store_timeout", set: dur(func(c *Config) *Duration { return &c.RateLimitStoreTimeout })},
 	{key: "key_rotation_interval", set: dur(func(c *Config) *Duration { return &c.KeyRotationInterval })},
 	{key: "key_publish_ahead", set: dur(func(c *Config) *Duration { return &c.KeyPublishAhead })},
 	{key: "janitor_interval", set: dur(func(c *Config) *Duration { return &c.JanitorInterval })},

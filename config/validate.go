@@ -88,6 +88,9 @@ func (c Config) problems() []error {
 	if c.AddressRateLimit < 0 || math.IsNaN(c.AddressRateLimit) || math.IsInf(c.AddressRateLimit, 0) {
 		bad("address_rate_limit: %v is not a number of requests per second >= 0", c.AddressRateLimit)
 	}
+	if c.RateLimitStoreTimeout < 0 {
+		bad("rate_limit_store_timeout: %s is negative", c.RateLimitStoreTimeout)
+	}
 	if msg := rateLimitStoreProblem(c.RateLimitStore); msg != "" {
 		bad("rate_limit_store: %q %s", redactDSN(c.RateLimitStore), msg)
 	}

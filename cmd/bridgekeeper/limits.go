@@ -33,7 +33,7 @@ func rateLimiter(ctx context.Context, cfg config.Config, log *slog.Logger) (l gr
 	// The Redis client's logger is process-wide; its line per failed dial
 	// goes to debug, and the limiter says once that the store is down.
 	redis.SetLogger(shared.ClientLog(log))
-	sl := shared.New(shared.Config{Store: store, Local: local, Log: log})
+	sl := shared.New(shared.Config{Store: store, Local: local, Log: log, Timeout: time.Duration(cfg.RateLimitStoreTimeout)})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

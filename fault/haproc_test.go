@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 )
 
 // daemon is a long-running process of the stack in a process group of its
@@ -148,28 +150,10 @@ func alive(pid int) bool {
 	return ok && state != 'Z' && state != 'X'
 }
 
-// removeShm removes the System V segment a killed postmaster leaves
-// behind (PostgreSQL keeps it to detect its old backends; nobody else
-// would ever remove it).
+// removeShm removes the shared memory a killed node's postmaster left.
 func removeShm(t *testing.T, node string) {
-	b, err := os.ReadFile(filepath.Join(node, "data", "postmaster.pid"))
-	if err != nil {
-		return
-	}
-	// Line 7 is "key shmid".
-	lines := strings.Split(string(b), "\n")
-	if len(lines) < 7 {
-		return
-	}
-	f := strings.Fields(lines[6])
-	if len(f) != 2 {
-		return
-	}
-	if _, err := strconv.Atoi(f[1]); err != nil {
-		return
-	}
-	if out, err := exec.Command("ipcrm", "-m", f[1]).CombinedOutput(); err != nil && !strings.Contains(string(out), "invalid id") {
-		t.Logf("ipcrm -m %s of the killed node: %v %s", f[1], err, out)
+	if err := testdb.RemoveShm(filepath.Join(node, "data")); err != nil {
+		t.Logf("the killed node: %v", err)
 	}
 }
 

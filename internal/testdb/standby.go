@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -193,34 +194,38 @@ func (c *Cluster) Kill9() {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	c.removeShm()
+	if err := RemoveShm(filepath.Join(c.dir, "data")); err != nil {
+		c.t.Logf("testdb: the killed cluster: %v", err)
+	}
 }
 
-// removeShm removes the System V segment that a killed postmaster leaves
-// behind (PostgreSQL keeps it to detect its old backends; nobody else would
-// ever remove it). A crash-recovery start would do without it anyway.
-func (c *Cluster) removeShm() {
-	b, err := os.ReadFile(filepath.Join(c.dir, "data", "postmaster.pid"))
+// RemoveShm removes the System V segment that a postmaster killed with
+// SIGKILL leaves behind for its data directory (PostgreSQL keeps it to
+// detect its old backends; nobody else would ever remove it). A crash-
+// recovery start would do without it anyway. Nothing to remove is no error.
+func RemoveShm(data string) error {
+	b, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
 	if err != nil {
-		return
+		return nil
 	}
 	// Line 7 is "key shmid".
 	lines := strings.Split(string(b), "\n")
 	if len(lines) < 7 {
-		return
+		return nil
 	}
 	f := strings.Fields(lines[6])
 	if len(f) != 2 {
-		return
+		return nil
 	}
 	if _, err := strconv.Atoi(f[1]); err != nil {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if out, err := c.asPG(ctx, "ipcrm", "-m", f[1]).CombinedOutput(); err != nil {
-		c.t.Logf("testdb: ipcrm -m %s of the killed cluster: %v %s", f[1], err, out)
+	if out, err := exec.CommandContext(ctx, "ipcrm", "-m", f[1]).CombinedOutput(); err != nil && !strings.Contains(string(out), "invalid id") {
+		return fmt.Errorf("ipcrm -m %s: %v %s", f[1], err, out)
 	}
+	return nil
 }
 
 // alive reports whether pid runs: a zombie does not (the postmaster's

@@ -40,17 +40,11 @@ func (c runConfig) replicaScenarios() []scenario {
 // the question is how the total grows with replicas, not how close one
 // broker comes to its limit.
 func runReplicas(ctx context.Context, c runConfig, stdout, stderr io.Writer) (err error) {
-	logDir, err := os.MkdirTemp("", "bridgekeeper-bench-")
+	logDir, keepIf, err := newLogDir(stderr)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			fmt.Fprintf(stderr, "bench: server logs kept in %s\n", logDir)
-			return
-		}
-		os.RemoveAll(logDir)
-	}()
+	defer func() { keepIf(err) }()
 	cl, err := openCluster(ctx, c.Postgres)
 	if err != nil {
 		return err
@@ -68,11 +62,7 @@ func runReplicas(ctx context.Context, c runConfig, stdout, stderr io.Writer) (er
 	env := kekEnv()
 
 	var procs []*proc
-	defer func() {
-		for _, p := range slices.Backward(procs) {
-			p.stop()
-		}
-	}()
+	defer func() { stopAll(procs) }()
 	var bases []string
 	for i := range c.Replicas {
 		fmt.Fprintf(stderr, "bench: starting broker %d of %d\n", i+1, c.Replicas)

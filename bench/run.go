@@ -18,18 +18,11 @@ import (
 // run starts the servers, measures each selected scenario on the broker and
 // on its limit, one side at a time (see measure), and prints the report.
 func run(ctx context.Context, c runConfig, stdout, stderr io.Writer) (err error) {
-	logDir, err := os.MkdirTemp("", "bridgekeeper-bench-")
+	logDir, keepIf, err := newLogDir(stderr)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		// Logs are only worth keeping when something went wrong.
-		if err != nil && !errors.Is(err, ErrTargetMissed) {
-			fmt.Fprintf(stderr, "bench: server logs kept in %s\n", logDir)
-			return
-		}
-		os.RemoveAll(logDir)
-	}()
+	defer func() { keepIf(err) }()
 
 	var cl *cluster
 	if c.Postgres != "" {
@@ -39,13 +32,8 @@ func run(ctx context.Context, c runConfig, stdout, stderr io.Writer) (err error)
 		defer func() { err = errors.Join(err, cl.close()) }()
 	}
 
-	// Stopped in reverse start order, before the databases are dropped.
 	var procs []*proc
-	defer func() {
-		for _, p := range slices.Backward(procs) {
-			p.stop()
-		}
-	}()
+	defer func() { stopAll(procs) }()
 
 	// A running server with the limit's client ID is a limit server
 	// standing in for the broker (to test the benchmark itself); it needs
@@ -219,4 +207,27 @@ func kekEnv() []string {
 	kek := make([]byte, 32)
 	rand.Read(kek)
 	return []string{"BRIDGEKEEPER_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek)}
+}
+
+// newLogDir makes a directory for the servers' logs. keepIf, given the
+// run's error, removes it, or keeps it and says where when the run failed
+// other than by missing a target: logs are only worth keeping when
+// something went wrong.
+func newLogDir(stderr io.Writer) (dir string, keepIf func(error), err error) {
+	dir, err = os.MkdirTemp("", "bridgekeeper-bench-")
+	return dir, func(err error) {
+		if err != nil && !errors.Is(err, ErrTargetMissed) {
+			fmt.Fprintf(stderr, "bench: server logs kept in %s\n", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}, err
+}
+
+// stopAll stops the servers in reverse start order; deferred, before the
+// databases are dropped.
+func stopAll(procs []*proc) {
+	for _, p := range slices.Backward(procs) {
+		p.stop()
+	}
 }

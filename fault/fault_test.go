@@ -291,14 +291,23 @@ func (a *api) do(op string, req *http.Request) reply {
 }
 
 func (a *api) post(op, path string, form url.Values) reply {
-	req, err := http.NewRequest(http.MethodPost, a.base+path, strings.NewReader(form.Encode()))
+	req, err := a.formRequest(path, form)
 	if err != nil {
 		return reply{Op: op, Err: err}
+	}
+	return a.do(op, req)
+}
+
+// formRequest is a POST of form to path with the client's credentials.
+func (a *api) formRequest(path string, form url.Values) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodPost, a.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	// RFC 6749 §2.3.1: id and secret are form-encoded before Basic.
 	req.SetBasicAuth(url.QueryEscape(a.creds.ClientID), url.QueryEscape(a.creds.ClientSecret))
-	return a.do(op, req)
+	return req, nil
 }
 
 func (a *api) refresh(rt string) reply {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 )
 
 // haMember is a member as Patroni's GET /cluster lists it.
@@ -166,7 +168,7 @@ func (s *haStack) kill9(name string) {
 	}
 	s.waitFor("the killed node's processes to be gone", func() error {
 		for _, pid := range pids {
-			if pid > 0 && alive(pid) {
+			if pid > 0 && testdb.Alive(pid) {
 				return fmt.Errorf("pid %d still runs", pid)
 			}
 		}

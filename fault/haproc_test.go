@@ -144,12 +144,6 @@ func childrenOf(pid int) []int {
 	return out
 }
 
-// alive reports whether pid runs: a zombie does not.
-func alive(pid int) bool {
-	state, _, _, ok := procStat(pid)
-	return ok && state != 'Z' && state != 'X'
-}
-
 // removeShm removes the shared memory a killed node's postmaster left.
 func removeShm(t *testing.T, node string) {
 	if err := testdb.RemoveShm(filepath.Join(node, "data")); err != nil {

@@ -284,7 +284,7 @@ func (s *haStack) stop() {
 		}
 		// A postmaster Patroni did not stop (it was killed, or did not
 		// wait): the host going away.
-		if pm, _ := postmasterPID(n.dir); pm > 0 && alive(pm) {
+		if pm, _ := postmasterPID(n.dir); pm > 0 && testdb.Alive(pm) {
 			syscall.Kill(pm, syscall.SIGSTOP)
 			for _, pid := range append([]int{pm}, childrenOf(pm)...) {
 				syscall.Kill(pid, syscall.SIGKILL)

@@ -6,7 +6,6 @@ package fault
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,8 +18,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
@@ -262,14 +259,11 @@ func (m *measured) check(t *testing.T, want float64) {
 // which the broker reads from X-Forwarded-For (127.0.0.1 is a trusted
 // proxy).
 func (a *api) clientCredentialsFrom(addr string) reply {
-	form := url.Values{"grant_type": {"client_credentials"}}
-	req, err := http.NewRequest(http.MethodPost, a.base+"/oauth2/token", strings.NewReader(form.Encode()))
+	req, err := a.formRequest("/oauth2/token", url.Values{"grant_type": {"client_credentials"}})
 	if err != nil {
 		return reply{Op: opClientCredentials, Err: err}
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Forwarded-For", addr)
-	req.SetBasicAuth(url.QueryEscape(a.creds.ClientID), url.QueryEscape(a.creds.ClientSecret))
 	return a.do(opClientCredentials, req)
 }
 
@@ -277,15 +271,8 @@ func (a *api) clientCredentialsFrom(addr string) reply {
 // deleted, as PostgreSQL's statistics know it.
 func tupleWrites(t *testing.T, db string) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var n int64
-	if err := conn.QueryRow(ctx, `SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables`).Scan(&n); err != nil {
+	if err := queryRow(t, db, `SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables`, &n); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -375,7 +375,7 @@ func (c *Cluster) destroy() {
 	c.frozen = nil
 	// Also a server left behind by a failed start; not one that Kill9
 	// killed, whose postmaster.pid stays behind.
-	if pm, err := c.postmaster(); err == nil && alive(pm) {
+	if pm, err := c.postmaster(); err == nil && Alive(pm) {
 		c.running = true
 	}
 	if err := c.stop(); err != nil {

@@ -182,7 +182,7 @@ func (c *Cluster) Kill9() {
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		left := 0
 		for _, pid := range pids {
-			if alive(pid) {
+			if Alive(pid) {
 				left++
 			}
 		}
@@ -228,9 +228,9 @@ func RemoveShm(data string) error {
 	return nil
 }
 
-// alive reports whether pid runs: a zombie does not (the postmaster's
+// Alive reports whether pid runs: a zombie does not (the postmaster's
 // parent after pg_ctl start is PID 1, which need not reap it).
-func alive(pid int) bool {
+func Alive(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return false

@@ -17,11 +17,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 )
 
 // startWithin bounds a start: redis-server is ready in milliseconds, but
@@ -33,7 +34,7 @@ type Server struct {
 	t    testing.TB
 	bin  string
 	dir  string
-	port int
+	addr string // 127.0.0.1:port
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -55,7 +56,7 @@ func Start(t testing.TB) *Server {
 	// Another process may take the port between the check and the bind,
 	// so a failed start is tried again on a fresh one.
 	for attempt := 1; ; attempt++ {
-		s.port = freePort(t)
+		s.addr = proctest.FreeAddr(t)
 		err = s.start()
 		if err == nil {
 			return s
@@ -70,7 +71,7 @@ func Start(t testing.TB) *Server {
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 
 // Addr is host:port.
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+func (s *Server) Addr() string { return s.addr }
 
 // Stop stops the server (SIGKILL: what an outage looks like to a client)
 // and waits until it is gone; stopping a stopped server does nothing.
@@ -98,10 +99,14 @@ func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		return fmt.Errorf("redis-server on port %d is running already", s.port)
+		return fmt.Errorf("redis-server on %s is running already", s.addr)
 	}
 	os.Remove(s.logPath())
-	cmd := exec.Command(s.bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
+	_, port, err := net.SplitHostPort(s.addr)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(s.bin, "--bind", "127.0.0.1", "--port", port,
 		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", s.logPath(), "--daemonize", "no")
 	if err := cmd.Start(); err != nil {
 		return err
@@ -127,7 +132,7 @@ func (s *Server) start() error {
 			cmd.Process.Kill()
 			<-done
 			s.cmd = nil
-			return fmt.Errorf("redis-server on port %d not answering PING within %s", s.port, startWithin)
+			return fmt.Errorf("redis-server on %s not answering PING within %s", s.addr, startWithin)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -161,15 +166,4 @@ func ping(addr string) error {
 		return fmt.Errorf("PING answered %q", line)
 	}
 	return nil
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -410,6 +410,7 @@ func TestValidate(t *testing.T) {
 		{name: "failures per minute", mutate: func(c *Config) { c.AuthFailuresPerMinute, c.PasswordFailuresPerMinute = -2, -1 }, want: []string{"auth_failures_per_minute: -2 is not a count per minute"}},
 		{name: "address failures per minute", mutate: func(c *Config) { c.AddressFailuresPerMinute = -3 }, want: []string{"address_failures_per_minute: -3 is not a count per minute"}},
 		{name: "identifier failures per minute", mutate: func(c *Config) { c.IdentifierFailuresPerMinute = -3 }, want: []string{"identifier_failures_per_minute: -3 is not a count per minute"}},
+		{name: "should fail because rate_limit_store_timeout is negative", mutate: func(c *Config) { c.RateLimitStoreTimeout = Duration(-time.Millisecond) }, want: []string{"rate_limit_store_timeout: -1ms is negative"}},
 		{name: "rate_limit_store in-process", mutate: func(c *Config) { c.RateLimitStore = "" }},
 		{name: "rate_limit_store redis", mutate: func(c *Config) { c.RateLimitStore = "redis://limits.internal:6379/2" }},
 		{name: "rate_limit_store redis over TLS with a password", mutate: func(c *Config) { c.RateLimitStore = "rediss://bk:pw@limits.internal/" }},

@@ -178,7 +178,7 @@ func fakeBroker(args []string) error {
 
 // quick is a short run: enough requests to exercise every path.
 // --self-args: the test binary routes "bench ..." to Main (TestMain).
-var quick = []string{"--self-args", "bench", "--warmup", "100ms", "--duration", "700ms", "--concurrency", "4", "--users", "20"}
+var quick = []string{"--self-args", "bench", "--warmup", "50ms", "--duration", "300ms", "--concurrency", "4", "--users", "20"}
 
 // checkReport checks that a run finished (meeting its targets or not) and
 // printed a row per side of each scenario with no errors.

@@ -125,25 +125,13 @@ func startBroker(t *testing.T, addr, database string, env []string) *process {
 			t.Logf("serve (pid %d) stdout:\n%s\nserve stderr (tail):\n%s", p.cmd.Process.Pid, p.stdout, tail(p.stderr.String(), 60))
 		}
 	})
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	defer hc.CloseIdleConnections()
-	deadline := time.Now().Add(readyWithin)
-	for {
+	if err := proctest.WaitServing(p.Base, p.stderr, p.exited, readyWithin); err != nil {
 		if p.exited() {
-			t.Fatalf("serve exited before it was ready: %v\nstdout:\n%s\nstderr:\n%s", p.waitErr, p.stdout, p.stderr)
+			err = fmt.Errorf("%w: %v", err, p.waitErr)
 		}
-		if res, err := hc.Get(p.Base + "/readyz"); err == nil {
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not ready within %s\nstderr:\n%s", readyWithin, p.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
+		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, p.stdout, p.stderr)
 	}
+	return p
 }
 
 func (p *process) exited() bool {

@@ -9,8 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,26 +201,19 @@ func startServe(t *testing.T, database string, env []string) string {
 			t.Logf("serve stdout:\n%s\nserve stderr:\n%s", stdout, stderr)
 		}
 	})
-	client := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	exited := func() bool {
 		select {
 		case <-done:
-			t.Fatalf("serve exited before it was ready: %v", waitErr)
+			return true
 		default:
+			return false
 		}
-		res, err := client.Get(base + "/readyz")
-		if err == nil {
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return base
-			}
-			err = fmt.Errorf("GET /readyz: %s", res.Status)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not ready within 30s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	if err := proctest.WaitServing(base, stderr, exited, 30*time.Second); err != nil {
+		if exited() {
+			err = fmt.Errorf("%w: %v", err, waitErr)
+		}
+		t.Fatal(err)
+	}
+	return base
 }

@@ -55,10 +55,13 @@ as_pg() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# free_port draws from below the kernel's ephemeral range (32768 and up by
+# default), as the tests' own ports do (internal/proctest.FreePort): a port
+# in that range may be handed to any test's listener or connection meanwhile.
 free_port() {
 	local port
 	for _ in $(seq 100); do
-		port=$((20000 + RANDOM % 40000))
+		port=$((20000 + RANDOM % 12000))
 		port_in_use "$port" || { echo "$port"; return 0; }
 	done
 	die "found no free port"

@@ -248,25 +248,21 @@ func startProcess(t *testing.T, base string, env []string, args ...string) *serv
 			t.Logf("serve stdout:\n%s\nserve stderr:\n%s", s.stdout, s.stderr)
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	exited := func() bool {
 		select {
 		case <-s.done:
-			t.Fatalf("serve exited before it was ready: %v\nstdout:\n%s\nstderr:\n%s", s.waitErr, s.stdout, s.stderr)
+			return true
 		default:
+			return false
 		}
-		if res, err := httpClient.Get(s.URL + "/readyz"); err == nil {
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not ready within 30s\nstderr:\n%s", s.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	if err := proctest.WaitServing(s.URL, s.stderr, exited, 30*time.Second); err != nil {
+		if exited() {
+			err = fmt.Errorf("%w: %v", err, s.waitErr)
+		}
+		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, s.stdout, s.stderr)
+	}
+	return s
 }
 
 // stop sends sig and returns the exit code, failing if the process does not

@@ -8,13 +8,18 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
+	mrand "math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // NewKEK returns a fresh key-encryption key in the form the broker reads.
@@ -42,13 +47,49 @@ func Environ(extra ...string) []string {
 // FreeAddr returns a loopback address that was free a moment ago.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// FreePort returns a loopback port that was free a moment ago, for a process
+// that will listen on it. It is drawn at random from below the kernel's
+// ephemeral range, never from it: a port the kernel handed out for
+// "127.0.0.1:0" and that was then closed is the next one it may hand to any
+// other test's listener or outgoing connection, and CI once saw a broker's
+// /readyz answered by another test's broker on the port it had been given.
+// Below the range only other FreePort callers pick ports, at random.
+func FreePort() (int, error) {
+	low := ephemeralLow()
+	for range 100 {
+		port := minPort + mrand.IntN(low-minPort)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // in use
+		}
+		ln.Close()
+		return port, nil
+	}
+	return 0, fmt.Errorf("proctest: no free port in [%d, %d) after 100 tries", minPort, low)
+}
+
+// minPort keeps clear of the well-known and commonly configured ports.
+const minPort = 20000
+
+// ephemeralLow is the bottom of the kernel's ephemeral port range (Linux's
+// default is 32768).
+func ephemeralLow() int {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > minPort+1000 {
+				low = n
+			}
+		}
+	}
+	return low
 }
 
 // SyncBuffer collects a running process's output.
@@ -100,4 +141,40 @@ func Main(m *testing.M, binary *string, pkg string, buildFlags ...string) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// servingLog is what serve logs once its own listener is bound.
+const servingLog = "bridgekeeper serving"
+
+// WaitServing waits until a serve process logs on stderr that it holds its
+// listener and base/readyz then answers 200, or until within has passed or
+// exited reports the process gone. A /readyz answer alone is not enough: it
+// may come from another test's broker that holds the port.
+func WaitServing(base string, stderr *SyncBuffer, exited func() bool, within time.Duration) error {
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	defer hc.CloseIdleConnections()
+	deadline := time.Now().Add(within)
+	status := "not logged " + servingLog
+	for {
+		if exited() {
+			return fmt.Errorf("serve exited before it was ready")
+		}
+		if strings.Contains(stderr.String(), servingLog) {
+			res, err := hc.Get(base + "/readyz")
+			if err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					return nil
+				}
+				status = "GET /readyz: " + res.Status
+			} else {
+				status = err.Error()
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("serve not ready within %s (%s)", within, status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

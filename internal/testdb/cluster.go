@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -138,7 +138,7 @@ func (c *Cluster) initdb(ctx context.Context, data string) error {
 func (c *Cluster) startOnFreePort() error {
 	for attempt := 1; ; attempt++ {
 		var err error
-		if c.port, err = freePort(); err != nil {
+		if c.port, err = proctest.FreePort(); err != nil {
 			return err
 		}
 		err = c.start()
@@ -416,16 +416,6 @@ func (c *Cluster) chown(dir string) error {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return os.Chown(dir, uid, gid)
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // tail returns the last n lines of s.

@@ -71,44 +71,75 @@ func adminURL(t testing.TB) string {
 func newPostgres(t testing.TB, migrated bool) string {
 	t.Helper()
 	admin := adminURL(t)
-	u, _ := url.Parse(admin)
-
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatalf("testdb: %v", err)
-	}
-	name := "bktest_" + hex.EncodeToString(b[:])
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
 	pool, err := adminPool(admin)
 	if err != nil {
 		t.Fatalf("testdb: connect to %s: %v", EnvPostgresURL, err)
 	}
-	create := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
-	if migrated {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	urlOf := func(name string) string {
+		u, _ := url.Parse(admin)
+		u.Path = "/" + name
+		return u.String()
+	}
+
+	if !migrated {
+		name := "bkempty_" + hex.EncodeToString(b[:])
+		if err := createDatabase(ctx, pool, name, ""); err != nil {
+			t.Fatalf("testdb: %v", err)
+		}
+		t.Cleanup(func() { dropDatabase(t, pool, name) })
+		return urlOf(name)
+	}
+
+	r := reuseFor(ctx, admin, pool)
+	name := r.take()
+	if name == "" {
+		name = reusableName(hex.EncodeToString(b[:]))
 		tmpl, err := templateName()
 		if err == nil {
 			err = pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error { return ensureTemplate(ctx, c.Conn(), tmpl) })
 		}
+		if err == nil {
+			err = createDatabase(ctx, pool, name, tmpl)
+		}
 		if err != nil {
 			t.Fatalf("testdb: %v", err)
 		}
-		create += " TEMPLATE " + pgx.Identifier{tmpl}.Sanitize()
-	}
-	if err := execRetryInUse(ctx, pool, create); err != nil {
-		t.Fatalf("testdb: %v", err)
+		r.learn(ctx, urlOf(name))
 	}
 	t.Cleanup(func() {
 		// Not t.Context(): that is already cancelled when cleanups run.
 		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 		defer cancel()
-		// FORCE: a test that failed midway may not have closed its pool.
-		if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("testdb: drop database %s: %v", name, err)
+		if err := r.release(ctx, pool, urlOf(name), name); err != nil {
+			dropDatabase(t, pool, name)
 		}
 	})
-	u.Path = "/" + name
-	return u.String()
+	return urlOf(name)
+}
+
+// createDatabase creates name, as a clone of template unless that is "".
+func createDatabase(ctx context.Context, pool *pgxpool.Pool, name, template string) error {
+	create := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if template != "" {
+		create += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	}
+	return execRetryInUse(ctx, pool, create)
+}
+
+// dropDatabase drops name, with any sessions still open on it.
+func dropDatabase(t testing.TB, pool *pgxpool.Pool, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	// FORCE: a test that failed midway may not have closed its pool.
+	if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		t.Errorf("testdb: drop database %s: %v", name, err)
+	}
 }
 
 // adminPools holds one pool of admin sessions per cluster URL for the

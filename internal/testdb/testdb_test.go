@@ -59,9 +59,10 @@ func TestPostgres(t *testing.T) {
 		name     string
 		new      func(testing.TB) string
 		migrated bool
+		prefix   string
 	}{
-		{"migrated clone", Postgres, true},
-		{"empty", EmptyPostgres, false},
+		{"migrated clone", Postgres, true, "bktest_"},
+		{"empty", EmptyPostgres, false, "bkempty_"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -74,8 +75,8 @@ func TestPostgres(t *testing.T) {
 				}
 				var tables int
 				name, tables = publicTables(t, u)
-				if !strings.HasPrefix(name, "bktest_") {
-					t.Errorf("got database %q, want a bktest_ database", name)
+				if !strings.HasPrefix(name, tc.prefix) {
+					t.Errorf("got database %q, want a %s database", name, tc.prefix)
 				}
 				if tc.migrated {
 					if n := pending(t, u); n != 0 {
@@ -100,8 +101,8 @@ func TestPostgres(t *testing.T) {
 					t.Fatal(err)
 				}
 			})
-			if name == "" {
-				return // skipped
+			if name == "" || tc.migrated {
+				return // skipped; migrated databases are reused (TestPostgresReuse)
 			}
 			conn, err := pgx.Connect(t.Context(), os.Getenv(EnvPostgresURL))
 			if err != nil {

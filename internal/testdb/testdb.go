@@ -35,8 +35,9 @@ const templateLockKey = 0x626b746d706c // "bktmpl"
 
 // Postgres returns the URL of a new database on the test cluster with every
 // migration applied: a clone (CREATE DATABASE ... TEMPLATE) of a template
-// database that is migrated once per cluster, not once per test. It is
-// dropped, with any connections still open to it, when t ends.
+// database that is migrated once per cluster, not once per test. When t
+// ends, connections still open to it are ended and it is emptied for the
+// next test of the binary, or dropped if the test changed its schema.
 func Postgres(t testing.TB) string {
 	t.Helper()
 	return newPostgres(t, true)

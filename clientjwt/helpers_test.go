@@ -22,6 +22,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/clientjwt"
 	"github.com/bridgekeeper/bridgekeeper/internal/testclock"
+	"github.com/bridgekeeper/bridgekeeper/internal/testkeys"
 )
 
 const (
@@ -39,10 +40,7 @@ type keyring struct {
 
 func newKeyring(t *testing.T) keyring {
 	t.Helper()
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rk := testkeys.RSA2048(t)
 	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,6 @@
 package clientjwt_test
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/clientjwt"
+	"github.com/bridgekeeper/bridgekeeper/internal/testkeys"
 )
 
 func TestParseJWKS(t *testing.T) {
@@ -36,10 +35,7 @@ func TestParseJWKS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	weak, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
+	weak := testkeys.RSA1024(t)
 	tests := map[string][]byte{
 		"should fail because a key is private":           private,
 		"should fail because the set is empty":           []byte(`{"keys":[]}`),

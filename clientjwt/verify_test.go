@@ -3,8 +3,6 @@ package clientjwt_test
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -20,6 +18,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/clientjwt"
 	"github.com/bridgekeeper/bridgekeeper/internal/replaytest"
 	"github.com/bridgekeeper/bridgekeeper/internal/testclock"
+	"github.com/bridgekeeper/bridgekeeper/internal/testkeys"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -42,10 +41,7 @@ func handmade(t *testing.T, header map[string]any, c any, sig func(input string)
 func TestVerifyInline(t *testing.T) {
 	ks := newKeyring(t)
 	doc := jwksDoc(t, ks.public()...)
-	stranger, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stranger := testkeys.RSA2048(t)
 	rsaJWK, err := json.Marshal(jose.JSONWebKey{Key: ks.rsa.Public(), KeyID: "rsa1"})
 	if err != nil {
 		t.Fatal(err)

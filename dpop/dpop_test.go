@@ -19,6 +19,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/dpop"
 	"github.com/bridgekeeper/bridgekeeper/internal/replaytest"
+	"github.com/bridgekeeper/bridgekeeper/internal/testkeys"
 )
 
 const (
@@ -94,7 +95,8 @@ func goodClaims(jti string) map[string]any {
 	return map[string]any{"jti": jti, "htm": "POST", "htu": tokenURL, "iat": now.Unix()}
 }
 
-// keys are generated once per test binary: RSA generation is slow under -race.
+// keys are a test's keys. The RSA ones are fixtures: generating them is
+// slow under -race.
 type keys struct {
 	ec, ec2 *ecdsa.PrivateKey
 	rsa     *rsa.PrivateKey
@@ -112,12 +114,7 @@ func newKeys(t *testing.T) keys {
 	if k.ec2, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		t.Fatal(err)
 	}
-	if k.rsa, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-		t.Fatal(err)
-	}
-	if k.rsaWeak, err = rsa.GenerateKey(rand.Reader, 1024); err != nil {
-		t.Fatal(err)
-	}
+	k.rsa, k.rsaWeak = testkeys.RSA2048(t), testkeys.RSA1024(t)
 	if _, k.ed, err = ed25519.GenerateKey(rand.Reader); err != nil {
 		t.Fatal(err)
 	}

@@ -104,6 +104,12 @@ func (f *Faults) wrap(h http.HandlerFunc) http.HandlerFunc {
 			case <-r.Context().Done():
 			case <-f.release:
 			}
+			// Returning would answer 200 with no body, and a client whose
+			// timeout closes the connection may still read that answer
+			// (net/http uses a response that races the cancellation):
+			// the verifier would then refuse an unparsable key instead of
+			// reporting the outage. Abort, so that nothing is answered.
+			panic(http.ErrAbortHandler)
 		default:
 			h(w, r)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/oauth2-proxy/mockoidc"
 	"golang.org/x/oauth2"
 
+	"github.com/bridgekeeper/bridgekeeper/internal/testkeys"
 	"github.com/bridgekeeper/bridgekeeper/providers"
 	"github.com/bridgekeeper/bridgekeeper/providers/oidc"
 	"github.com/bridgekeeper/bridgekeeper/providers/providertest"
@@ -24,6 +25,7 @@ import (
 
 func TestExchange(t *testing.T) {
 	ctx := context.Background()
+	foreign := testkeys.RSA2048(t)
 	cases := []struct {
 		name   string
 		setup  func(u *upstream)                       // before the exchange
@@ -77,7 +79,7 @@ func TestExchange(t *testing.T) {
 		},
 		{
 			name:   "ID token signed by a key the issuer never published",
-			setup:  func(u *upstream) { u.foreignKey = true },
+			setup:  func(u *upstream) { u.foreignKey = foreign },
 			errSub: "signature",
 		},
 		{

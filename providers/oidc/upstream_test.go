@@ -37,7 +37,7 @@ type upstream struct {
 
 	mu         sync.Mutex
 	claims     func(map[string]any) // edits the ID token's claims
-	foreignKey bool                 // re-sign with a key the issuer never published
+	foreignKey *rsa.PrivateKey      // re-sign with it, a key the issuer never published
 	dropID     bool                 // remove the ID token from the response
 }
 
@@ -68,7 +68,7 @@ func (u *upstream) tamper(next http.Handler) http.Handler {
 		u.mu.Lock()
 		claims, foreign, drop := u.claims, u.foreignKey, u.dropID
 		u.mu.Unlock()
-		if r.URL.Path != mockoidc.TokenEndpoint || (claims == nil && !foreign && !drop) {
+		if r.URL.Path != mockoidc.TokenEndpoint || (claims == nil && foreign == nil && !drop) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -99,17 +99,9 @@ func (u *upstream) tamper(next http.Handler) http.Handler {
 	})
 }
 
-var foreignKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
 // resign edits the claims of the compact JWS raw and signs them again under
-// the issuer's key ID.
-func (u *upstream) resign(raw string, edit func(map[string]any), foreign bool) (string, error) {
+// the issuer's key ID, with the issuer's key or, if not nil, foreign.
+func (u *upstream) resign(raw string, edit func(map[string]any), foreign *rsa.PrivateKey) (string, error) {
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
 		return "", errors.New("ID token is not a compact JWS")
@@ -133,8 +125,8 @@ func (u *upstream) resign(raw string, edit func(map[string]any), foreign bool) (
 		return "", err
 	}
 	key := u.Keypair.PrivateKey
-	if foreign {
-		key = foreignKey()
+	if foreign != nil {
+		key = foreign
 	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bridgekeeper/bridgekeeper/internal/testkeys"
 	"github.com/bridgekeeper/bridgekeeper/platforms/gamecenter"
 	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 )
@@ -101,17 +101,11 @@ func NewKeyServer(t testing.TB) *KeyServer {
 	now := time.Now()
 	s := &KeyServer{t: t, started: now}
 
-	// The CAs use P-256 keys (fast to make); the leaves share one RSA key,
-	// since what sets them apart is their certificates.
+	// The CAs use P-256 keys (fast to make) and the RSA keys are fixtures
+	// (slow to make under -race). The leaves share one RSA key, since what
+	// sets them apart is their certificates.
 	rootKey, interKey, otherKey, ecKey := newECKey(t), newECKey(t), newECKey(t), newECKey(t)
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatalf("gamecentertest: RSA key: %v", err)
-	}
-	weakKey, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatalf("gamecentertest: RSA key: %v", err)
-	}
+	rsaKey, weakKey := testkeys.RSA2048(t), testkeys.RSA1024(t)
 	caValidity := validity{now.Add(-24 * time.Hour), now.Add(10 * 365 * 24 * time.Hour)}
 	leafValidity := validity{now.Add(-time.Hour), now.Add(LeafLifetime)}
 

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bridgekeeper/bridgekeeper/internal/testkeys"
 	"github.com/bridgekeeper/bridgekeeper/platforms/platformtest"
 	"github.com/go-jose/go-jose/v4"
 )
@@ -96,10 +97,7 @@ func (i *Issuer) Rotate() {
 	if err != nil {
 		i.t.Fatalf("idtokentest: %v", err)
 	}
-	rs, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		i.t.Fatalf("idtokentest: %v", err)
-	}
+	rs := testkeys.RSA2048(i.t)
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.serial++

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bridgekeeper/bridgekeeper/config"
+	"github.com/bridgekeeper/bridgekeeper/internal/loopback"
 )
 
 // proc is a server process the benchmark started; its output goes to a log
@@ -113,19 +113,6 @@ func (p *proc) waitReady(ctx context.Context, url string, timeout time.Duration)
 	}
 }
 
-// freeLoopbackAddr returns a loopback address whose port was free a moment
-// ago. The broker needs its address before it starts (its issuer names the
-// port), so the port is chosen here; the race with another process taking
-// it meanwhile is accepted.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	return addr, ln.Close()
-}
-
 // clientCredentials is `bridgekeeper client create --output json`'s answer.
 type clientCredentials struct {
 	ClientID     string `json:"client_id"`
@@ -165,7 +152,7 @@ type selfExec struct {
 // startLimit starts a limit server of kind as its own process and waits
 // until it is ready.
 func startLimit(ctx context.Context, self selfExec, kind, dbURL string, pool int, logDir string) (*proc, string, error) {
-	addr, err := freeLoopbackAddr()
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}
@@ -213,7 +200,7 @@ func startBroker(ctx context.Context, bin, dbURL string, env []string, logDir st
 // startServe starts `bridgekeeper serve` on a free port and waits for
 // /readyz; it returns the process and its base URL.
 func startServe(ctx context.Context, name, bin, dbURL string, env []string, logDir string, args ...string) (*proc, string, error) {
-	addr, err := freeLoopbackAddr()
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}

@@ -44,9 +44,22 @@ func TestReplicasRotateKeysOnSchedule(t *testing.T) {
 	published := make([]map[string]time.Time, len(replicas)) // kid → first seen, per replica
 	var tokens []signed
 	var wg sync.WaitGroup
-	end := time.Now().Add(interval*5/2 + ahead)
+	// The key every replica had at its start is published before the load:
+	// read here, so that a replica's first poll racing another's first
+	// token does not count as that key being used before it was published.
 	for i, a := range replicas {
 		published[i] = map[string]time.Time{}
+		seen := time.Now()
+		kids, err := jwksKids(a)
+		if err != nil {
+			t.Fatalf("replica %d JWKS: %v", i, err)
+		}
+		for _, kid := range kids {
+			published[i][kid] = seen
+		}
+	}
+	end := time.Now().Add(interval*5/2 + ahead)
+	for i, a := range replicas {
 		wg.Go(func() {
 			for time.Now().Before(end) {
 				seen := time.Now()

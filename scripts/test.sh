@@ -55,15 +55,16 @@ go vet ./...
 # packages at a time on two cores (-p 3): the fault and CLI tests spend much
 # of their time waiting on processes, outages and timeouts, and a third
 # package fills that wait (3m23s against 3m48s at the default two). The
-# order given starts fault first, then the two longest, so that the run does
-# not end on one long package alone.
+# order given starts fault first, then the two longest, then the two that
+# wait longest of the rest (the standby clusters, the browser), so that the
+# run does not end on one long package alone.
 # -vet=off: go vet ./... above ran every analyzer already; go test would
 # run its subset again for each package.
 # -d=checkptr=0: -race turns on checkptr, which checks every unsafe
 # pointer conversion; modernc.org/sqlite is C translated to Go and does
 # little else, so checkptr cost the web tests 12 s of their 74 s of CPU.
 # The race detector itself stays on.
-go test -p 3 -vet=off -race -gcflags=all=-d=checkptr=0 -count=1 -timeout 20m ./fault ./web ./cmd/bridgekeeper ./...
+go test -p 3 -vet=off -race -gcflags=all=-d=checkptr=0 -count=1 -timeout 20m ./fault ./web ./cmd/bridgekeeper ./internal/testdb ./web/console ./...
 echo "test: go vet and go test took $((SECONDS - start))s" >&2
 
 # go test above ran every fuzz target's seed corpus; fuzzing itself is

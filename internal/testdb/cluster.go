@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
+	"github.com/bridgekeeper/bridgekeeper/internal/loopback"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -138,7 +138,7 @@ func (c *Cluster) initdb(ctx context.Context, data string) error {
 func (c *Cluster) startOnFreePort() error {
 	for attempt := 1; ; attempt++ {
 		var err error
-		if c.port, err = proctest.FreePort(); err != nil {
+		if c.port, err = loopback.FreePort(); err != nil {
 			return err
 		}
 		err = c.start()

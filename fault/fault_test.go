@@ -125,7 +125,7 @@ func startBroker(t *testing.T, addr, database string, env []string) *process {
 			t.Logf("serve (pid %d) stdout:\n%s\nserve stderr (tail):\n%s", p.cmd.Process.Pid, p.stdout, tail(p.stderr.String(), 60))
 		}
 	})
-	if err := proctest.WaitServing(p.Base, p.stderr, p.exited, readyWithin); err != nil {
+	if err := proctest.WaitServing(p.Base, p.stderr, p.done, readyWithin); err != nil {
 		if p.exited() {
 			err = fmt.Errorf("%w: %v", err, p.waitErr)
 		}

@@ -201,17 +201,11 @@ func startServe(t *testing.T, database string, env []string) string {
 			t.Logf("serve stdout:\n%s\nserve stderr:\n%s", stdout, stderr)
 		}
 	})
-	exited := func() bool {
+	if err := proctest.WaitServing(base, stderr, done, 30*time.Second); err != nil {
 		select {
 		case <-done:
-			return true
-		default:
-			return false
-		}
-	}
-	if err := proctest.WaitServing(base, stderr, exited, 30*time.Second); err != nil {
-		if exited() {
 			err = fmt.Errorf("%w: %v", err, waitErr)
+		default:
 		}
 		t.Fatal(err)
 	}

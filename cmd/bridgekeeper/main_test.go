@@ -248,17 +248,11 @@ func startProcess(t *testing.T, base string, env []string, args ...string) *serv
 			t.Logf("serve stdout:\n%s\nserve stderr:\n%s", s.stdout, s.stderr)
 		}
 	})
-	exited := func() bool {
+	if err := proctest.WaitServing(s.URL, s.stderr, s.done, 30*time.Second); err != nil {
 		select {
 		case <-s.done:
-			return true
-		default:
-			return false
-		}
-	}
-	if err := proctest.WaitServing(s.URL, s.stderr, exited, 30*time.Second); err != nil {
-		if exited() {
 			err = fmt.Errorf("%w: %v", err, s.waitErr)
+		default:
 		}
 		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, s.stdout, s.stderr)
 	}

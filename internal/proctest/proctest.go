@@ -109,16 +109,19 @@ const servingLog = "bridgekeeper serving"
 
 // WaitServing waits until a serve process logs on stderr that it holds its
 // listener and base/readyz then answers 200, or until within has passed or
-// exited reports the process gone. A /readyz answer alone is not enough: it
-// may come from another test's broker that holds the port.
-func WaitServing(base string, stderr *SyncBuffer, exited func() bool, within time.Duration) error {
+// done (closed when the process has exited) is closed. A /readyz answer
+// alone is not enough: it may come from another test's broker that holds
+// the port.
+func WaitServing(base string, stderr *SyncBuffer, done <-chan struct{}, within time.Duration) error {
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	defer hc.CloseIdleConnections()
 	deadline := time.Now().Add(within)
 	status := "not logged " + servingLog
 	for {
-		if exited() {
+		select {
+		case <-done:
 			return fmt.Errorf("serve exited before it was ready")
+		default:
 		}
 		if strings.Contains(stderr.String(), servingLog) {
 			res, err := hc.Get(base + "/readyz")

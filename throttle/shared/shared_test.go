@@ -12,33 +12,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 	"github.com/bridgekeeper/bridgekeeper/throttle"
 )
 
-// logBuffer collects a Limiter's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// count is how many lines hold s.
-func (l *logBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// count is how many lines of a Limiter's log hold s.
+func count(log *proctest.SyncBuffer, s string) int { return strings.Count(log.String(), s) }
 
 const (
 	downLine = "rate-limit store out of reach"
@@ -46,12 +25,12 @@ const (
 )
 
 // newLimiter is a replica's Limiter on store, logging into a buffer.
-func newLimiter(store Store, beat time.Duration) (*Limiter, *logBuffer) {
-	var log logBuffer
+func newLimiter(store Store, beat time.Duration) (*Limiter, *proctest.SyncBuffer) {
+	log := &proctest.SyncBuffer{}
 	return New(Config{
 		Store: store, Local: throttle.New(1000, time.Now),
-		Log: slog.New(slog.NewTextHandler(&log, nil)), Beat: beat,
-	}), &log
+		Log: slog.New(slog.NewTextHandler(log, nil)), Beat: beat,
+	}), log
 }
 
 // admitted is how many of n calls to key, spread over the limiters in
@@ -89,7 +68,7 @@ func TestLimiterFallsBackAndRecovers(t *testing.T) {
 	defer cancel()
 	const beat = 100 * time.Millisecond
 	var replicas []*Limiter
-	var logs []*logBuffer
+	var logs []*proctest.SyncBuffer
 	for range 3 {
 		l, log := newLimiter(store, beat)
 		wg.Go(func() { l.Run(ctx) })
@@ -121,7 +100,7 @@ func TestLimiterFallsBackAndRecovers(t *testing.T) {
 	}
 	admitted(ctx, replicas, "client:more", 30)
 	for i, l := range replicas {
-		if c := logs[i].count(downLine); c != 1 {
+		if c := count(logs[i], downLine); c != 1 {
 			t.Errorf("replica %d logged %q %d times, want once:\n%s", i, downLine, c, logs[i])
 		}
 		if !strings.Contains(logs[i].String(), "replicas=3") {
@@ -141,7 +120,7 @@ func TestLimiterFallsBackAndRecovers(t *testing.T) {
 		if g := testutil.ToFloat64(l.fallback); g != 0 {
 			t.Errorf("replica %d: bridgekeeper_rate_limit_store_fallback = %v after recovery, want 0", i, g)
 		}
-		if c := logs[i].count(upLine); c != 1 {
+		if c := count(logs[i], upLine); c != 1 {
 			t.Errorf("replica %d logged %q %d times, want once:\n%s", i, upLine, c, logs[i])
 		}
 	}
@@ -149,7 +128,7 @@ func TestLimiterFallsBackAndRecovers(t *testing.T) {
 		t.Fatalf("after recovery: %d of 60 calls over 3 replicas admitted, want the shared burst of 20", n)
 	}
 	for i := range replicas {
-		if c := logs[i].count(downLine); c != 1 {
+		if c := count(logs[i], downLine); c != 1 {
 			t.Errorf("replica %d logged %q %d times in all, want once", i, downLine, c)
 		}
 	}
@@ -206,7 +185,7 @@ func TestLimiterBoundsAStoreThatHangs(t *testing.T) {
 	if took := time.Since(start); took > 200*time.Millisecond {
 		t.Fatalf("200 calls in fallback took %s: they went on waiting for the store", took)
 	}
-	if c := log.count(downLine); c != 1 {
+	if c := count(log, downLine); c != 1 {
 		t.Fatalf("logged %q %d times, want once:\n%s", downLine, c, log)
 	}
 }
@@ -292,8 +271,8 @@ func TestLimiterShare(t *testing.T) {
 			if store.calls != tc.calls {
 				t.Errorf("the store was called %d times, want %d", store.calls, tc.calls)
 			}
-			if want := map[bool]int{true: 1, false: 0}[tc.down]; log.count(downLine) != want {
-				t.Errorf("logged %q %d times, want %d:\n%s", downLine, log.count(downLine), want, log)
+			if want := map[bool]int{true: 1, false: 0}[tc.down]; count(log, downLine) != want {
+				t.Errorf("logged %q %d times, want %d:\n%s", downLine, count(log, downLine), want, log)
 			}
 		})
 	}

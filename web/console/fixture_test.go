@@ -23,6 +23,7 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 	"github.com/bridgekeeper/bridgekeeper/grants"
 	"github.com/bridgekeeper/bridgekeeper/internal/oidctest"
+	"github.com/bridgekeeper/bridgekeeper/internal/proctest"
 	"github.com/bridgekeeper/bridgekeeper/internal/testclock"
 	"github.com/bridgekeeper/bridgekeeper/internal/teststore"
 	"github.com/bridgekeeper/bridgekeeper/throttle"
@@ -55,28 +56,11 @@ type fixture struct {
 	// server is a game server that signs players in by its own ID.
 	server broker.Client
 	clock  *testclock.Clock // the console's
-	logs   *syncBuffer
+	logs   *proctest.SyncBuffer
 }
 
 // eachStore runs fn on SQLite and on PostgreSQL.
 func eachStore(t *testing.T, fn func(t *testing.T, store broker.Store)) { teststore.Each(t, fn) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // newFixture builds the broker, its public listener and the console;
 // baseURL, when not "", is the console's configured base URL in place of
@@ -94,7 +78,7 @@ func newFixture(t *testing.T, store broker.Store, baseURL string) *fixture {
 	if _, err := ring.EnsureActive(ctx, "ES256"); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &proctest.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	public := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + public.Listener.Addr().String()

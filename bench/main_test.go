@@ -233,7 +233,7 @@ func TestMainWithLimitStandIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(b), "| client_credentials | broker |") ||
-		!strings.Contains(string(b), "| client_credentials | rps >= 0.70 x limit |") {
+		!strings.Contains(string(b), "| client_credentials | rps >= 0.80 x limit |") {
 		t.Errorf("markdown:\n%s", b)
 	}
 }

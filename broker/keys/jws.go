@@ -12,15 +12,15 @@ import (
 
 // Sign serializes access-token claims as a compact JWS with the active key.
 func (k *Keyring) Sign(claims any) (string, error) {
-	return k.sign(claims, func(a *signingKey) jose.Signer { return a.signer })
+	return k.sign(claims, func(a *signingKey) compactSigner { return a.signer })
 }
 
 // SignIDToken serializes OpenID Connect ID-token claims (typ JWT).
 func (k *Keyring) SignIDToken(claims any) (string, error) {
-	return k.sign(claims, func(a *signingKey) jose.Signer { return a.idSigner })
+	return k.sign(claims, func(a *signingKey) compactSigner { return a.idSigner })
 }
 
-func (k *Keyring) sign(claims any, signer func(*signingKey) jose.Signer) (string, error) {
+func (k *Keyring) sign(claims any, signer func(*signingKey) compactSigner) (string, error) {
 	a := k.Active()
 	if a == nil {
 		return "", errors.New("no active signing key")
@@ -33,7 +33,7 @@ func (k *Keyring) sign(claims any, signer func(*signingKey) jose.Signer) (string
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}
-	return jws.CompactSerialize()
+	return jws, nil
 }
 
 // compactJWS is the shape of a compact JWS: three base64url parts.

@@ -73,8 +73,8 @@ var joseAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256}
 type signingKey struct {
 	id       string
 	alg      jose.SignatureAlgorithm
-	signer   jose.Signer
-	idSigner jose.Signer
+	signer   compactSigner
+	idSigner compactSigner
 }
 
 type publicKey struct {
@@ -181,12 +181,11 @@ func (k *Keyring) Load(ctx context.Context) error {
 			algs = append(algs, sk.Alg)
 		}
 		if sk.SignsAt(now) {
-			key := jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: priv, KeyID: sk.ID}}
-			js, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType("at+jwt"))
+			js, err := newCompactSigner(alg, sk.ID, "at+jwt", signer)
 			if err != nil {
 				return fmt.Errorf("signing key %s: %w", sk.ID, err)
 			}
-			ids, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType("JWT"))
+			ids, err := newCompactSigner(alg, sk.ID, "JWT", signer)
 			if err != nil {
 				return fmt.Errorf("signing key %s: %w", sk.ID, err)
 			}

@@ -388,3 +388,39 @@ func TestLimitDurableRefreshRotation(t *testing.T) {
 		}
 	})
 }
+
+// TestLoginWorkerLimitStoresRefresh: --limit-stores-refresh asks only the
+// limit server for a refresh token with each login, and only when given.
+func TestLoginWorkerLimitStoresRefresh(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		limit bool
+		flag  bool
+		want  bool
+	}{
+		{"limit with the flag stores a refresh token", true, true, true},
+		{"limit without the flag only upserts the user", true, false, false},
+		{"broker is never sent the limit's parameter", false, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := runConfig{loadConfig: loadConfig{Concurrency: 2}, Users: 4, LimitStoresRefresh: tc.flag}
+			w, err := loginWorker(customIDLogin)(context.Background(), nil, side{Limit: tc.limit}, 0, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			forms := w.(*customIDWorker).forms
+			if len(forms) != 2 {
+				t.Fatalf("worker 0 of 2 has %d forms, want 2", len(forms))
+			}
+			for _, f := range forms {
+				v, err := url.ParseQuery(string(f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := v.Get(paramIssueRefresh) == "1"; got != tc.want || v.Get(paramServerCustomID) == "" {
+					t.Fatalf("form %q: asks for a refresh token %v, want %v", f, got, tc.want)
+				}
+			}
+		})
+	}
+}

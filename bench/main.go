@@ -35,9 +35,13 @@ type runConfig struct {
 	Markdown     string
 	Users        int
 	LimitPool    int
-	Rounds       int
-	Replicas     int
-	SelfArgs     string
+	// LimitStoresRefresh has the durable limit store a refresh token with
+	// each measured custom-ID login too, as the broker does: the same
+	// answer, where the default limit only upserts the user.
+	LimitStoresRefresh bool
+	Rounds             int
+	Replicas           int
+	SelfArgs           string
 	// issuer is the ID-token issuer of the exchange scenario, started by run.
 	issuer *issuer
 }
@@ -116,6 +120,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.Markdown, "markdown", "", "also write the report as markdown to this `file`")
 	fs.IntVar(&c.Users, "users", 1000, "custom-ID users created before the customid scenario")
 	fs.IntVar(&c.LimitPool, "limit-pool", 32, "PostgreSQL connections of the durable limit server")
+	fs.BoolVar(&c.LimitStoresRefresh, "limit-stores-refresh", false, "the durable limit stores a refresh token with each measured custom-ID login, as the broker does (default: it only upserts the user)")
 	fs.StringVar(&c.SelfArgs, "self-args", "", "internal: arguments that select this subcommand when the benchmark re-executes its own binary")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

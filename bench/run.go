@@ -194,6 +194,9 @@ func header(ctx context.Context, c runConfig, cl *cluster) []string {
 			fmt.Sprintf("load: %d workers, closed loop on loopback; per side %v measured in %d alternating rounds, each after %v warm-up",
 				c.Concurrency, c.Duration, c.Rounds, c.Warmup),
 			fmt.Sprintf("custom-ID users: %d; durable limit pool: %d connections", c.users(), c.LimitPool))
+		if c.LimitStoresRefresh {
+			h = append(h, "durable limit: stores a refresh token with each custom-ID login, as the broker does")
+		}
 	}
 	if c.BrokerURL != "" {
 		h = append(h, "broker: already running at "+c.BrokerURL)

@@ -195,12 +195,15 @@ type customIDWorker struct {
 }
 
 func loginWorker(form login) workerFunc {
-	return func(_ context.Context, ep *endpoint, _ side, i int, cfg runConfig) (worker, error) {
+	return func(_ context.Context, ep *endpoint, s side, i int, cfg runConfig) (worker, error) {
 		w := &customIDWorker{ep: ep}
 		for u := i; u < cfg.users(); u += cfg.Concurrency {
 			f, err := form(cfg, u)
 			if err != nil {
 				return nil, err
+			}
+			if s.Limit && cfg.LimitStoresRefresh {
+				f = append(f, "&"+paramIssueRefresh+"=1"...)
 			}
 			w.forms = append(w.forms, f)
 		}

@@ -274,9 +274,9 @@ func (b *Broker) UserForLink(ctx context.Context, namespaceID string, slot int, 
 // client's are bound to its authentication already.
 func (b *Broker) newFamily(c Client, scope string, bind Binding) (string, RefreshToken) {
 	now := b.now()
-	rt := NewOpaqueToken("rt_")
+	rt, key := newFamilyToken(now)
 	row := RefreshToken{
-		Hash: TokenHash(rt), FamilyID: uuid.NewString(), ClientID: c.ID,
+		Key: key, Hash: TokenHash(rt), FamilyID: uuid.NewString(), ClientID: c.ID,
 		NamespaceID: c.NamespaceID, Scope: scope, Resource: bind.Resource,
 		CreatedAt: now, ExpiresAt: now.Add(c.RefreshTTL),
 	}

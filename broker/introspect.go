@@ -148,7 +148,7 @@ func (b *Broker) introspectRefresh(ctx context.Context, c Client, token string) 
 	if len(token) > maxRefreshTokenLen {
 		return Introspection{}, nil
 	}
-	rt, err := b.store.GetRefreshToken(ctx, TokenHash(token))
+	rt, err := FindRefreshToken(ctx, b.store, token)
 	if errors.Is(err, ErrNotFound) {
 		return Introspection{}, nil
 	}
@@ -191,7 +191,7 @@ func (b *Broker) revokeRefresh(ctx context.Context, c Client, token string) (boo
 	if len(token) > maxRefreshTokenLen {
 		return false, nil
 	}
-	rt, err := b.store.GetRefreshToken(ctx, TokenHash(token))
+	rt, err := FindRefreshToken(ctx, b.store, token)
 	if errors.Is(err, ErrNotFound) || (err == nil && rt.ClientID != c.ID) {
 		return false, nil
 	}

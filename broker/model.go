@@ -80,8 +80,11 @@ type Link struct {
 }
 
 // RefreshToken is the stored form of an opaque refresh token: only its SHA-256
-// hash is kept. Tokens descend from one another in a family.
+// hash is kept. Tokens descend from one another in a family, which the
+// store keeps as one row under Key: a rotation replaces the row's current
+// token in place, and each token names its row (refreshRef).
 type RefreshToken struct {
+	Key         []byte // the family's row; a token from before rotation in place is keyed by its Hash
 	Hash        []byte
 	FamilyID    string
 	ClientID    string
@@ -97,20 +100,26 @@ type RefreshToken struct {
 	JKT       string
 	CreatedAt time.Time
 	ExpiresAt time.Time
-	SpentAt   time.Time // zero while unspent
+	// SpentAt is zero while the token is its family's current one. A token
+	// the family has moved past is spent: at its rotation for the token just
+	// replaced, and at the family's start for an older one, whose rotation
+	// time is no longer kept.
+	SpentAt time.Time
 
 	// FamilyRevoked is read-only: GetRefreshToken reports whether the token's
 	// family has been revoked.
 	FamilyRevoked bool
 }
 
-// Rotation asks the store to spend one refresh token and insert its successor.
+// Rotation asks the store to replace the current token of the family kept
+// under Key, OldHash, with its successor NewHash.
 type Rotation struct {
+	Key       []byte
 	OldHash   []byte
 	NewHash   []byte
 	ClientID  string    // the token must have been issued to this client
 	JKT       string    // the DPoP key of the request; a bound token needs its own
-	Now       time.Time // spent_at of the old token, created_at of the new one
+	Now       time.Time // when the old token is spent and the new one created
 	ExpiresAt time.Time // expiry of the successor
 	// Proof, when set, is spent with the rotation: a key used before
 	// fails it with ErrProofReplayed and leaves the token unspent.

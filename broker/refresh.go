@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// maxRefreshTokenLen bounds a presented refresh token; ours are 46 characters.
+// maxRefreshTokenLen bounds a presented refresh token; ours are 46 to 89
+// characters (refreshtoken.go).
 const maxRefreshTokenLen = 512
 
 // Refresh rotates a refresh token (RFC 6749 §6) and returns the new pair.
@@ -28,7 +29,8 @@ const maxRefreshTokenLen = 512
 // §2.2), which the request may name but not change, and a family bound to a
 // DPoP key rotates only for a proof by that key (bind.JKT).
 func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope []string, bind Binding) (Token, error) {
-	if presented == "" || len(presented) > maxRefreshTokenLen {
+	ref, ok := parseRefresh(presented)
+	if !ok || len(presented) > maxRefreshTokenLen {
 		return Token{}, Unauthenticated("refresh token is invalid", nil)
 	}
 	if len(scope) > 0 || bind.Resource != "" {
@@ -40,9 +42,9 @@ func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope 
 		}
 	}
 	now := b.now()
-	successor := b.secrets.Successor(presented)
+	successor := refreshToken(ref.key, b.secrets.Successor(presented))
 	rot := Rotation{
-		OldHash: TokenHash(presented), NewHash: TokenHash(successor),
+		Key: ref.key, OldHash: ref.hash, NewHash: TokenHash(successor),
 		ClientID: c.ID, JKT: bind.JKT, Now: now, ExpiresAt: now.Add(c.RefreshTTL),
 		Proof: bind.Proof,
 	}
@@ -63,7 +65,7 @@ func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope 
 			}
 			var err error
 			if row, err = tx.RotateRefreshToken(ctx, spend); errors.Is(err, ErrNotFound) {
-				row, err = b.notRotated(ctx, tx, c, presented, successor, bind.JKT, now)
+				row, err = b.notRotated(ctx, tx, c, ref, rot.NewHash, bind.JKT, now)
 			}
 			return err
 		})
@@ -95,8 +97,8 @@ func SpendOnce(ctx context.Context, s OnceStore, once Once) error {
 
 // notRotated explains why a refresh token could not be spent, revoking its
 // family on reuse, or returns the successor for a retry inside the grace window.
-func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, presented, successor, jkt string, now time.Time) (RefreshToken, error) {
-	old, err := tx.GetRefreshToken(ctx, TokenHash(presented))
+func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, ref refreshRef, successor []byte, jkt string, now time.Time) (RefreshToken, error) {
+	old, err := tx.GetRefreshToken(ctx, ref.key, ref.hash)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return RefreshToken{}, Unauthenticated("refresh token is invalid", nil)
@@ -129,9 +131,14 @@ func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, presented, 
 		// Unspent yet not spendable: it expired.
 		return RefreshToken{}, Unauthenticated("refresh token expired", nil)
 	case now.Sub(old.SpentAt) <= b.cfg.RefreshGrace:
-		next, err := tx.GetRefreshToken(ctx, TokenHash(successor))
-		if err != nil || next.FamilyRevoked {
+		// The retry gets the successor only while it is still current: one
+		// spent in turn is of no use to the client.
+		next, err := tx.GetRefreshToken(ctx, ref.key, successor)
+		switch {
+		case err != nil || next.FamilyRevoked:
 			return RefreshToken{}, Unauthenticated("refresh token has been revoked", err)
+		case !next.SpentAt.IsZero():
+			return RefreshToken{}, Unauthenticated("refresh token was already used, and so was its successor", nil)
 		}
 		return next, nil
 	}
@@ -149,7 +156,7 @@ func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, presented, 
 // checkNarrowing refuses a requested scope wider than the token's (RFC 6749
 // §6), and a resource other than the family's (RFC 8707 §2.2).
 func (b *Broker) checkNarrowing(ctx context.Context, presented string, scope []string, resource string) error {
-	rt, err := b.store.GetRefreshToken(ctx, TokenHash(presented))
+	rt, err := FindRefreshToken(ctx, b.store, presented)
 	if errors.Is(err, ErrNotFound) {
 		return Unauthenticated("refresh token is invalid", nil)
 	}

@@ -91,14 +91,18 @@ type RefreshStore interface {
 	// from the link, and the stored token is returned. ErrNotFound when no
 	// such link exists or its user is banned at t.CreatedAt. This is a returning player's login in one round trip.
 	CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t RefreshToken) (RefreshToken, error)
-	// RotateRefreshToken atomically spends the token r.OldHash — only if it is
-	// unspent, unexpired at r.Now, issued to r.ClientID, its family is not
-	// revoked, its user is not banned at r.Now and has not logged out since
-	// it was created — and inserts its successor (same family, user, namespace, scope
-	// and time offset). It returns the successor, or ErrNotFound when no token
-	// could be spent; of concurrent calls for one token exactly one succeeds.
+	// RotateRefreshToken atomically replaces the family r.Key's current
+	// token r.OldHash — only if it is current, unexpired at r.Now, issued to
+	// r.ClientID, its family is not revoked, its user is not banned at r.Now
+	// and has not logged out since it was created — with its successor
+	// (same family, user, namespace, scope and time offset), in place. It
+	// returns the successor, or ErrNotFound when no token could be spent; of
+	// concurrent calls for one token exactly one succeeds.
 	RotateRefreshToken(ctx context.Context, r Rotation) (RefreshToken, error)
-	GetRefreshToken(ctx context.Context, hash []byte) (RefreshToken, error)
+	// GetRefreshToken finds token hash in the family kept under key: its
+	// current token, the one that token replaced, or an older one (see
+	// RefreshToken.SpentAt). ErrNotFound when no family is kept under key.
+	GetRefreshToken(ctx context.Context, key, hash []byte) (RefreshToken, error)
 	// RevokeFamily revokes every token of the family; the record is kept until
 	// `until`, after which nothing it covers can still be valid. Idempotent.
 	RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error

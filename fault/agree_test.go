@@ -135,9 +135,15 @@ func TestReplicasActAsOne(t *testing.T) {
 		if len(successors) != 1 {
 			t.Fatalf("100 refreshes of one token gave %d successors, want exactly one rotation", len(successors))
 		}
-		var rows int
-		if err := queryRow(t, db, `SELECT count(*) FROM refresh_tokens WHERE user_id = $1`, &rows, tokenSubject(t, first.AccessToken)); err != nil || rows != 2 {
-			t.Errorf("refresh tokens of the player: %d (%v), want 2: the first and its one successor", rows, err)
+		for rt := range successors {
+			// A session is one row: its current token, and the one that
+			// token replaced.
+			var rows int
+			err := queryRow(t, db, `SELECT count(*) FROM refresh_tokens WHERE user_id = $1 AND prev = sha256($2) AND cur = sha256($3)`,
+				&rows, tokenSubject(t, first.AccessToken), []byte(first.RefreshToken), []byte(rt))
+			if err != nil || rows != 1 {
+				t.Errorf("sessions of the player that replaced the first token with its one successor: %d (%v), want 1", rows, err)
+			}
 		}
 		for rt, n := range successors {
 			t.Logf("100 refreshes over %d replicas: %d got the one successor, %d invalid_grant", len(replicas), n, refused)

@@ -286,12 +286,18 @@ func TestDPoPRefreshProofReplays(t *testing.T) {
 		})
 		// Each refusal left the successor unspent; a retry inside the grace
 		// window with a fresh proof still gets the same pair.
+		if retry := withProof(refresh(login.str("refresh_token")), key.proof(t, "POST", tokenURL, "")); retry.str("refresh_token") != next.str("refresh_token") {
+			t.Errorf("a retry inside the grace window with a fresh proof: %d %s", retry.Status, retry.Raw)
+		}
 		again := withProof(refresh(next.str("refresh_token")), key.proof(t, "POST", tokenURL, ""))
 		if again.Status != http.StatusOK {
 			t.Fatalf("the successor after the refusals: %d %s", again.Status, again.Raw)
 		}
-		if retry := withProof(refresh(login.str("refresh_token")), key.proof(t, "POST", tokenURL, "")); retry.str("refresh_token") != next.str("refresh_token") {
-			t.Errorf("a retry inside the grace window with a fresh proof: %d %s", retry.Status, retry.Raw)
+		// Once the successor rotated in turn, a retry of the first token has
+		// nothing left to be given: refused, and nothing revoked.
+		wantOAuthError(t, withProof(refresh(login.str("refresh_token")), key.proof(t, "POST", tokenURL, "")), http.StatusBadRequest, "invalid_grant")
+		if r := withProof(refresh(again.str("refresh_token")), key.proof(t, "POST", tokenURL, "")); r.Status != http.StatusOK {
+			t.Errorf("the session after a late retry: %d %s", r.Status, r.Raw)
 		}
 	})
 }

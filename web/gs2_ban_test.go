@@ -230,7 +230,7 @@ func TestGS2BanTokenEndpoint(t *testing.T) {
 		for range 2 {
 			wantOAuthError(t, f.token(t, id, secret, refresh(rt)), http.StatusBadRequest, "invalid_grant")
 		}
-		stored, err := f.Store.GetRefreshToken(t.Context(), broker.TokenHash(rt))
+		stored, err := broker.FindRefreshToken(t.Context(), f.Store, rt)
 		if err != nil || !stored.SpentAt.IsZero() || stored.FamilyRevoked {
 			t.Errorf("refresh token after refused refreshes: %+v, %v", stored, err)
 		}

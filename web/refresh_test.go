@@ -2,8 +2,10 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +80,41 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 	})
 }
 
+// TestRefreshReuseOfAnOlderToken: a session keeps only its current token
+// and the one before; any older token of it presented after the grace
+// window is reuse all the same.
+func TestRefreshReuseOfAnOlderToken(t *testing.T) {
+	t.Parallel()
+	for _, rotations := range []int{2, 3} {
+		t.Run(fmt.Sprintf("should revoke the session because a token %d rotations old is presented", rotations), func(t *testing.T) {
+			eachStore(t, func(t *testing.T, f *fixture) {
+				id, secret := f.client(t, gameServer("game"))
+				chain := []string{f.mustToken(t, id, secret, customID("p1")).str("refresh_token")}
+				for range rotations {
+					f.Clock.Advance(time.Second)
+					chain = append(chain, f.mustToken(t, id, secret, refresh(chain[len(chain)-1])).str("refresh_token"))
+				}
+				f.Clock.Advance(6 * time.Second)
+				wantOAuthError(t, f.token(t, id, secret, refresh(chain[0])), http.StatusBadRequest, "invalid_grant")
+				if e := wantAudit(t, f, broker.AuditRefreshReuse, "", ""); e.Target == "" {
+					t.Errorf("reuse event: %+v", e)
+				}
+				wantOAuthError(t, f.token(t, id, secret, refresh(chain[len(chain)-1])), http.StatusBadRequest, "invalid_grant")
+			})
+		})
+	}
+	t.Run("should fail without revoking anything because the token names no session", func(t *testing.T) {
+		eachStore(t, func(t *testing.T, f *fixture) {
+			id, secret := f.client(t, gameServer("game"))
+			rt := f.mustToken(t, id, secret, customID("p1")).str("refresh_token")
+			// Same shape, another family key.
+			forged := "rt_" + strings.Repeat("A", len(rt)-len("rt_"))
+			wantOAuthError(t, f.token(t, id, secret, refresh(forged)), http.StatusBadRequest, "invalid_grant")
+			f.mustToken(t, id, secret, refresh(rt))
+		})
+	})
+}
+
 func TestRefreshConcurrentRotatesOnce(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
@@ -96,7 +133,7 @@ func TestRefreshConcurrentRotatesOnce(t *testing.T) {
 		}
 		// Exactly one rotation: the family has the original and one successor.
 		for s := range successors {
-			row, err := f.Store.GetRefreshToken(context.Background(), broker.TokenHash(s))
+			row, err := broker.FindRefreshToken(context.Background(), f.Store, s)
 			if err != nil || !row.SpentAt.IsZero() {
 				t.Fatalf("successor row: %+v, %v", row, err)
 			}

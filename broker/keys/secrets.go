@@ -95,14 +95,14 @@ func (s *Secrets) CheckClientSecret(secret string, hash []byte) bool {
 	return hmac.Equal(s.HashClientSecret(secret), hash)
 }
 
-// Successor derives the refresh token that replaces token. Deriving it instead
-// of storing it means a client that retries inside the grace window (its
-// response was lost, even to a broker crash) gets the same successor back,
-// while the database still holds only hashes.
-func (s *Secrets) Successor(token string) string {
+// Successor derives the 32-byte secret of the refresh token that replaces
+// token. Deriving it instead of storing it means a client that retries
+// inside the grace window (its response was lost, even to a broker crash)
+// gets the same successor back, while the database still holds only hashes.
+func (s *Secrets) Successor(token string) []byte {
 	m := hmac.New(sha256.New, s.successorKy)
 	m.Write([]byte(token))
-	return "rt_" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return m.Sum(nil)
 }
 
 // Derive returns a value bound to id for one purpose (HMAC-SHA-256,

@@ -38,7 +38,7 @@ func TestOperatorCommands(t *testing.T) {
 		must(st.SetNickname(ctx, "player-1", "Hero"))
 		must(st.CreateLink(ctx, broker.Link{NamespaceID: ns.ID, Slot: 100, Identifier: "76561198000000001", UserID: "player-1", CreatedAt: now}))
 		for i, family := range []string{"family-a", "family-b"} {
-			must(st.CreateRefreshToken(ctx, broker.RefreshToken{Hash: broker.TokenHash(family), FamilyID: family, ClientID: "game-server",
+			must(st.CreateRefreshToken(ctx, broker.RefreshToken{Key: []byte(family), Hash: broker.TokenHash(family), FamilyID: family, ClientID: "game-server",
 				UserID: "player-1", NamespaceID: ns.ID, CreatedAt: now.Add(time.Duration(i) * time.Second), ExpiresAt: now.Add(time.Hour)}))
 		}
 		jsonOut := func(args ...string) any {

@@ -87,7 +87,7 @@ func TestReuse(t *testing.T) {
 			execSQL(t, u, `ALTER TABLE namespaces ADD COLUMN extra int`)
 		}, false},
 		{"should be dropped because an index was dropped", func(t *testing.T, u string) {
-			execSQL(t, u, `DROP INDEX refresh_tokens_expires_brin`)
+			execSQL(t, u, `DROP INDEX refresh_tokens_user_idx`)
 		}, false},
 		{"should be dropped because a migration was rolled back", func(t *testing.T, u string) {
 			execSQL(t, u, `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`)

@@ -161,7 +161,7 @@ func (f *fixture) login(customID string) broker.Token {
 // family is the session (refresh-token family) of a refresh token.
 func (f *fixture) family(refreshToken string) string {
 	f.t.Helper()
-	rt, err := f.store.GetRefreshToken(context.Background(), broker.TokenHash(refreshToken))
+	rt, err := broker.FindRefreshToken(context.Background(), f.store, refreshToken)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -17,81 +17,80 @@ type tokens struct{ *conn }
 // CreateRefreshToken implements broker.RefreshStore.
 func (s tokens) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) error {
 	_, err := s.q.Exec(ctx, `INSERT INTO refresh_tokens (`+sqlstore.RefreshTokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		codec.RefreshTokenArgs(t)...)
 	return wrap("create refresh token", err)
 }
 
 // CreateRefreshTokenByLink implements broker.RefreshStore.
 func (s tokens) CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
-	err := s.q.QueryRow(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
-		namespace_id, scope, time_offset, created_at, expires_at, resource, jkt)
-		SELECT $1, $2, $3, l.user_id, l.namespace_id, $5, $6, $7, $8, $11, $12
+	err := s.q.QueryRow(ctx, `INSERT INTO refresh_tokens (hash, cur, family_id, client_id, user_id,
+		namespace_id, scope, time_offset, created_at, started_at, expires_at, resource, jkt)
+		SELECT $1, $13, $2, $3, l.user_id, l.namespace_id, $5, $6, $7, $7, $8, $11, $12
 		FROM takeover_links l WHERE l.namespace_id = $4 AND l.slot = $9 AND l.identifier = $10
 		  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = l.user_id AND b.release_at > $7)
 		RETURNING user_id`,
-		t.Hash, t.FamilyID, t.ClientID, t.NamespaceID, t.Scope, t.TimeOffset, t.CreatedAt, t.ExpiresAt,
-		slot, identifier, t.Resource, t.JKT).Scan(&t.UserID)
+		t.Key, t.FamilyID, t.ClientID, t.NamespaceID, t.Scope, t.TimeOffset, t.CreatedAt, t.ExpiresAt,
+		slot, identifier, t.Resource, t.JKT, t.Hash).Scan(&t.UserID)
 	if err != nil {
 		return broker.RefreshToken{}, wrap("create refresh token by link", err)
 	}
 	return t, nil
 }
 
-// rotateSQL spends the old token and inserts its successor in one statement.
-// Under READ COMMITTED, concurrent rotations of one token queue on its row
-// lock; when the first commits, the others re-check the WHERE clause against
-// the new row version, find spent_at set, update nothing and so insert
-// nothing. A failing insert (the new hash taken) undoes the spend with it.
-// The casts type parameters that appear only in the SELECT list. A token
-// bound to a DPoP key rotates only for a proof by that key ($6). The proof's
-// replay record ($7, until $8) is inserted with the successor: a key used
-// before violates used_once's primary key, which undoes the whole statement.
-// Unlike UseOnce, an expired record not yet purged still counts as used;
-// only a client that reuses a jti, which RFC 9449 forbids, can tell.
-const rotateSQL = `WITH spent AS (
-	UPDATE refresh_tokens SET spent_at = $3
-	WHERE hash = $1 AND spent_at IS NULL AND expires_at > $3 AND client_id = $4 AND (jkt = '' OR jkt = $6)
+// rotateSQL replaces a family's current token in place, one statement.
+// Under READ COMMITTED, concurrent rotations of one token queue on the
+// row's lock; when the first commits, the others re-check the WHERE clause
+// against the new row version, find another current token and update
+// nothing. No indexed column changes, so PostgreSQL updates the row on its
+// page (HOT) and adds no index entry. The WHERE clause reads created_at
+// before the SET moves it. A token bound to a DPoP key rotates only for a
+// proof by that key ($6).
+const rotateSQL = `UPDATE refresh_tokens SET prev = cur, cur = $2, spent_at = $3, created_at = $3, expires_at = $5
+	WHERE hash = $7 AND cur = $1 AND expires_at > $3 AND client_id = $4 AND (jkt = '' OR jkt = $6)
 	  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = refresh_tokens.family_id)
 	  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = refresh_tokens.user_id AND b.release_at > $3)
 	  AND NOT EXISTS (SELECT 1 FROM user_logouts o
 	                  WHERE o.user_id = refresh_tokens.user_id AND o.logged_out_at >= refresh_tokens.created_at)
-	RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset, resource, jkt
+	RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset, resource, jkt`
+
+// rotateProofSQL is rotateSQL that also inserts a DPoP proof's replay
+// record ($8, until $9): a key used before violates used_once's primary
+// key, which undoes the whole statement. Unlike UseOnce, an expired record
+// not yet purged still counts as used; only a client that reuses a jti,
+// which RFC 9449 forbids, can tell. A rotation without a proof does not
+// carry the insert, which PostgreSQL would set up even to insert nothing.
+const rotateProofSQL = `WITH spent AS (` + rotateSQL + `
 ), once AS (
-	INSERT INTO used_once (key_hash, expires_at) SELECT $7::bytea, $8::timestamptz FROM spent WHERE $7::bytea IS NOT NULL
+	INSERT INTO used_once (key_hash, expires_at) SELECT $8::bytea, $9::timestamptz FROM spent
 )
-INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, namespace_id, scope, time_offset,
-	resource, jkt, created_at, expires_at)
-SELECT $2::bytea, family_id, client_id, user_id, namespace_id, scope, time_offset, resource, jkt,
-	$3::timestamptz, $5::timestamptz
-FROM spent
-RETURNING hash, family_id, client_id, user_id, namespace_id, scope, time_offset, resource, jkt, created_at, expires_at`
+SELECT family_id, client_id, user_id, namespace_id, scope, time_offset, resource, jkt FROM spent`
 
 // RotateRefreshToken implements broker.RefreshStore in one round trip.
 func (s tokens) RotateRefreshToken(ctx context.Context, r broker.Rotation) (broker.RefreshToken, error) {
-	var t broker.RefreshToken
-	var once []byte // NULL without a proof to spend
+	// Times as a read gives them back: pgx sends whole microseconds.
+	t := broker.RefreshToken{Key: r.Key, Hash: r.NewHash,
+		CreatedAt: r.Now.UTC().Truncate(time.Microsecond), ExpiresAt: r.ExpiresAt.UTC().Truncate(time.Microsecond)}
+	sql, args := rotateSQL, []any{r.OldHash, r.NewHash, r.Now, r.ClientID, r.ExpiresAt, r.JKT, r.Key}
 	if r.Proof.Key != "" {
-		once = broker.TokenHash(r.Proof.Key)
+		sql, args = rotateProofSQL, append(args, broker.TokenHash(r.Proof.Key), r.Proof.Until)
 	}
-	err := s.q.QueryRow(ctx, rotateSQL, r.OldHash, r.NewHash, r.Now, r.ClientID, r.ExpiresAt, r.JKT, once, r.Proof.Until).
-		Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope, &t.TimeOffset,
-			&t.Resource, &t.JKT, &t.CreatedAt, &t.ExpiresAt)
+	err := s.q.QueryRow(ctx, sql, args...).
+		Scan(&t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope, &t.TimeOffset, &t.Resource, &t.JKT)
 	if violates(err, "used_once_pkey") {
 		return broker.RefreshToken{}, broker.ErrProofReplayed
 	}
 	if err != nil {
 		return broker.RefreshToken{}, wrap("rotate refresh token", err)
 	}
-	t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
 	return t, nil
 }
 
 // GetRefreshToken implements broker.RefreshStore.
-func (s tokens) GetRefreshToken(ctx context.Context, hash []byte) (broker.RefreshToken, error) {
+func (s tokens) GetRefreshToken(ctx context.Context, key, hash []byte) (broker.RefreshToken, error) {
 	t, err := codec.ScanRefreshToken(s.q.QueryRow(ctx, `SELECT `+sqlstore.RefreshTokenColumns+`,
 		EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)
-		FROM refresh_tokens t WHERE hash = $1`, hash))
+		FROM refresh_tokens t WHERE hash = $1`, key), hash)
 	if err != nil {
 		return broker.RefreshToken{}, wrap("get refresh token", err)
 	}

@@ -94,14 +94,13 @@ func (s operator) FindUsersByNickname(ctx context.Context, namespaceID, prefix, 
 	return collect(rows, "find users by nickname", codec.ScanUser)
 }
 
-// ListSessions implements broker.OperatorStore: the families with a live
-// token, which is then also the family's newest.
+// ListSessions implements broker.OperatorStore: the families whose current
+// token is live.
 func (s operator) ListSessions(ctx context.Context, userID string, now time.Time) ([]broker.Session, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT t.family_id, t.client_id,
-		(SELECT min(f.created_at) FROM refresh_tokens f WHERE f.user_id = t.user_id AND f.family_id = t.family_id),
-		t.created_at, t.expires_at, t.jkt <> ''
+		t.started_at, t.created_at, t.expires_at, t.jkt <> ''
 		FROM refresh_tokens t
-		WHERE t.user_id = ?1 AND t.spent_at IS NULL AND t.expires_at > ?2
+		WHERE t.user_id = ?1 AND t.cur IS NOT NULL AND t.expires_at > ?2
 		  AND NOT EXISTS (SELECT 1 FROM revoked_families r WHERE r.family_id = t.family_id)
 		  AND NOT EXISTS (SELECT 1 FROM user_logouts o WHERE o.user_id = t.user_id AND o.logged_out_at >= t.created_at)
 		ORDER BY t.created_at DESC, t.family_id`, userID, ms(now))

@@ -15,21 +15,21 @@ type tokens struct{ *conn }
 // CreateRefreshToken implements broker.RefreshStore.
 func (s tokens) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO refresh_tokens (`+sqlstore.RefreshTokenColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		codec.RefreshTokenArgs(t)...)
 	return wrap("create refresh token", err)
 }
 
 // CreateRefreshTokenByLink implements broker.RefreshStore.
 func (s tokens) CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
-	err := s.w.QueryRowContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
-		namespace_id, scope, time_offset, resource, jkt, created_at, expires_at)
-		SELECT ?, ?, ?, l.user_id, l.namespace_id, ?, ?, ?, ?, ?, ?
-		FROM takeover_links l WHERE l.namespace_id = ? AND l.slot = ? AND l.identifier = ?
-		  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = l.user_id AND b.release_at > ?)
+	err := s.w.QueryRowContext(ctx, `INSERT INTO refresh_tokens (hash, cur, family_id, client_id, user_id,
+		namespace_id, scope, time_offset, resource, jkt, created_at, started_at, expires_at)
+		SELECT ?1, ?2, ?3, ?4, l.user_id, l.namespace_id, ?5, ?6, ?7, ?8, ?9, ?9, ?10
+		FROM takeover_links l WHERE l.namespace_id = ?11 AND l.slot = ?12 AND l.identifier = ?13
+		  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = l.user_id AND b.release_at > ?9)
 		RETURNING user_id`,
-		t.Hash, t.FamilyID, t.ClientID, t.Scope, t.TimeOffset, t.Resource, t.JKT, ms(t.CreatedAt), ms(t.ExpiresAt),
-		t.NamespaceID, slot, identifier, ms(t.CreatedAt)).Scan(&t.UserID)
+		t.Key, t.Hash, t.FamilyID, t.ClientID, t.Scope, t.TimeOffset, t.Resource, t.JKT, ms(t.CreatedAt), ms(t.ExpiresAt),
+		t.NamespaceID, slot, identifier).Scan(&t.UserID)
 	if err != nil {
 		return broker.RefreshToken{}, wrap("create refresh token by link", err)
 	}
@@ -37,38 +37,34 @@ func (s tokens) CreateRefreshTokenByLink(ctx context.Context, slot int, identifi
 	return t, nil
 }
 
-// RotateRefreshToken implements broker.RefreshStore. The conditional UPDATE
-// is the whole concurrency story: all writes share one connection, so of
-// several rotations of one token the first spends it and the rest match no
-// row. It runs in a transaction (a savepoint inside InTx) so that a failed
-// insert of the successor leaves the token unspent.
+// RotateRefreshToken implements broker.RefreshStore: the family's row is
+// updated in place. The conditional UPDATE is the whole concurrency story:
+// all writes share one connection, so of several rotations of one token
+// the first replaces it and the rest match no row. It runs in a
+// transaction (a savepoint inside InTx) so that a replayed proof leaves the
+// token current. The WHERE clause reads created_at before the SET moves it.
 func (s tokens) RotateRefreshToken(ctx context.Context, r broker.Rotation) (broker.RefreshToken, error) {
 	next := broker.RefreshToken{
+		Key:       r.Key,
 		Hash:      r.NewHash,
-		CreatedAt: r.Now,
-		ExpiresAt: r.ExpiresAt,
+		CreatedAt: fromMS(ms(r.Now)),
+		ExpiresAt: fromMS(ms(r.ExpiresAt)),
 	}
 	err := s.atomic(ctx, "rotate refresh token", func(q dbtx) error {
 		now := ms(r.Now)
-		err := q.QueryRowContext(ctx, `UPDATE refresh_tokens SET spent_at = ?
-			WHERE hash = ? AND spent_at IS NULL AND expires_at > ? AND client_id = ? AND (jkt = '' OR jkt = ?)
+		err := q.QueryRowContext(ctx, `UPDATE refresh_tokens
+			SET prev = cur, cur = ?1, spent_at = ?2, created_at = ?2, expires_at = ?3
+			WHERE hash = ?4 AND cur = ?5 AND expires_at > ?2 AND client_id = ?6 AND (jkt = '' OR jkt = ?7)
 			  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = refresh_tokens.family_id)
-			  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = refresh_tokens.user_id AND b.release_at > ?)
+			  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = refresh_tokens.user_id AND b.release_at > ?2)
 			  AND NOT EXISTS (SELECT 1 FROM user_logouts o
 			                  WHERE o.user_id = refresh_tokens.user_id AND o.logged_out_at >= refresh_tokens.created_at)
 			RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset, resource, jkt`,
-			now, r.OldHash, now, r.ClientID, r.JKT, now).
+			r.NewHash, now, ms(r.ExpiresAt), r.Key, r.OldHash, r.ClientID, r.JKT).
 			Scan(&next.FamilyID, &next.ClientID, &next.UserID, &next.NamespaceID, &next.Scope, &next.TimeOffset,
 				&next.Resource, &next.JKT)
-		if err != nil {
-			return wrap("rotate refresh token: spend", err)
-		}
-		_, err = q.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, client_id, user_id,
-			namespace_id, scope, time_offset, resource, jkt, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			next.Hash, next.FamilyID, next.ClientID, next.UserID, next.NamespaceID, next.Scope, next.TimeOffset,
-			next.Resource, next.JKT, now, ms(next.ExpiresAt))
 		if err != nil || r.Proof.Key == "" {
-			return wrap("rotate refresh token: insert successor", err)
+			return wrap("rotate refresh token", err)
 		}
 		// As in PostgreSQL's statement, a key used before (even expired and
 		// not yet purged) fails the rotation, which the savepoint undoes.
@@ -82,16 +78,14 @@ func (s tokens) RotateRefreshToken(ctx context.Context, r broker.Rotation) (brok
 	if err != nil {
 		return broker.RefreshToken{}, err
 	}
-	next.CreatedAt = fromMS(ms(next.CreatedAt))
-	next.ExpiresAt = fromMS(ms(next.ExpiresAt))
 	return next, nil
 }
 
 // GetRefreshToken implements broker.RefreshStore.
-func (s tokens) GetRefreshToken(ctx context.Context, hash []byte) (broker.RefreshToken, error) {
+func (s tokens) GetRefreshToken(ctx context.Context, key, hash []byte) (broker.RefreshToken, error) {
 	t, err := codec.ScanRefreshToken(s.r.QueryRowContext(ctx, `SELECT `+sqlstore.RefreshTokenColumns+`,
 		EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)
-		FROM refresh_tokens t WHERE hash = ?`, hash))
+		FROM refresh_tokens t WHERE hash = ?`, key), hash)
 	if err != nil {
 		return broker.RefreshToken{}, wrap("get refresh token", err)
 	}

@@ -15,7 +15,6 @@ func tokenCases() []testCase {
 		{name: "Refresh/CreateByLink", run: testCreateByLink},
 		{name: "Refresh/Rotate", run: testRotate},
 		{name: "Refresh/RotateRefused", run: testRotateRefused},
-		{name: "Refresh/RotateNewHashTaken", run: testRotateNewHashTaken},
 		{name: "Refresh/RotateSpendsProof", run: testRotateSpendsProof},
 		{name: "Refresh/RevokeFamily", run: testRevokeFamily},
 		{name: "AccessToken/Revoke", run: testRevokeAccessToken},
@@ -30,8 +29,10 @@ func tokenCases() []testCase {
 }
 
 // refreshToken is a fresh token of its own family, valid for 90 days from t0.
+// Its row key is not its hash, so that a store that mixes the two fails.
 func refreshToken(name string) broker.RefreshToken {
 	return broker.RefreshToken{
+		Key:         []byte("row-" + name),
 		Hash:        hash(name),
 		FamilyID:    "family-" + name,
 		ClientID:    "client-1",
@@ -54,6 +55,7 @@ func createToken(t *testing.T, s broker.Store, rt broker.RefreshToken) broker.Re
 // rotation spends old at now for its own client, with a 90-day successor.
 func rotation(old broker.RefreshToken, newName string, now time.Time) broker.Rotation {
 	return broker.Rotation{
+		Key:       old.Key,
 		OldHash:   old.Hash,
 		NewHash:   hash(newName),
 		ClientID:  old.ClientID,
@@ -65,6 +67,7 @@ func rotation(old broker.RefreshToken, newName string, now time.Time) broker.Rot
 // successor is what a rotation of old must produce.
 func successor(old broker.RefreshToken, r broker.Rotation) broker.RefreshToken {
 	return broker.RefreshToken{
+		Key:         r.Key,
 		Hash:        r.NewHash,
 		FamilyID:    old.FamilyID,
 		ClientID:    old.ClientID,
@@ -79,11 +82,31 @@ func successor(old broker.RefreshToken, r broker.Rotation) broker.RefreshToken {
 	}
 }
 
-func getToken(t *testing.T, s broker.Store, h []byte) broker.RefreshToken {
+// getToken is how the store reports token rt of its family.
+func getToken(t *testing.T, s broker.Store, rt broker.RefreshToken) broker.RefreshToken {
 	t.Helper()
-	rt, err := s.GetRefreshToken(caseCtx(t), h)
+	got, err := s.GetRefreshToken(caseCtx(t), rt.Key, rt.Hash)
 	ok(t, "GetRefreshToken", err)
-	return rt
+	return got
+}
+
+// spent is how the store reports tok once its family has moved past it:
+// spent at spentAt (the family's start for a token older than the one
+// just replaced), created, as far as is known, at the family's start, and
+// expiring with the family's current token cur.
+func spent(tok, cur broker.RefreshToken, started, spentAt time.Time) broker.RefreshToken {
+	tok.CreatedAt, tok.SpentAt, tok.ExpiresAt = started, spentAt, cur.ExpiresAt
+	return tok
+}
+
+// notCurrent checks that hash is not the current token of the family kept
+// under key: what a refused rotation must leave.
+func notCurrent(t *testing.T, s broker.Store, what string, key, hash []byte) {
+	t.Helper()
+	got, err := s.GetRefreshToken(caseCtx(t), key, hash)
+	if err == nil && got.SpentAt.IsZero() {
+		t.Errorf("%s: %x is the current token of its family", what, hash)
+	}
 }
 
 func testRefreshRoundTrip(t *testing.T, s broker.Store) {
@@ -93,15 +116,17 @@ func testRefreshRoundTrip(t *testing.T, s broker.Store) {
 	b.TimeOffset, b.Scope = -7200, ""
 	createToken(t, s, b)
 
-	equal(t, "GetRefreshToken a", getToken(t, s, a.Hash), a)
-	equal(t, "GetRefreshToken b", getToken(t, s, b.Hash), b)
-	_, err := s.GetRefreshToken(ctx, hash("missing"))
+	equal(t, "GetRefreshToken a", getToken(t, s, a), a)
+	equal(t, "GetRefreshToken b", getToken(t, s, b), b)
+	_, err := s.GetRefreshToken(ctx, []byte("row-missing"), hash("missing"))
 	isErr(t, "GetRefreshToken(missing)", err, broker.ErrNotFound)
+	_, err = s.GetRefreshToken(ctx, a.Hash, a.Hash)
+	isErr(t, "GetRefreshToken(a's hash as the key)", err, broker.ErrNotFound)
 
 	dup := refreshToken("c")
-	dup.Hash = a.Hash
-	isErr(t, "CreateRefreshToken(same hash)", s.CreateRefreshToken(ctx, dup), broker.ErrAlreadyExists)
-	equal(t, "token after refused duplicate", getToken(t, s, a.Hash), a)
+	dup.Key = a.Key
+	isErr(t, "CreateRefreshToken(same key)", s.CreateRefreshToken(ctx, dup), broker.ErrAlreadyExists)
+	equal(t, "token after refused duplicate", getToken(t, s, a), a)
 }
 
 func testCreateByLink(t *testing.T, s broker.Store) {
@@ -118,7 +143,7 @@ func testCreateByLink(t *testing.T, s broker.Store) {
 	want := rt
 	want.UserID = u.ID
 	equal(t, "CreateRefreshTokenByLink result", got, want)
-	equal(t, "stored token", getToken(t, s, rt.Hash), want)
+	equal(t, "stored token", getToken(t, s, rt), want)
 
 	for _, miss := range []struct {
 		ns, identifier string
@@ -128,7 +153,7 @@ func testCreateByLink(t *testing.T, s broker.Store) {
 		m.NamespaceID = miss.ns
 		_, err := s.CreateRefreshTokenByLink(ctx, miss.slot, miss.identifier, m)
 		isErr(t, "CreateRefreshTokenByLink(no link)", err, broker.ErrNotFound)
-		_, err = s.GetRefreshToken(ctx, m.Hash)
+		_, err = s.GetRefreshToken(ctx, m.Key, m.Hash)
 		isErr(t, "token of a refused create", err, broker.ErrNotFound)
 	}
 }
@@ -146,10 +171,8 @@ func testRotate(t *testing.T, s broker.Store) {
 	ok(t, "RotateRefreshToken", err)
 	want1 := successor(old, r1)
 	equal(t, "RotateRefreshToken result", next, want1)
-	equal(t, "stored successor", getToken(t, s, r1.NewHash), want1)
-	spent := old
-	spent.SpentAt = r1.Now
-	equal(t, "spent token", getToken(t, s, old.Hash), spent)
+	equal(t, "stored successor", getToken(t, s, want1), want1)
+	equal(t, "spent token", getToken(t, s, old), spent(old, want1, old.CreatedAt, r1.Now))
 
 	// The successor rotates in turn and stays in the family.
 	r2 := rotation(next, "gen-2", at(2*time.Hour))
@@ -158,10 +181,9 @@ func testRotate(t *testing.T, s broker.Store) {
 	ok(t, "RotateRefreshToken(successor)", err)
 	want2 := successor(old, r2)
 	equal(t, "second successor", next2, want2)
-	want1.SpentAt = r2.Now
-	equal(t, "spent successor", getToken(t, s, r1.NewHash), want1)
-	equal(t, "first token after second rotation", getToken(t, s, old.Hash), spent)
-	equal(t, "unrelated token", getToken(t, s, unrelated.Hash), unrelated)
+	equal(t, "spent successor", getToken(t, s, want1), spent(want1, want2, old.CreatedAt, r2.Now))
+	equal(t, "first token after second rotation", getToken(t, s, old), spent(old, want2, old.CreatedAt, old.CreatedAt))
+	equal(t, "unrelated token", getToken(t, s, unrelated), unrelated)
 }
 
 func testRotateRefused(t *testing.T, s broker.Store) {
@@ -178,10 +200,9 @@ func testRotateRefused(t *testing.T, s broker.Store) {
 		{"spent", func(name string) (broker.Rotation, broker.RefreshToken) {
 			rt := createToken(t, s, refreshToken(name))
 			first := rotation(rt, name+"-first", at(time.Hour))
-			_, err := s.RotateRefreshToken(ctx, first)
+			cur, err := s.RotateRefreshToken(ctx, first)
 			ok(t, "first rotation", err)
-			rt.SpentAt = first.Now
-			return rotation(rt, name+"-next", at(2*time.Hour)), rt
+			return rotation(rt, name+"-next", at(2*time.Hour)), spent(rt, cur, rt.CreatedAt, first.Now)
 		}},
 		{"expired", func(name string) (broker.Rotation, broker.RefreshToken) {
 			rt := createToken(t, s, refreshToken(name))
@@ -223,10 +244,9 @@ func testRotateRefused(t *testing.T, s broker.Store) {
 		_, err := s.RotateRefreshToken(ctx, r)
 		isErr(t, "RotateRefreshToken("+c.name+")", err, broker.ErrNotFound)
 		if want.Hash != nil {
-			equal(t, c.name+": token after refusal", getToken(t, s, want.Hash), want)
+			equal(t, c.name+": token after refusal", getToken(t, s, want), want)
 		}
-		_, err = s.GetRefreshToken(ctx, r.NewHash)
-		isErr(t, c.name+": successor after refusal", err, broker.ErrNotFound)
+		notCurrent(t, s, c.name+": successor after refusal", r.Key, r.NewHash)
 	}
 }
 
@@ -253,28 +273,13 @@ func testRotateSpendsProof(t *testing.T, s broker.Store) {
 		r.Proof = broker.Once{Key: key, Until: until}
 		_, err = s.RotateRefreshToken(ctx, r)
 		isErr(t, "RotateRefreshToken(spent proof "+key+")", err, broker.ErrProofReplayed)
-		equal(t, "token after a replayed proof", getToken(t, s, next.Hash), next)
-		_, err = s.GetRefreshToken(ctx, r.NewHash)
-		isErr(t, "successor after a replayed proof", err, broker.ErrNotFound)
+		equal(t, "token after a replayed proof", getToken(t, s, next), next)
+		notCurrent(t, s, "successor after a replayed proof", r.Key, r.NewHash)
 	}
 	r2 := rotation(next, "proof-2", at(2*time.Hour))
 	r2.Proof = broker.Once{Key: "jkt:proof-c", Until: until}
 	_, err = s.RotateRefreshToken(ctx, r2)
 	ok(t, "RotateRefreshToken(fresh proof after refusals)", err)
-}
-
-// testRotateNewHashTaken: the insert of the successor fails, so the spend must
-// be undone with it.
-func testRotateNewHashTaken(t *testing.T, s broker.Store) {
-	ctx := caseCtx(t)
-	old := createToken(t, s, refreshToken("old"))
-	other := createToken(t, s, refreshToken("other"))
-	r := rotation(old, "x", at(time.Hour))
-	r.NewHash = other.Hash
-	_, err := s.RotateRefreshToken(ctx, r)
-	isErr(t, "RotateRefreshToken(NewHash taken)", err, broker.ErrAlreadyExists)
-	equal(t, "old token (must stay unspent)", getToken(t, s, old.Hash), old)
-	equal(t, "token holding NewHash", getToken(t, s, other.Hash), other)
 }
 
 func testRevokeFamily(t *testing.T, s broker.Store) {
@@ -283,7 +288,6 @@ func testRevokeFamily(t *testing.T, s broker.Store) {
 	r := rotation(a, "a2", at(time.Hour))
 	a2, err := s.RotateRefreshToken(ctx, r)
 	ok(t, "RotateRefreshToken", err)
-	a.SpentAt = r.Now
 	other := createToken(t, s, refreshToken("other"))
 
 	revoked, err := s.FamilyRevoked(ctx, a.FamilyID)
@@ -306,9 +310,9 @@ func testRevokeFamily(t *testing.T, s broker.Store) {
 		}
 	}
 	a.FamilyRevoked, a2.FamilyRevoked = true, true
-	equal(t, "spent token of the revoked family", getToken(t, s, a.Hash), a)
-	equal(t, "live token of the revoked family", getToken(t, s, a2.Hash), a2)
-	equal(t, "token of another family", getToken(t, s, other.Hash), other)
+	equal(t, "spent token of the revoked family", getToken(t, s, a), spent(a, a2, a.CreatedAt, r.Now))
+	equal(t, "live token of the revoked family", getToken(t, s, a2), a2)
+	equal(t, "token of another family", getToken(t, s, other), other)
 }
 
 func testRevokeAccessToken(t *testing.T, s broker.Store) {
@@ -390,8 +394,7 @@ func testPurgeExpired(t *testing.T, s broker.Store) {
 		r.ExpiresAt = at(expires)
 		succ, err := s.RotateRefreshToken(ctx, r)
 		ok(t, "RotateRefreshToken", err)
-		rt.SpentAt = r.Now
-		return rt, succ
+		return spent(rt, succ, rt.CreatedAt, r.Now), succ
 	}
 	// Expired: one spent, its unspent successor. Live: one spent, its successor.
 	deadSpent, deadNext := spend(mk("dead", time.Hour), "dead-next", 30*time.Minute, 2*time.Hour)
@@ -403,15 +406,15 @@ func testPurgeExpired(t *testing.T, s broker.Store) {
 
 	n, err := s.PurgeExpired(ctx, now)
 	ok(t, "PurgeExpired", err)
-	if n != 4 {
-		t.Errorf("PurgeExpired: got %d rows, want 4 (2 refresh tokens, 1 family, 1 access token)", n)
+	if n != 3 {
+		t.Errorf("PurgeExpired: got %d rows, want 3 (1 refresh-token family, 1 revoked family, 1 access token)", n)
 	}
 	for _, rt := range []broker.RefreshToken{deadSpent, deadNext} {
-		_, err := s.GetRefreshToken(ctx, rt.Hash)
+		_, err := s.GetRefreshToken(ctx, rt.Key, rt.Hash)
 		isErr(t, "GetRefreshToken(purged)", err, broker.ErrNotFound)
 	}
-	equal(t, "live spent token", getToken(t, s, liveSpent.Hash), liveSpent)
-	equal(t, "live token", getToken(t, s, liveNext.Hash), liveNext)
+	equal(t, "live spent token", getToken(t, s, liveSpent), liveSpent)
+	equal(t, "live token", getToken(t, s, liveNext), liveNext)
 	for _, c := range []struct {
 		what string
 		get  func() (bool, error)

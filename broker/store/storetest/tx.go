@@ -49,14 +49,13 @@ func testInTxCommit(t *testing.T, s broker.Store) {
 	gotC, err := s.GetClient(ctx, c.ID)
 	ok(t, "GetClient after commit", err)
 	equal(t, "client after commit", gotC, c)
-	equal(t, "successor after commit", getToken(t, s, r.NewHash), next)
-	old.SpentAt = r.Now
-	equal(t, "spent token after commit", getToken(t, s, old.Hash), old)
+	equal(t, "successor after commit", getToken(t, s, next), next)
+	equal(t, "spent token after commit", getToken(t, s, old), spent(old, next, old.CreatedAt, r.Now))
 }
 
 // snapshot is everything testInTxRollback's transaction touches.
 type snapshot struct {
-	Namespace2, User2, Fresh, Successor bool // present?
+	Namespace2, User2, Fresh, Successor bool // present? (the successor: current?)
 	Clients                             []broker.Client
 	Links                               []broker.Link
 	Old                                 broker.RefreshToken
@@ -82,15 +81,15 @@ func takeSnapshot(t *testing.T, s broker.Store, old, fresh broker.RefreshToken, 
 	sn.Namespace2 = present("GetNamespace", err)
 	_, err = s.GetUser(ctx, "u-2")
 	sn.User2 = present("GetUser", err)
-	_, err = s.GetRefreshToken(ctx, fresh.Hash)
+	_, err = s.GetRefreshToken(ctx, fresh.Key, fresh.Hash)
 	sn.Fresh = present("GetRefreshToken", err)
-	_, err = s.GetRefreshToken(ctx, succ)
-	sn.Successor = present("GetRefreshToken", err)
+	next, err := s.GetRefreshToken(ctx, old.Key, succ)
+	sn.Successor = present("GetRefreshToken", err) && next.SpentAt.IsZero()
 	sn.Clients, err = s.ListClients(ctx)
 	ok(t, "ListClients", err)
 	sn.Links, err = s.ListLinks(ctx, "u-1")
 	ok(t, "ListLinks", err)
-	sn.Old = getToken(t, s, old.Hash)
+	sn.Old = getToken(t, s, old)
 	sn.FamilyRevoked, err = s.FamilyRevoked(ctx, "family-x")
 	ok(t, "FamilyRevoked", err)
 	sn.Keys, err = s.ListKeys(ctx)

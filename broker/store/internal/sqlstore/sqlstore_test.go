@@ -176,9 +176,9 @@ func TestCodecRoundTrip(t *testing.T) {
 			Scope: "openid", Nonce: "no", CodeChallenge: "cc", AuthTime: t0, CreatedAt: t0, ExpiresAt: t1, UsedAt: t1, FamilyID: "f",
 			Resource: "https://api.example/"},
 			func(r Row) (any, error) { return c.ScanAuthCode(r) }, AuthCodeColumns},
-		{"refresh token", broker.RefreshToken{Hash: []byte{1}, FamilyID: "f", ClientID: "c", UserID: "u", NamespaceID: "n",
+		{"refresh token", broker.RefreshToken{Key: []byte{9}, Hash: []byte{1}, FamilyID: "f", ClientID: "c", UserID: "u", NamespaceID: "n",
 			Scope: "openid", TimeOffset: 30, Resource: "https://api.example/", JKT: "thumb", CreatedAt: t0, ExpiresAt: t1, FamilyRevoked: true},
-			func(r Row) (any, error) { return c.ScanRefreshToken(r) }, RefreshTokenColumns},
+			func(r Row) (any, error) { return c.ScanRefreshToken(r, []byte{1}) }, RefreshTokenColumns},
 		{"device code", broker.DeviceCode{DeviceHash: []byte{1}, UserHash: []byte{2}, ClientID: "c", NamespaceID: "n", Scope: "openid",
 			Resource: "https://api.example/", Status: broker.DeviceApproved, UserID: "u", AuthTime: t0, Interval: 5 * time.Second,
 			LastPollAt: t1, CreatedAt: t0, ExpiresAt: t1},
@@ -230,6 +230,35 @@ func TestCodecRoundTrip(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tc.in) {
 				t.Errorf("round trip:\n got %+v\nwant %+v", got, tc.in)
+			}
+		})
+	}
+}
+
+// TestScanRefreshTokenViews: a family's row read for each token it knows.
+func TestScanRefreshTokenViews(t *testing.T) {
+	c := Codec{Times: plainTimes{}}
+	started := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	rotated, t2, expires := started.Add(time.Hour), started.Add(2*time.Hour), started.Add(24*time.Hour)
+	row := fakeRow{[]byte("key"), []byte("cur"), []byte("prev"), "f", "c", "u", "n", "openid",
+		0, "", "", t2, started, expires, rotated, false}
+	for _, tc := range []struct {
+		name             string
+		hash             string
+		created, spentAt time.Time
+	}{
+		{"the current token is unspent, created at the last rotation", "cur", t2, time.Time{}},
+		{"the token it replaced was spent at the last rotation", "prev", started, rotated},
+		{"an older token was spent, as far as is known, at the start", "older", started, started},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := c.ScanRefreshToken(row, []byte(tc.hash))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got.Key) != "key" || string(got.Hash) != tc.hash || !got.CreatedAt.Equal(tc.created) ||
+				!got.SpentAt.Equal(tc.spentAt) || !got.ExpiresAt.Equal(expires) {
+				t.Fatalf("view of %s = %+v; want created %v, spent %v", tc.hash, got, tc.created, tc.spentAt)
 			}
 		})
 	}

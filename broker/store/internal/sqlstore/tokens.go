@@ -1,29 +1,51 @@
 package sqlstore
 
 import (
+	"bytes"
+	"time"
+
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 )
 
-// RefreshTokenColumns are the columns of refresh_tokens, in
-// RefreshTokenArgs's and ScanRefreshToken's order.
-const RefreshTokenColumns = `hash, family_id, client_id, user_id, namespace_id, scope, time_offset,
-	resource, jkt, created_at, expires_at, spent_at`
+// RefreshTokenColumns are the columns of a family's row in refresh_tokens,
+// in RefreshTokenArgs's and ScanRefreshToken's order. hash is the row's
+// key (broker.RefreshToken.Key), cur the hash of its current token and prev
+// that of the token cur replaced at spent_at.
+const RefreshTokenColumns = `hash, cur, prev, family_id, client_id, user_id, namespace_id, scope,
+	time_offset, resource, jkt, created_at, started_at, expires_at, spent_at`
 
-// RefreshTokenArgs are the arguments of an INSERT of RefreshTokenColumns.
+// RefreshTokenArgs are the arguments of an INSERT of RefreshTokenColumns:
+// the row of a new family whose current token is t.
 func (c Codec) RefreshTokenArgs(t broker.RefreshToken) []any {
-	return []any{t.Hash, t.FamilyID, t.ClientID, t.UserID, t.NamespaceID, t.Scope, t.TimeOffset,
-		t.Resource, t.JKT, c.Times.Arg(t.CreatedAt), c.Times.Arg(t.ExpiresAt), c.nullTime(t.SpentAt)}
+	return []any{t.Key, t.Hash, NullBytes(nil), t.FamilyID, t.ClientID, t.UserID, t.NamespaceID, t.Scope,
+		t.TimeOffset, t.Resource, t.JKT, c.Times.Arg(t.CreatedAt), c.Times.Arg(t.CreatedAt),
+		c.Times.Arg(t.ExpiresAt), c.nullTime(t.SpentAt)}
 }
 
 // ScanRefreshToken reads a row of RefreshTokenColumns followed by one
-// boolean column: whether the token's family is revoked.
-func (c Codec) ScanRefreshToken(row Row) (broker.RefreshToken, error) {
+// boolean column (whether the family is revoked) as the view of the token
+// hash (broker.RefreshStore.GetRefreshToken): the current token, the one it
+// replaced, spent at spent_at, or an older one, spent at the family's start.
+// A token before cur was created at the family's start as far as anyone can
+// tell: a family rotates past no logout, so the logout check needs no more.
+func (c Codec) ScanRefreshToken(row Row, hash []byte) (broker.RefreshToken, error) {
 	var t broker.RefreshToken
-	err := row.Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope, &t.TimeOffset,
-		&t.Resource, &t.JKT, c.Times.Dest(&t.CreatedAt), c.Times.Dest(&t.ExpiresAt), c.Times.NullDest(&t.SpentAt), &t.FamilyRevoked)
+	var cur, prev []byte
+	var started, spent time.Time
+	err := row.Scan(&t.Key, &cur, &prev, &t.FamilyID, &t.ClientID, &t.UserID, &t.NamespaceID, &t.Scope,
+		&t.TimeOffset, &t.Resource, &t.JKT, c.Times.Dest(&t.CreatedAt), c.Times.Dest(&started),
+		c.Times.Dest(&t.ExpiresAt), c.Times.NullDest(&spent), &t.FamilyRevoked)
 	if err != nil {
 		return broker.RefreshToken{}, err
+	}
+	t.Hash = hash
+	switch {
+	case bytes.Equal(hash, cur):
+	case bytes.Equal(hash, prev):
+		t.CreatedAt, t.SpentAt = started, spent
+	default:
+		t.CreatedAt, t.SpentAt = started, started
 	}
 	return t, nil
 }

@@ -145,9 +145,6 @@ func (b *Broker) introspectAccess(ctx context.Context, c Client, token string) (
 }
 
 func (b *Broker) introspectRefresh(ctx context.Context, c Client, token string) (Introspection, error) {
-	if len(token) > maxRefreshTokenLen {
-		return Introspection{}, nil
-	}
 	rt, err := FindRefreshToken(ctx, b.store, token)
 	if errors.Is(err, ErrNotFound) {
 		return Introspection{}, nil
@@ -188,9 +185,6 @@ func (b *Broker) Revoke(ctx context.Context, c Client, token, hint string) error
 }
 
 func (b *Broker) revokeRefresh(ctx context.Context, c Client, token string) (bool, error) {
-	if len(token) > maxRefreshTokenLen {
-		return false, nil
-	}
 	rt, err := FindRefreshToken(ctx, b.store, token)
 	if errors.Is(err, ErrNotFound) || (err == nil && rt.ClientID != c.ID) {
 		return false, nil

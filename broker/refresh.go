@@ -11,10 +11,6 @@ import (
 	"time"
 )
 
-// maxRefreshTokenLen bounds a presented refresh token; ours are 46 to 89
-// characters (refreshtoken.go).
-const maxRefreshTokenLen = 512
-
 // Refresh rotates a refresh token (RFC 6749 §6) and returns the new pair.
 //
 // Rotation is one atomic store operation, so of concurrent uses exactly one
@@ -30,7 +26,7 @@ const maxRefreshTokenLen = 512
 // DPoP key rotates only for a proof by that key (bind.JKT).
 func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope []string, bind Binding) (Token, error) {
 	ref, ok := parseRefresh(presented)
-	if !ok || len(presented) > maxRefreshTokenLen {
+	if !ok {
 		return Token{}, Unauthenticated("refresh token is invalid", nil)
 	}
 	if len(scope) > 0 || bind.Resource != "" {

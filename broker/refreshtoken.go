@@ -21,6 +21,8 @@ const (
 	refreshPrefix    = "rt_"
 	refreshSecretLen = 32
 	familyKeyLen     = 16
+	// maxRefreshTokenLen bounds what is decoded; ours are 46 to 89 characters.
+	maxRefreshTokenLen = 128
 )
 
 // refreshEncoding is strict: a token has one spelling, as its hash is its
@@ -35,7 +37,7 @@ type refreshRef struct{ key, hash []byte }
 // one of ours.
 func parseRefresh(token string) (refreshRef, bool) {
 	raw, ok := strings.CutPrefix(token, refreshPrefix)
-	if !ok {
+	if !ok || len(token) > maxRefreshTokenLen {
 		return refreshRef{}, false
 	}
 	b, err := refreshEncoding.DecodeString(raw)

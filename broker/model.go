@@ -103,7 +103,7 @@ type RefreshToken struct {
 	// SpentAt is zero while the token is its family's current one. A token
 	// the family has moved past is spent: at its rotation for the token just
 	// replaced, and at the family's start for an older one, whose rotation
-	// time is no longer kept.
+	// time is no longer kept. A spent token's ExpiresAt is its family's.
 	SpentAt time.Time
 
 	// FamilyRevoked is read-only: GetRefreshToken reports whether the token's

@@ -25,13 +25,13 @@ func (s tokens) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) e
 // CreateRefreshTokenByLink implements broker.RefreshStore.
 func (s tokens) CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
 	err := s.q.QueryRow(ctx, `INSERT INTO refresh_tokens (hash, cur, family_id, client_id, user_id,
-		namespace_id, scope, time_offset, created_at, started_at, expires_at, resource, jkt)
-		SELECT $1, $13, $2, $3, l.user_id, l.namespace_id, $5, $6, $7, $7, $8, $11, $12
-		FROM takeover_links l WHERE l.namespace_id = $4 AND l.slot = $9 AND l.identifier = $10
-		  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = l.user_id AND b.release_at > $7)
+		namespace_id, scope, time_offset, resource, jkt, created_at, started_at, expires_at)
+		SELECT $1, $2, $3, $4, l.user_id, l.namespace_id, $5, $6, $7, $8, $9, $9, $10
+		FROM takeover_links l WHERE l.namespace_id = $11 AND l.slot = $12 AND l.identifier = $13
+		  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = l.user_id AND b.release_at > $9)
 		RETURNING user_id`,
-		t.Key, t.FamilyID, t.ClientID, t.NamespaceID, t.Scope, t.TimeOffset, t.CreatedAt, t.ExpiresAt,
-		slot, identifier, t.Resource, t.JKT, t.Hash).Scan(&t.UserID)
+		t.Key, t.Hash, t.FamilyID, t.ClientID, t.Scope, t.TimeOffset, t.Resource, t.JKT, t.CreatedAt, t.ExpiresAt,
+		t.NamespaceID, slot, identifier).Scan(&t.UserID)
 	if err != nil {
 		return broker.RefreshToken{}, wrap("create refresh token by link", err)
 	}

@@ -18,7 +18,7 @@ const RefreshTokenColumns = `hash, cur, prev, family_id, client_id, user_id, nam
 // RefreshTokenArgs are the arguments of an INSERT of RefreshTokenColumns:
 // the row of a new family whose current token is t.
 func (c Codec) RefreshTokenArgs(t broker.RefreshToken) []any {
-	return []any{t.Key, t.Hash, NullBytes(nil), t.FamilyID, t.ClientID, t.UserID, t.NamespaceID, t.Scope,
+	return []any{t.Key, t.Hash, nil /* prev */, t.FamilyID, t.ClientID, t.UserID, t.NamespaceID, t.Scope,
 		t.TimeOffset, t.Resource, t.JKT, c.Times.Arg(t.CreatedAt), c.Times.Arg(t.CreatedAt),
 		c.Times.Arg(t.ExpiresAt), c.nullTime(t.SpentAt)}
 }

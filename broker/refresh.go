@@ -33,7 +33,7 @@ func (b *Broker) Refresh(ctx context.Context, c Client, presented string, scope 
 		// Checked before rotating, so that a refused request spends nothing;
 		// a token's scope and resource never change, so reading them first
 		// is race-free.
-		if err := b.checkNarrowing(ctx, presented, scope, bind.Resource); err != nil {
+		if err := b.checkNarrowing(ctx, ref, scope, bind.Resource); err != nil {
 			return Token{}, err
 		}
 	}
@@ -151,8 +151,8 @@ func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, ref refresh
 
 // checkNarrowing refuses a requested scope wider than the token's (RFC 6749
 // §6), and a resource other than the family's (RFC 8707 §2.2).
-func (b *Broker) checkNarrowing(ctx context.Context, presented string, scope []string, resource string) error {
-	rt, err := FindRefreshToken(ctx, b.store, presented)
+func (b *Broker) checkNarrowing(ctx context.Context, ref refreshRef, scope []string, resource string) error {
+	rt, err := b.store.GetRefreshToken(ctx, ref.key, ref.hash)
 	if errors.Is(err, ErrNotFound) {
 		return Unauthenticated("refresh token is invalid", nil)
 	}

@@ -84,8 +84,10 @@ type Link struct {
 // store keeps as one row under Key: a rotation replaces the row's current
 // token in place, and each token names its row (refreshRef).
 type RefreshToken struct {
-	Key         []byte // the family's row; a token from before rotation in place is keyed by its Hash
-	Hash        []byte
+	Key  []byte // the family's row; a token from before rotation in place is keyed by its Hash
+	Hash []byte
+	// FamilyID is Key spelled as a UUID for a family begun since families
+	// are found by ID (FamilyKey), a random UUID for one begun before.
 	FamilyID    string
 	ClientID    string
 	UserID      string

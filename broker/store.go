@@ -105,6 +105,8 @@ type RefreshStore interface {
 	GetRefreshToken(ctx context.Context, key, hash []byte) (RefreshToken, error)
 	// RevokeFamily revokes every token of the family; the record is kept until
 	// `until`, after which nothing it covers can still be valid. Idempotent.
+	// It finds a family begun with a key its ID spells by that key
+	// (FamilyKey), an older one by its ID.
 	RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error
 	FamilyRevoked(ctx context.Context, familyID string) (bool, error)
 }
@@ -149,7 +151,10 @@ type RevocationStore interface {
 	// LogoutUser ends every earlier session of the user: refresh tokens
 	// created at or before at no longer rotate, and access tokens issued at
 	// or before at (whole seconds, as JWT iat) but keepJTI are inactive. A
-	// later logout replaces an earlier one.
+	// later logout replaces an earlier one, and an ended session stays
+	// ended. The sessions ended are those stored when the logout is: a login
+	// that the store takes after it begins a session that lives, whatever
+	// its time, as a login just after the logout would.
 	LogoutUser(ctx context.Context, userID string, at time.Time, keepJTI string) error
 	// UserLogout is the user's last logout; ErrNotFound when none.
 	UserLogout(ctx context.Context, userID string) (at time.Time, keepJTI string, err error)

@@ -102,9 +102,7 @@ func (s operator) ListSessions(ctx context.Context, userID string, now time.Time
 	rows, err := s.q.Query(ctx, `SELECT t.family_id, t.client_id,
 		t.started_at, t.created_at, t.expires_at, t.jkt <> ''
 		FROM refresh_tokens t
-		WHERE t.user_id = $1 AND t.cur IS NOT NULL AND t.expires_at > $2
-		  AND NOT EXISTS (SELECT 1 FROM revoked_families r WHERE r.family_id = t.family_id)
-		  AND NOT EXISTS (SELECT 1 FROM user_logouts o WHERE o.user_id = t.user_id AND o.logged_out_at >= t.created_at)
+		WHERE t.user_id = $1 AND t.cur IS NOT NULL AND t.ended_at IS NULL AND t.expires_at > $2
 		ORDER BY t.created_at DESC, t.family_id`, userID, now)
 	if err != nil {
 		return nil, wrap("list sessions", err)

@@ -45,13 +45,12 @@ func (s tokens) CreateRefreshTokenByLink(ctx context.Context, slot int, identifi
 // nothing. No indexed column changes, so PostgreSQL updates the row on its
 // page (HOT) and adds no index entry. The WHERE clause reads created_at
 // before the SET moves it. A token bound to a DPoP key rotates only for a
-// proof by that key ($6).
+// proof by that key ($6). A revoked family and a logged-out session are
+// marked on the row (ended_at, which RevokeFamily and LogoutUser set under
+// the row's lock); a ban, which lifts, is looked up.
 const rotateSQL = `UPDATE refresh_tokens SET prev = cur, cur = $2, spent_at = $3, created_at = $3, expires_at = $5
-	WHERE hash = $7 AND cur = $1 AND expires_at > $3 AND client_id = $4 AND (jkt = '' OR jkt = $6)
-	  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = refresh_tokens.family_id)
+	WHERE hash = $7 AND cur = $1 AND ended_at IS NULL AND expires_at > $3 AND client_id = $4 AND (jkt = '' OR jkt = $6)
 	  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = refresh_tokens.user_id AND b.release_at > $3)
-	  AND NOT EXISTS (SELECT 1 FROM user_logouts o
-	                  WHERE o.user_id = refresh_tokens.user_id AND o.logged_out_at >= refresh_tokens.created_at)
 	RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset, resource, jkt`
 
 // rotateProofSQL is rotateSQL that also inserts a DPoP proof's replay
@@ -99,12 +98,20 @@ func (s tokens) GetRefreshToken(ctx context.Context, key, hash []byte) (broker.R
 
 // RevokeFamily implements broker.RefreshStore. Revoking again keeps the first
 // revocation time and the later `until`, so a repeat never shortens it.
+// The family's row is marked ended in the same statement: by its key for a
+// family whose ID spells it, else by ID in the index of older families'
+// rows (migration 12), whose predicate this statement repeats so that the
+// planner may use it.
 func (s tokens) RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error {
-	_, err := s.q.Exec(ctx, `INSERT INTO revoked_families (family_id, revoked_at, expires_at)
-		VALUES ($1, $2, $3)
+	_, err := s.q.Exec(ctx, `WITH revoked AS (
+		INSERT INTO revoked_families (family_id, revoked_at, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT (family_id) DO UPDATE
-		SET expires_at = GREATEST(revoked_families.expires_at, EXCLUDED.expires_at)`,
-		familyID, now, until)
+		SET expires_at = GREATEST(revoked_families.expires_at, EXCLUDED.expires_at)
+	)
+	UPDATE refresh_tokens SET ended_at = $2
+	WHERE ended_at IS NULL AND (hash = $4
+		OR (family_id = $1 AND replace(family_id, '-', '') <> encode(hash, 'hex')))`,
+		familyID, now, until, broker.FamilyKey(familyID))
 	return wrap("revoke family", err)
 }
 

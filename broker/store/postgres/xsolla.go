@@ -71,10 +71,14 @@ func (s xsollaRows) ListAttributes(ctx context.Context, userID string) ([]broker
 	return out, wrap("list attributes", err)
 }
 
-// LogoutUser implements broker.RevocationStore.
+// LogoutUser implements broker.RevocationStore, marking the sessions it
+// ends in the same statement (see rotateSQL).
 func (s xsollaRows) LogoutUser(ctx context.Context, userID string, at time.Time, keepJTI string) error {
-	_, err := s.q.Exec(ctx, `INSERT INTO user_logouts (user_id, logged_out_at, keep_jti) VALUES ($1, $2, $3)
-		ON CONFLICT (user_id) DO UPDATE SET logged_out_at = EXCLUDED.logged_out_at, keep_jti = EXCLUDED.keep_jti`,
+	_, err := s.q.Exec(ctx, `WITH logout AS (
+		INSERT INTO user_logouts (user_id, logged_out_at, keep_jti) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id) DO UPDATE SET logged_out_at = EXCLUDED.logged_out_at, keep_jti = EXCLUDED.keep_jti
+	)
+	UPDATE refresh_tokens SET ended_at = $2 WHERE user_id = $1 AND created_at <= $2 AND ended_at IS NULL`,
 		userID, at, keepJTI)
 	return wrap("logout user", err)
 }

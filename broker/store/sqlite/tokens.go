@@ -43,6 +43,8 @@ func (s tokens) CreateRefreshTokenByLink(ctx context.Context, slot int, identifi
 // the first replaces it and the rest match no row. It runs in a
 // transaction (a savepoint inside InTx) so that a replayed proof leaves the
 // token current. The WHERE clause reads created_at before the SET moves it.
+// As on PostgreSQL, a revoked family or a logout is marked on the row
+// (ended_at) and a ban is looked up.
 func (s tokens) RotateRefreshToken(ctx context.Context, r broker.Rotation) (broker.RefreshToken, error) {
 	next := broker.RefreshToken{
 		Key:       r.Key,
@@ -54,11 +56,8 @@ func (s tokens) RotateRefreshToken(ctx context.Context, r broker.Rotation) (brok
 		now := ms(r.Now)
 		err := q.QueryRowContext(ctx, `UPDATE refresh_tokens
 			SET prev = cur, cur = ?1, spent_at = ?2, created_at = ?2, expires_at = ?3
-			WHERE hash = ?4 AND cur = ?5 AND expires_at > ?2 AND client_id = ?6 AND (jkt = '' OR jkt = ?7)
-			  AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = refresh_tokens.family_id)
+			WHERE hash = ?4 AND cur = ?5 AND ended_at IS NULL AND expires_at > ?2 AND client_id = ?6 AND (jkt = '' OR jkt = ?7)
 			  AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = refresh_tokens.user_id AND b.release_at > ?2)
-			  AND NOT EXISTS (SELECT 1 FROM user_logouts o
-			                  WHERE o.user_id = refresh_tokens.user_id AND o.logged_out_at >= refresh_tokens.created_at)
 			RETURNING family_id, client_id, user_id, namespace_id, scope, time_offset, resource, jkt`,
 			r.NewHash, now, ms(r.ExpiresAt), r.Key, r.OldHash, r.ClientID, r.JKT).
 			Scan(&next.FamilyID, &next.ClientID, &next.UserID, &next.NamespaceID, &next.Scope, &next.TimeOffset,
@@ -94,12 +93,22 @@ func (s tokens) GetRefreshToken(ctx context.Context, key, hash []byte) (broker.R
 
 // RevokeFamily implements broker.RefreshStore. Revoking again keeps the first
 // revocation time and the later `until`, so a repeat never shortens it.
+// The family's row is marked ended with it, found as PostgreSQL's
+// RevokeFamily finds it.
 func (s tokens) RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO revoked_families (family_id, revoked_at, expires_at)
-		VALUES (?, ?, ?)
-		ON CONFLICT (family_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
-		familyID, ms(now), ms(until))
-	return wrap("revoke family", err)
+	return s.atomic(ctx, "revoke family", func(q dbtx) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO revoked_families (family_id, revoked_at, expires_at)
+			VALUES (?, ?, ?)
+			ON CONFLICT (family_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+			familyID, ms(now), ms(until))
+		if err == nil {
+			_, err = q.ExecContext(ctx, `UPDATE refresh_tokens SET ended_at = ?2
+				WHERE ended_at IS NULL AND (hash = ?3
+					OR (family_id = ?1 AND replace(family_id, '-', '') <> lower(hex(hash))))`,
+				familyID, ms(now), broker.FamilyKey(familyID))
+		}
+		return wrap("revoke family", err)
+	})
 }
 
 // FamilyRevoked implements broker.RefreshStore.

@@ -51,12 +51,19 @@ func (s xsollaRows) ListAttributes(ctx context.Context, userID string) ([]broker
 	return collect(rows, "list attributes", codec.ScanAttribute)
 }
 
-// LogoutUser implements broker.RevocationStore.
+// LogoutUser implements broker.RevocationStore, marking the sessions it
+// ends in the same transaction.
 func (s xsollaRows) LogoutUser(ctx context.Context, userID string, at time.Time, keepJTI string) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO user_logouts (user_id, logged_out_at, keep_jti) VALUES (?, ?, ?)
-		ON CONFLICT (user_id) DO UPDATE SET logged_out_at = excluded.logged_out_at, keep_jti = excluded.keep_jti`,
-		userID, ms(at), keepJTI)
-	return wrap("logout user", err)
+	return s.atomic(ctx, "logout user", func(q dbtx) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO user_logouts (user_id, logged_out_at, keep_jti) VALUES (?1, ?2, ?3)
+			ON CONFLICT (user_id) DO UPDATE SET logged_out_at = excluded.logged_out_at, keep_jti = excluded.keep_jti`,
+			userID, ms(at), keepJTI)
+		if err == nil {
+			_, err = q.ExecContext(ctx, `UPDATE refresh_tokens SET ended_at = ?2
+				WHERE user_id = ?1 AND created_at <= ?2 AND ended_at IS NULL`, userID, ms(at))
+		}
+		return wrap("logout user", err)
+	})
 }
 
 // UserLogout implements broker.RevocationStore.

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 )
@@ -29,12 +31,14 @@ func tokenCases() []testCase {
 }
 
 // refreshToken is a fresh token of its own family, valid for 90 days from t0.
-// Its row key is not its hash, so that a store that mixes the two fails.
+// Its row key is not its hash, so that a store that mixes the two fails;
+// the family's ID spells its key, as the broker makes them (familyKey).
 func refreshToken(name string) broker.RefreshToken {
+	key := familyKey(name)
 	return broker.RefreshToken{
-		Key:         []byte("row-" + name),
+		Key:         key[:],
 		Hash:        hash(name),
-		FamilyID:    "family-" + name,
+		FamilyID:    key.String(),
 		ClientID:    "client-1",
 		UserID:      "user-1",
 		NamespaceID: "ns-1",
@@ -44,6 +48,28 @@ func refreshToken(name string) broker.RefreshToken {
 		CreatedAt:   t0.In(jst),
 		ExpiresAt:   at(90 * 24 * time.Hour),
 	}
+}
+
+// familyKey is a new family's key, a UUIDv7 as the broker makes them, for
+// a name.
+func familyKey(name string) uuid.UUID {
+	var key uuid.UUID
+	copy(key[:], hash("row-"+name))
+	key[6] = 0x70 | key[6]&0x0f
+	key[8] = 0x80 | key[8]&0x3f
+	return key
+}
+
+// olderFamily is refreshToken of a family begun before family IDs spelled
+// their keys: its ID is its own, and its key is its first token's hash, or
+// (begun between rotation in place and that) a key of the new length.
+func olderFamily(name string, keyedByHash bool) broker.RefreshToken {
+	rt := refreshToken(name)
+	rt.FamilyID = "family-" + name
+	if keyedByHash {
+		rt.Key = rt.Hash
+	}
+	return rt
 }
 
 func createToken(t *testing.T, s broker.Store, rt broker.RefreshToken) broker.RefreshToken {
@@ -188,6 +214,17 @@ func testRotate(t *testing.T, s broker.Store) {
 
 func testRotateRefused(t *testing.T, s broker.Store) {
 	ctx := caseCtx(t)
+	// revoked creates a token of the kind mk makes, revokes its family by
+	// ID, and expects it refused: the store must find the family's row from
+	// the ID however the family was begun.
+	revoked := func(mk func(name string) broker.RefreshToken) func(name string) (broker.Rotation, broker.RefreshToken) {
+		return func(name string) (broker.Rotation, broker.RefreshToken) {
+			rt := createToken(t, s, mk(name))
+			ok(t, "RevokeFamily", s.RevokeFamily(ctx, rt.FamilyID, at(time.Minute), rt.ExpiresAt))
+			rt.FamilyRevoked = true
+			return rotation(rt, name+"-next", at(time.Hour)), rt
+		}
+	}
 	for _, c := range []struct {
 		name string
 		// setup creates the token and returns the rotation that must fail
@@ -232,11 +269,16 @@ func testRotateRefused(t *testing.T, s broker.Store) {
 			createToken(t, s, rt)
 			return rotation(rt, name+"-next", at(time.Hour)), rt
 		}},
-		{"family revoked", func(name string) (broker.Rotation, broker.RefreshToken) {
-			rt := createToken(t, s, refreshToken(name))
-			ok(t, "RevokeFamily", s.RevokeFamily(ctx, rt.FamilyID, at(time.Minute), rt.ExpiresAt))
-			rt.FamilyRevoked = true
-			return rotation(rt, name+"-next", at(time.Hour)), rt
+		{"family revoked", revoked(refreshToken)},
+		{"older family revoked, keyed by its first token", revoked(func(name string) broker.RefreshToken { return olderFamily(name, true) })},
+		{"older family revoked, keyed apart from its ID", revoked(func(name string) broker.RefreshToken { return olderFamily(name, false) })},
+		{"older family revoked after a rotation", func(name string) (broker.Rotation, broker.RefreshToken) {
+			rt := createToken(t, s, olderFamily(name, true))
+			next, err := s.RotateRefreshToken(ctx, rotation(rt, name+"-2", at(time.Minute)))
+			ok(t, "RotateRefreshToken", err)
+			ok(t, "RevokeFamily", s.RevokeFamily(ctx, rt.FamilyID, at(2*time.Minute), rt.ExpiresAt))
+			next.FamilyRevoked = true
+			return rotation(next, name+"-next", at(time.Hour)), next
 		}},
 	} {
 		name := "refused-" + c.name

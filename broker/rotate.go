@@ -13,6 +13,10 @@ import (
 // published for publishFor, the longest lifetime of a token they signed.
 func Rotate(ctx context.Context, store Store, secrets *keys.Secrets, alg string, publishFor time.Duration, now time.Time) (keys.SigningKey, error) {
 	var created keys.SigningKey
+	// The new key is made a millisecond later so that ordering by creation
+	// time is strict even on stores that keep milliseconds; the old keys
+	// sign until that moment, so that some key signs at every instant.
+	switchAt := now.Add(time.Millisecond)
 	err := store.InTx(ctx, func(tx Store) error {
 		all, err := tx.ListKeys(ctx)
 		if err != nil {
@@ -20,14 +24,12 @@ func Rotate(ctx context.Context, store Store, secrets *keys.Secrets, alg string,
 		}
 		for _, sk := range all {
 			if sk.RetiredAt.IsZero() {
-				if err := tx.RetireKey(ctx, sk.ID, now, now.Add(publishFor)); err != nil {
+				if err := tx.RetireKey(ctx, sk.ID, switchAt, switchAt.Add(publishFor)); err != nil {
 					return fmt.Errorf("retire key %s: %w", sk.ID, err)
 				}
 			}
 		}
-		// Created a millisecond later so that ordering by creation time is
-		// strict even on stores that keep milliseconds.
-		created, err = keys.GenerateKey(ctx, tx, secrets, alg, now.Add(time.Millisecond))
+		created, err = keys.GenerateKey(ctx, tx, secrets, alg, switchAt)
 		return err
 	})
 	return created, err

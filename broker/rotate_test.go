@@ -96,3 +96,39 @@ func TestRotateIfDue(t *testing.T) {
 		}
 	})
 }
+
+// TestRotateLeavesNoGap: `key rotate` hands over from the old key to the
+// new at one instant, so that some key signs at every moment; it used to
+// retire the old key a millisecond before the new one began, and a token
+// asked for in that millisecond failed with a 500.
+func TestRotateLeavesNoGap(t *testing.T) {
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	teststore.Each(t, func(t *testing.T, s broker.Store) {
+		ctx := context.Background()
+		secrets, err := keys.NewSecrets(make([]byte, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := keys.GenerateKey(ctx, s, secrets, "ES256", t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := t0.Add(time.Hour)
+		next, err := broker.Rotate(ctx, s, secrets, "ES256", time.Hour, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := s.ListKeys(ctx)
+		if err != nil || len(all) != 2 || all[0].ID != first.ID || all[1].ID != next.ID {
+			t.Fatalf("ListKeys = %+v, %v; want the first key, then the new one", all, err)
+		}
+		for _, at := range []time.Time{now, now.Add(time.Millisecond / 2), next.SignsFrom()} {
+			if !all[0].SignsAt(at) && !all[1].SignsAt(at) {
+				t.Errorf("no key signs at %s: old key retired at %s, new key signs from %s", at, all[0].RetiredAt, all[1].SignsFrom())
+			}
+		}
+		if all[0].SignsAt(next.SignsFrom()) {
+			t.Errorf("the old key still signs once the new one does (%s)", next.SignsFrom())
+		}
+	})
+}

@@ -183,6 +183,7 @@ func TestKeyRotationKeepsOldTokens(t *testing.T) {
 		if _, err := broker.Rotate(context.Background(), f.Store, f.Secrets, "ES256", time.Hour, f.Clock.Now()); err != nil {
 			t.Fatal(err)
 		}
+		f.Clock.Advance(time.Millisecond) // the new key signs from a millisecond on
 		if err := f.Broker.Keys().Load(context.Background()); err != nil {
 			t.Fatal(err)
 		}

@@ -3,10 +3,12 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +74,38 @@ func TestSummarizeMergesWindows(t *testing.T) {
 	}
 	if s.RPS() != 100 {
 		t.Errorf("RPS = %v, want 100", s.RPS())
+	}
+	// Each window's own rate, in the order added: 66/1s, 67/0.6s, 67/0.4s.
+	if want := []float64{66, 67 / 0.6, 67 / 0.4}; !slices.EqualFunc(s.Rounds, want, func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }) {
+		t.Errorf("Rounds = %v, want %v", s.Rounds, want)
+	}
+}
+
+// TestRoundRatios: the spread printed beside a ratio pairs each broker
+// round with the limit round of the same number.
+func TestRoundRatios(t *testing.T) {
+	sc := scenario{Name: "refresh_token", MinRatio: 0.85}
+	for _, tc := range []struct {
+		name          string
+		broker, limit []float64
+		want          string
+	}{
+		{"pairs by round, lowest to highest", []float64{90, 80, 100}, []float64{100, 100, 100}, "0.90 (rounds 0.80-1.00)"},
+		{"a faster limit round lowers its pair only", []float64{90, 90}, []float64{100, 120}, "0.82 (rounds 0.75-0.90)"},
+		{"one round has no spread", []float64{90}, []float64{100}, "0.90"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			side := func(rounds []float64) Summary {
+				total := 0.0
+				for _, r := range rounds {
+					total += r
+				}
+				return Summary{OK: int(total), Elapsed: time.Duration(len(rounds)) * time.Second, Rounds: rounds}
+			}
+			if got := (result{sc: sc, broker: side(tc.broker), limit: side(tc.limit)}).checks()[0].value; got != tc.want {
+				t.Errorf("value = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,6 +21,25 @@ func (r result) rpsRatio() float64 {
 		return 0
 	}
 	return r.broker.RPS() / r.limit.RPS()
+}
+
+// roundRatios is broker/limit requests per second of each pair of rounds
+// (a round on each side, measured one after the other), lowest first: how
+// far one pair strays from the whole run says how much to trust a ratio
+// near its target. Nil for a run of one round.
+func (r result) roundRatios() []float64 {
+	n := min(len(r.broker.Rounds), len(r.limit.Rounds))
+	if n < 2 {
+		return nil
+	}
+	out := make([]float64, 0, n)
+	for i := range n {
+		if r.limit.Rounds[i] > 0 {
+			out = append(out, r.broker.Rounds[i]/r.limit.Rounds[i])
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // p99Ratio is broker/limit p99 latency.
@@ -51,10 +71,14 @@ func (r result) checks() []check {
 			return "MISS"
 		}
 	}
+	value := fmt.Sprintf("%.2f", r.rpsRatio())
+	if rs := r.roundRatios(); rs != nil {
+		value += fmt.Sprintf(" (rounds %.2f-%.2f)", rs[0], rs[len(rs)-1])
+	}
 	cs := []check{{
 		scenario: r.sc.Name,
 		target:   fmt.Sprintf("rps >= %.2f x limit", r.sc.MinRatio),
-		value:    fmt.Sprintf("%.2f", r.rpsRatio()),
+		value:    value,
 		verdict:  verdict(r.rpsRatio() >= r.sc.MinRatio),
 	}}
 	if r.sc.MaxP99Ratio > 0 {

@@ -21,6 +21,8 @@ type Summary struct {
 	Elapsed    time.Duration
 	P50, P99   time.Duration
 	Max        time.Duration
+	// Rounds is the requests per second of each round, in order.
+	Rounds []float64
 }
 
 // RPS is successful requests per second over the measuring window.
@@ -51,10 +53,14 @@ type window struct {
 	errs     int
 	firstErr string
 	elapsed  time.Duration
+	rounds   []float64 // rps of each window added, in order
 }
 
 // add appends another window's record, for a side measured in rounds.
 func (w *window) add(o window) {
+	if o.elapsed > 0 {
+		w.rounds = append(w.rounds, float64(len(o.lat))/o.elapsed.Seconds())
+	}
 	w.lat = append(w.lat, o.lat...)
 	w.errs += o.errs
 	if w.firstErr == "" {
@@ -69,7 +75,7 @@ func (w *window) add(o window) {
 func (w window) summarize() Summary {
 	sorted := slices.Clone(w.lat)
 	slices.Sort(sorted)
-	s := Summary{OK: len(sorted), Errors: w.errs, FirstError: w.firstErr, Elapsed: w.elapsed}
+	s := Summary{OK: len(sorted), Errors: w.errs, FirstError: w.firstErr, Elapsed: w.elapsed, Rounds: w.rounds}
 	if n := len(sorted); n > 0 {
 		s.P50 = Percentile(sorted, 50)
 		s.P99 = Percentile(sorted, 99)

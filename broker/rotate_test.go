@@ -19,14 +19,7 @@ func TestRotateIfDue(t *testing.T) {
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	teststore.Each(t, func(t *testing.T, s broker.Store) {
 		ctx := context.Background()
-		secrets, err := keys.NewSecrets(make([]byte, 32))
-		if err != nil {
-			t.Fatal(err)
-		}
-		first, err := keys.GenerateKey(ctx, s, secrets, "ES256", t0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		secrets, first := firstKey(t, s, t0)
 		publishFor, err := broker.LongestAccessTTL(ctx, s)
 		if err != nil {
 			t.Fatal(err)
@@ -105,14 +98,7 @@ func TestRotateLeavesNoGap(t *testing.T) {
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	teststore.Each(t, func(t *testing.T, s broker.Store) {
 		ctx := context.Background()
-		secrets, err := keys.NewSecrets(make([]byte, 32))
-		if err != nil {
-			t.Fatal(err)
-		}
-		first, err := keys.GenerateKey(ctx, s, secrets, "ES256", t0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		secrets, first := firstKey(t, s, t0)
 		now := t0.Add(time.Hour)
 		next, err := broker.Rotate(ctx, s, secrets, "ES256", time.Hour, now)
 		if err != nil {
@@ -131,4 +117,18 @@ func TestRotateLeavesNoGap(t *testing.T) {
 			t.Errorf("the old key still signs once the new one does (%s)", next.SignsFrom())
 		}
 	})
+}
+
+// firstKey makes the store's first signing key, ES256, at t0.
+func firstKey(t *testing.T, s broker.Store, t0 time.Time) (*keys.Secrets, keys.SigningKey) {
+	t.Helper()
+	secrets, err := keys.NewSecrets(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := keys.GenerateKey(context.Background(), s, secrets, "ES256", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secrets, first
 }

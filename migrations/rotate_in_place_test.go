@@ -25,17 +25,7 @@ import (
 // session's start. Undone, the rows of sessions rotated in place go.
 func TestRotateInPlaceMigration(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		dialect migrations.Dialect
-		open    func(t *testing.T) *sql.DB
-		// ts is how the dialect keeps a time.
-		ts func(time.Time) any
-	}{
-		{migrations.Postgres, func(t *testing.T) *sql.DB { return openDB(t, "pgx", testdb.EmptyPostgres(t)) },
-			func(at time.Time) any { return at }},
-		{migrations.SQLite, func(t *testing.T) *sql.DB { return openDB(t, "sqlite", filepath.Join(t.TempDir(), "bk.db")) },
-			func(at time.Time) any { return at.UnixMilli() }},
-	} {
+	for _, tc := range dialects() {
 		t.Run(string(tc.dialect), func(t *testing.T) {
 			ctx := context.Background()
 			db := tc.open(t)
@@ -97,6 +87,22 @@ func TestRotateInPlaceMigration(t *testing.T) {
 				t.Errorf("rows after undoing migration 11: %d (%v), want 3: all but the session rotated in place", left, err)
 			}
 		})
+	}
+}
+
+// dialect is a dialect, an empty database of it, and how it keeps a time.
+type dialect struct {
+	dialect migrations.Dialect
+	open    func(t *testing.T) *sql.DB
+	ts      func(time.Time) any
+}
+
+func dialects() []dialect {
+	return []dialect{
+		{migrations.Postgres, func(t *testing.T) *sql.DB { return openDB(t, "pgx", testdb.EmptyPostgres(t)) },
+			func(at time.Time) any { return at }},
+		{migrations.SQLite, func(t *testing.T) *sql.DB { return openDB(t, "sqlite", filepath.Join(t.TempDir(), "bk.db")) },
+			func(at time.Time) any { return at.UnixMilli() }},
 	}
 }
 

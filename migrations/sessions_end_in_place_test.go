@@ -3,12 +3,9 @@ package migrations_test
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 	"github.com/bridgekeeper/bridgekeeper/migrations"
 )
 
@@ -17,16 +14,7 @@ import (
 // leaves every other session live; undone, the mark goes.
 func TestSessionsEndInPlaceMigration(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		dialect migrations.Dialect
-		open    func(t *testing.T) *sql.DB
-		ts      func(time.Time) any
-	}{
-		{migrations.Postgres, func(t *testing.T) *sql.DB { return openDB(t, "pgx", testdb.EmptyPostgres(t)) },
-			func(at time.Time) any { return at }},
-		{migrations.SQLite, func(t *testing.T) *sql.DB { return openDB(t, "sqlite", filepath.Join(t.TempDir(), "bk.db")) },
-			func(at time.Time) any { return at.UnixMilli() }},
-	} {
+	for _, tc := range dialects() {
 		t.Run(string(tc.dialect), func(t *testing.T) {
 			ctx := context.Background()
 			db := tc.open(t)

@@ -347,7 +347,7 @@ func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, 
 		case errors.Is(err, ErrNotFound):
 			return Unauthenticated("authorization code is invalid or expired", nil)
 		case errors.Is(err, ErrConflict):
-			if err := tx.RevokeFamily(ctx, ac.FamilyID, now, familyEnd); err != nil {
+			if err := tx.RevokeFamily(ctx, ac.FamilyID, b.secrets.FamilyKey(ac.FamilyID), now, familyEnd); err != nil {
 				return fmt.Errorf("revoke after code replay: %w", err)
 			}
 			if err := b.RecordAudit(ctx, tx, AuditEvent{Type: AuditCodeReplay, NamespaceID: ac.NamespaceID, UserID: ac.UserID,

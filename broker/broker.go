@@ -276,7 +276,7 @@ func (b *Broker) newFamily(c Client, scope string, bind Binding) (string, Refres
 	now := b.now()
 	rt, key := newFamilyToken(now)
 	row := RefreshToken{
-		Key: key, Hash: TokenHash(rt), FamilyID: familyID(key), ClientID: c.ID,
+		Key: key, Hash: TokenHash(rt), FamilyID: b.secrets.FamilyID(key), ClientID: c.ID,
 		NamespaceID: c.NamespaceID, Scope: scope, Resource: bind.Resource,
 		CreatedAt: now, ExpiresAt: now.Add(c.RefreshTTL),
 	}

@@ -193,7 +193,7 @@ func (b *Broker) revokeRefresh(ctx context.Context, c Client, token string) (boo
 		return false, fmt.Errorf("revoke: %w", err)
 	}
 	now := b.now()
-	if err := b.store.RevokeFamily(ctx, rt.FamilyID, now, now.Add(max(c.RefreshTTL, c.AccessTTL))); err != nil {
+	if err := b.store.RevokeFamily(ctx, rt.FamilyID, rt.Key, now, now.Add(max(c.RefreshTTL, c.AccessTTL))); err != nil {
 		return false, fmt.Errorf("revoke family: %w", err)
 	}
 	return true, nil

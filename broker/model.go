@@ -86,8 +86,8 @@ type Link struct {
 type RefreshToken struct {
 	Key  []byte // the family's row; a token from before rotation in place is keyed by its Hash
 	Hash []byte
-	// FamilyID is Key spelled as a UUID (FamilyKey reads it back); a family
-	// begun before migration 12 has a random UUID of its own.
+	// FamilyID is Key encrypted (keys.Secrets.FamilyID, which reads it
+	// back); a family begun before migration 12 has a random UUID.
 	FamilyID    string
 	ClientID    string
 	UserID      string

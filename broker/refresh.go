@@ -139,7 +139,7 @@ func (b *Broker) notRotated(ctx context.Context, tx Store, c Client, ref refresh
 		return next, nil
 	}
 	until := now.Add(max(c.RefreshTTL, c.AccessTTL))
-	if err := tx.RevokeFamily(ctx, old.FamilyID, now, until); err != nil {
+	if err := tx.RevokeFamily(ctx, old.FamilyID, old.Key, now, until); err != nil {
 		return RefreshToken{}, fmt.Errorf("revoke family after reuse: %w", err)
 	}
 	if err := b.RecordAudit(ctx, tx, AuditEvent{Type: AuditRefreshReuse, NamespaceID: old.NamespaceID, UserID: old.UserID,

@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // A refresh token is "rt_" and the base64url of its family's row key and a
@@ -75,7 +73,7 @@ func refreshToken(key, secret []byte) string {
 // the family's key. The key is a UUIDv7 of now: it begins with the time in
 // milliseconds, so that new rows land at the right edge of the key's index,
 // which PostgreSQL appends to without a descent; 74 random bits follow. The
-// family's ID is the key spelled as a UUID (familyID).
+// family's ID is the key encrypted (keys.Secrets.FamilyID).
 func newFamilyToken(now time.Time) (token string, key []byte) {
 	b := make([]byte, familyKeyLen+refreshSecretLen)
 	rand.Read(b[6:])
@@ -84,24 +82,4 @@ func newFamilyToken(now time.Time) (token string, key []byte) {
 	b[6] = 0x70 | b[6]&0x0f // version 7
 	b[8] = 0x80 | b[8]&0x3f // RFC 9562 variant
 	return refreshToken(b[:familyKeyLen], b[familyKeyLen:]), b[:familyKeyLen]
-}
-
-// familyID is the ID of the family kept under a new family's key: the key
-// spelled as a UUID. So the ID that access tokens (sid), codes and the
-// operator's tools carry leads the store to the family's row (FamilyKey),
-// and revoking a family or logging a user out marks the row itself, which
-// a rotation then reads without looking at other tables.
-func familyID(key []byte) string {
-	return uuid.UUID(key).String()
-}
-
-// FamilyKey is the row key of the family with this ID, when the family was
-// begun with familyID's spelling; nil for a family begun before (its ID is
-// a random UUID, and the store finds its rows by ID instead).
-func FamilyKey(id string) []byte {
-	u, err := uuid.Parse(id)
-	if err != nil || u.Version() != 7 || u.String() != id {
-		return nil
-	}
-	return u[:]
 }

@@ -68,24 +68,3 @@ func nonCanonical(c string) string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	return string(alphabet[strings.Index(alphabet, c)|1])
 }
-
-// TestFamilyKey: a new family's ID leads back to its key, and nothing else
-// is taken for a key: the store marks the row FamilyKey names.
-func TestFamilyKey(t *testing.T) {
-	_, key := newFamilyToken(time.Date(2026, 12, 6, 19, 0, 0, 0, time.UTC))
-	id := familyID(key)
-	if got := FamilyKey(id); !bytes.Equal(got, key) {
-		t.Fatalf("FamilyKey(familyID(%x)) = %x, want the key back", key, got)
-	}
-	for _, c := range []struct{ id, because string }{
-		{"0f8fad5b-d9cb-469f-a165-70867728950e", "a random (version 4) UUID is an older family's"},
-		{strings.ToUpper(id), "upper case is another spelling of the ID"},
-		{"urn:uuid:" + id, "a URN is another spelling of the ID"},
-		{"family-1", "not a UUID"},
-		{"", "empty"},
-	} {
-		if got := FamilyKey(c.id); got != nil {
-			t.Errorf("FamilyKey(%q) = %x, want nil because %s", c.id, got, c.because)
-		}
-	}
-}

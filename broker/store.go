@@ -105,9 +105,10 @@ type RefreshStore interface {
 	GetRefreshToken(ctx context.Context, key, hash []byte) (RefreshToken, error)
 	// RevokeFamily revokes every token of the family; the record is kept until
 	// `until`, after which nothing it covers can still be valid. Idempotent.
-	// It finds a family begun with a key its ID spells by that key
-	// (FamilyKey), an older one by its ID.
-	RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error
+	// key is the family's row key as keys.Secrets.FamilyKey reads it from
+	// the ID: the store finds a family begun since migration 12 by it, an
+	// older one by its ID.
+	RevokeFamily(ctx context.Context, familyID string, key []byte, now, until time.Time) error
 	FamilyRevoked(ctx context.Context, familyID string) (bool, error)
 }
 

@@ -14,6 +14,9 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
+	"github.com/bridgekeeper/bridgekeeper/broker"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/postgres"
+	"github.com/bridgekeeper/bridgekeeper/broker/store/sqlite"
 	"github.com/bridgekeeper/bridgekeeper/internal/testdb"
 	"github.com/bridgekeeper/bridgekeeper/migrations"
 )
@@ -28,7 +31,7 @@ func TestRotateInPlaceMigration(t *testing.T) {
 	for _, tc := range dialects() {
 		t.Run(string(tc.dialect), func(t *testing.T) {
 			ctx := context.Background()
-			db := tc.open(t)
+			db, _ := tc.open(t)
 			if _, err := migrations.UpTo(ctx, db, tc.dialect, 10); err != nil {
 				t.Fatal(err)
 			}
@@ -90,19 +93,29 @@ func TestRotateInPlaceMigration(t *testing.T) {
 	}
 }
 
-// dialect is a dialect, an empty database of it, and how it keeps a time.
+// dialect is a dialect, an empty database of it, how it keeps a time, and
+// the store on it.
 type dialect struct {
 	dialect migrations.Dialect
-	open    func(t *testing.T) *sql.DB
+	driver  string
+	dsn     func(t *testing.T) string
 	ts      func(time.Time) any
+	store   func(ctx context.Context, dsn string) (broker.Store, error)
+}
+
+func (d dialect) open(t *testing.T) (*sql.DB, string) {
+	t.Helper()
+	dsn := d.dsn(t)
+	return openDB(t, d.driver, dsn), dsn
 }
 
 func dialects() []dialect {
 	return []dialect{
-		{migrations.Postgres, func(t *testing.T) *sql.DB { return openDB(t, "pgx", testdb.EmptyPostgres(t)) },
-			func(at time.Time) any { return at }},
-		{migrations.SQLite, func(t *testing.T) *sql.DB { return openDB(t, "sqlite", filepath.Join(t.TempDir(), "bk.db")) },
-			func(at time.Time) any { return at.UnixMilli() }},
+		{migrations.Postgres, "pgx", func(t *testing.T) string { return testdb.EmptyPostgres(t) }, func(at time.Time) any { return at },
+			func(ctx context.Context, dsn string) (broker.Store, error) { return postgres.Open(ctx, dsn) }},
+		{migrations.SQLite, "sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "bk.db") },
+			func(at time.Time) any { return at.UnixMilli() },
+			func(ctx context.Context, dsn string) (broker.Store, error) { return sqlite.Open(ctx, dsn) }},
 	}
 }
 

@@ -3,21 +3,24 @@ package migrations_test
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/migrations"
 )
 
 // TestSessionsEndInPlaceMigration: migration 12 marks on their rows the
 // sessions that a family revocation or a logout had already ended, and
-// leaves every other session live; undone, the mark goes.
+// leaves every other session live; the store then finds an older family's
+// row by its ID, whose key FamilyKey cannot read; undone, the marks go.
 func TestSessionsEndInPlaceMigration(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	for _, tc := range dialects() {
 		t.Run(string(tc.dialect), func(t *testing.T) {
 			ctx := context.Background()
-			db := tc.open(t)
+			db, dsn := tc.open(t)
 			if _, err := migrations.UpTo(ctx, db, tc.dialect, 11); err != nil {
 				t.Fatal(err)
 			}
@@ -71,6 +74,30 @@ func TestSessionsEndInPlaceMigration(t *testing.T) {
 				if (ended == nil) != (want.ended == nil) || (ended != nil && !sameTime(ended, want.ended)) {
 					t.Errorf("row of %s: ended_at %v, want %v", want.token, ended, want.ended)
 				}
+			}
+
+			// An older family's ID is a random UUID: the key the broker
+			// reads from it is no row's, and the store finds the row by ID.
+			s, err := tc.store(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			later := t0.Add(3 * time.Hour)
+			if err := s.RevokeFamily(ctx, "f-live", h("no row's key")[:16], later, t0.Add(48*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				token string
+				want  error
+			}{{"live", broker.ErrNotFound}, {"after-logout", nil}} {
+				_, err := s.RotateRefreshToken(ctx, broker.Rotation{Key: h(c.token), OldHash: h(c.token), NewHash: h(c.token + "-next"),
+					ClientID: "c", Now: later, ExpiresAt: later.Add(time.Hour)})
+				if !errors.Is(err, c.want) {
+					t.Errorf("rotating %s after revoking f-live: %v, want %v", c.token, err, c.want)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
 			}
 
 			if _, err := migrations.DownTo(ctx, db, tc.dialect, 11); err != nil {

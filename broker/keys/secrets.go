@@ -10,6 +10,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+
+	"github.com/google/uuid"
 )
 
 // KEKSize is the size of the key-encryption key: AES-256.
@@ -23,6 +25,7 @@ type Secrets struct {
 	clientKey   []byte
 	successorKy []byte
 	deriveKey   []byte
+	familyIDs   cipher.Block // a family's ID is its row key, encrypted (FamilyID)
 }
 
 // NewSecrets derives the broker's keys from a 32-byte key-encryption key.
@@ -57,7 +60,42 @@ func NewSecrets(kek []byte) (*Secrets, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Secrets{seal: aead, clientKey: clientKey, successorKy: succ, deriveKey: dk}, nil
+	fk, err := derive("refresh family IDs")
+	if err != nil {
+		return nil, err
+	}
+	families, err := aes.NewCipher(fk)
+	if err != nil {
+		return nil, err
+	}
+	return &Secrets{seal: aead, clientKey: clientKey, successorKy: succ, deriveKey: dk, familyIDs: families}, nil
+}
+
+// FamilyID is the ID of the refresh-token family kept under key (16
+// bytes): the key encrypted as one AES block, spelled as a UUID. The
+// broker reads the key back (FamilyKey), so that revoking a family by the
+// ID that access tokens (sid), codes and the operator carry finds its row;
+// to anyone else the ID is a random UUID. It must not be the key itself:
+// a refresh token with a family's key and any secret is taken for an
+// older token of that family, and presenting one revokes the family as
+// reused, so the key is known only to who held a token of it.
+func (s *Secrets) FamilyID(key []byte) string {
+	var id uuid.UUID
+	s.familyIDs.Encrypt(id[:], key)
+	return id.String()
+}
+
+// FamilyKey is the row key of the family with this ID, nil for an ID that
+// is not a UUID in its canonical spelling. An ID that FamilyID did not make
+// (an older family's random UUID) gives a key no family has.
+func (s *Secrets) FamilyKey(id string) []byte {
+	u, err := uuid.Parse(id)
+	if err != nil || u.String() != id {
+		return nil
+	}
+	key := make([]byte, aes.BlockSize)
+	s.familyIDs.Decrypt(key, u[:])
+	return key
 }
 
 // Seal encrypts plaintext with AES-256-GCM; aad binds it to its context (the kid).

@@ -3,6 +3,7 @@ package keys_test
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -210,4 +211,36 @@ func TestSuccessorAndDerive(t *testing.T) {
 // succ is Successor in base64url, as Derive answers.
 func succ(s *keys.Secrets, token string) string {
 	return base64.RawURLEncoding.EncodeToString(s.Successor(token))
+}
+
+// TestFamilyID: a family's ID leads the broker back to its row key, and
+// shows nobody else the key: a refresh token carrying a family's key is
+// taken for one of its tokens, so the key must not be read off an access
+// token's sid.
+func TestFamilyID(t *testing.T) {
+	s, other := newSecrets(t, 1), newSecrets(t, 2)
+	key := []byte("0123456789abcdef")
+	id := s.FamilyID(key)
+	if got := s.FamilyKey(id); !bytes.Equal(got, key) {
+		t.Fatalf("FamilyKey(FamilyID(%x)) = %x, want the key back", key, got)
+	}
+	if strings.Contains(strings.ReplaceAll(id, "-", ""), fmt.Sprintf("%x", key)) {
+		t.Errorf("FamilyID(%x) = %s spells the key", key, id)
+	}
+	if again := s.FamilyID(key); again != id {
+		t.Errorf("FamilyID is not stable: %s, then %s", id, again)
+	}
+	if got := other.FamilyKey(id); bytes.Equal(got, key) {
+		t.Errorf("another KEK reads the same key from %s", id)
+	}
+	for _, c := range []struct{ id, because string }{
+		{strings.ToUpper(id), "upper case is another spelling of the ID"},
+		{"urn:uuid:" + id, "a URN is another spelling of the ID"},
+		{"family-1", "not a UUID"},
+		{"", "empty"},
+	} {
+		if got := s.FamilyKey(c.id); got != nil {
+			t.Errorf("FamilyKey(%q) = %x, want nil because %s", c.id, got, c.because)
+		}
+	}
 }

@@ -64,7 +64,7 @@ func TestSingleStatementRetriedWhenBusy(t *testing.T) {
 	}
 
 	done := make(chan error, 1)
-	go func() { done <- s.RevokeFamily(t.Context(), "fam", now, now.Add(2*time.Hour)) }()
+	go func() { done <- s.RevokeFamily(t.Context(), "fam", nil, now, now.Add(2*time.Hour)) }()
 	// The first attempt waits on the lock, then fails; release the row only
 	// after that, while the store backs off before its next attempt.
 	waitFor(t, other, storePID, true)
@@ -118,14 +118,14 @@ func TestReadOnlyConnectionDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	err := s.RevokeFamily(t.Context(), "fam", now, now.Add(time.Hour))
+	err := s.RevokeFamily(t.Context(), "fam", nil, now, now.Add(time.Hour))
 	if !errors.Is(err, broker.ErrUnavailable) {
 		t.Fatalf("write on a read-only connection: %v, want unavailable", err)
 	}
 	if after := pid(); after == before {
 		t.Errorf("the read-only connection (backend %d) was used again", before)
 	}
-	if err := s.RevokeFamily(t.Context(), "fam", now, now.Add(time.Hour)); err != nil {
+	if err := s.RevokeFamily(t.Context(), "fam", nil, now, now.Add(time.Hour)); err != nil {
 		t.Errorf("write on the next connection: %v", err)
 	}
 }

@@ -98,20 +98,19 @@ func (s tokens) GetRefreshToken(ctx context.Context, key, hash []byte) (broker.R
 
 // RevokeFamily implements broker.RefreshStore. Revoking again keeps the first
 // revocation time and the later `until`, so a repeat never shortens it.
-// The family's row is marked ended in the same statement: by its key for a
-// family whose ID spells it, else by ID in the index of older families'
-// rows (migration 12), whose predicate this statement repeats so that the
+// The family's row is marked ended in the same statement: by its key, or
+// for a family begun before migration 12 by its ID, in the index of those
+// families' rows, whose predicate this statement repeats so that the
 // planner may use it.
-func (s tokens) RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error {
+func (s tokens) RevokeFamily(ctx context.Context, familyID string, key []byte, now, until time.Time) error {
 	_, err := s.q.Exec(ctx, `WITH revoked AS (
 		INSERT INTO revoked_families (family_id, revoked_at, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT (family_id) DO UPDATE
 		SET expires_at = GREATEST(revoked_families.expires_at, EXCLUDED.expires_at)
 	)
 	UPDATE refresh_tokens SET ended_at = $2
-	WHERE ended_at IS NULL AND (hash = $4
-		OR (family_id = $1 AND replace(family_id, '-', '') <> encode(hash, 'hex')))`,
-		familyID, now, until, broker.FamilyKey(familyID))
+	WHERE ended_at IS NULL AND (hash = $4 OR (older_family AND family_id = $1))`,
+		familyID, now, until, key)
 	return wrap("revoke family", err)
 }
 

@@ -95,7 +95,7 @@ func (s tokens) GetRefreshToken(ctx context.Context, key, hash []byte) (broker.R
 // revocation time and the later `until`, so a repeat never shortens it.
 // The family's row is marked ended with it, found as PostgreSQL's
 // RevokeFamily finds it.
-func (s tokens) RevokeFamily(ctx context.Context, familyID string, now, until time.Time) error {
+func (s tokens) RevokeFamily(ctx context.Context, familyID string, key []byte, now, until time.Time) error {
 	return s.atomic(ctx, "revoke family", func(q dbtx) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO revoked_families (family_id, revoked_at, expires_at)
 			VALUES (?, ?, ?)
@@ -103,9 +103,8 @@ func (s tokens) RevokeFamily(ctx context.Context, familyID string, now, until ti
 			familyID, ms(now), ms(until))
 		if err == nil {
 			_, err = q.ExecContext(ctx, `UPDATE refresh_tokens SET ended_at = ?2
-				WHERE ended_at IS NULL AND (hash = ?3
-					OR (family_id = ?1 AND replace(family_id, '-', '') <> lower(hex(hash))))`,
-				familyID, ms(now), broker.FamilyKey(familyID))
+				WHERE ended_at IS NULL AND (hash = ?3 OR (older_family AND family_id = ?1))`,
+				familyID, ms(now), key)
 		}
 		return wrap("revoke family", err)
 	})

@@ -241,7 +241,7 @@ func testListSessions(t *testing.T, s broker.Store) {
 	token("bound-0", "bound", "user-1", at(90*time.Minute), "dpop-key")
 	// Not sessions:
 	revoked := token("revoked-0", "revoked", "user-1", at(time.Hour), "")
-	ok(t, "RevokeFamily", s.RevokeFamily(ctx, revoked.FamilyID, at(time.Hour), at(48*time.Hour)))
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, revoked.FamilyID, revoked.Key, at(time.Hour), at(48*time.Hour)))
 	expired := refreshToken("expired-0")
 	expired.FamilyID, expired.UserID, expired.CreatedAt, expired.ExpiresAt = "expired", "user-1", at(0), at(time.Hour)
 	createToken(t, s, expired)

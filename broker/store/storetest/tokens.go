@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/bridgekeeper/bridgekeeper/broker"
 	"github.com/bridgekeeper/bridgekeeper/broker/keys"
 )
@@ -31,14 +29,12 @@ func tokenCases() []testCase {
 }
 
 // refreshToken is a fresh token of its own family, valid for 90 days from t0.
-// Its row key is not its hash, so that a store that mixes the two fails;
-// the family's ID spells its key, as the broker makes them (familyKey).
+// Its row key is not its hash, so that a store that mixes the two fails.
 func refreshToken(name string) broker.RefreshToken {
-	key := familyKey(name)
 	return broker.RefreshToken{
-		Key:         key[:],
+		Key:         hash("row-" + name)[:16],
 		Hash:        hash(name),
-		FamilyID:    key.String(),
+		FamilyID:    "family-" + name,
 		ClientID:    "client-1",
 		UserID:      "user-1",
 		NamespaceID: "ns-1",
@@ -48,28 +44,6 @@ func refreshToken(name string) broker.RefreshToken {
 		CreatedAt:   t0.In(jst),
 		ExpiresAt:   at(90 * 24 * time.Hour),
 	}
-}
-
-// familyKey is a new family's key, a UUIDv7 as the broker makes them, for
-// a name.
-func familyKey(name string) uuid.UUID {
-	var key uuid.UUID
-	copy(key[:], hash("row-"+name))
-	key[6] = 0x70 | key[6]&0x0f
-	key[8] = 0x80 | key[8]&0x3f
-	return key
-}
-
-// olderFamily is refreshToken of a family begun before family IDs spelled
-// their keys: its ID is its own, and its key is its first token's hash, or
-// (begun between rotation in place and that) a key of the new length.
-func olderFamily(name string, keyedByHash bool) broker.RefreshToken {
-	rt := refreshToken(name)
-	rt.FamilyID = "family-" + name
-	if keyedByHash {
-		rt.Key = rt.Hash
-	}
-	return rt
 }
 
 func createToken(t *testing.T, s broker.Store, rt broker.RefreshToken) broker.RefreshToken {
@@ -214,17 +188,6 @@ func testRotate(t *testing.T, s broker.Store) {
 
 func testRotateRefused(t *testing.T, s broker.Store) {
 	ctx := caseCtx(t)
-	// revoked creates a token of the kind mk makes, revokes its family by
-	// ID, and expects it refused: the store must find the family's row from
-	// the ID however the family was begun.
-	revoked := func(mk func(name string) broker.RefreshToken) func(name string) (broker.Rotation, broker.RefreshToken) {
-		return func(name string) (broker.Rotation, broker.RefreshToken) {
-			rt := createToken(t, s, mk(name))
-			ok(t, "RevokeFamily", s.RevokeFamily(ctx, rt.FamilyID, at(time.Minute), rt.ExpiresAt))
-			rt.FamilyRevoked = true
-			return rotation(rt, name+"-next", at(time.Hour)), rt
-		}
-	}
 	for _, c := range []struct {
 		name string
 		// setup creates the token and returns the rotation that must fail
@@ -269,14 +232,17 @@ func testRotateRefused(t *testing.T, s broker.Store) {
 			createToken(t, s, rt)
 			return rotation(rt, name+"-next", at(time.Hour)), rt
 		}},
-		{"family revoked", revoked(refreshToken)},
-		{"older family revoked, keyed by its first token", revoked(func(name string) broker.RefreshToken { return olderFamily(name, true) })},
-		{"older family revoked, keyed apart from its ID", revoked(func(name string) broker.RefreshToken { return olderFamily(name, false) })},
-		{"older family revoked after a rotation", func(name string) (broker.Rotation, broker.RefreshToken) {
-			rt := createToken(t, s, olderFamily(name, true))
+		{"family revoked", func(name string) (broker.Rotation, broker.RefreshToken) {
+			rt := createToken(t, s, refreshToken(name))
+			ok(t, "RevokeFamily", s.RevokeFamily(ctx, rt.FamilyID, rt.Key, at(time.Minute), rt.ExpiresAt))
+			rt.FamilyRevoked = true
+			return rotation(rt, name+"-next", at(time.Hour)), rt
+		}},
+		{"family revoked after a rotation", func(name string) (broker.Rotation, broker.RefreshToken) {
+			rt := createToken(t, s, refreshToken(name))
 			next, err := s.RotateRefreshToken(ctx, rotation(rt, name+"-2", at(time.Minute)))
 			ok(t, "RotateRefreshToken", err)
-			ok(t, "RevokeFamily", s.RevokeFamily(ctx, rt.FamilyID, at(2*time.Minute), rt.ExpiresAt))
+			ok(t, "RevokeFamily", s.RevokeFamily(ctx, rt.FamilyID, rt.Key, at(2*time.Minute), rt.ExpiresAt))
 			next.FamilyRevoked = true
 			return rotation(next, name+"-next", at(time.Hour)), next
 		}},
@@ -337,9 +303,9 @@ func testRevokeFamily(t *testing.T, s broker.Store) {
 	if revoked {
 		t.Fatalf("FamilyRevoked before RevokeFamily: got true")
 	}
-	ok(t, "RevokeFamily", s.RevokeFamily(ctx, a.FamilyID, at(2*time.Hour), at(91*24*time.Hour)))
-	ok(t, "RevokeFamily(again)", s.RevokeFamily(ctx, a.FamilyID, at(3*time.Hour), at(91*24*time.Hour)))
-	ok(t, "RevokeFamily(no tokens)", s.RevokeFamily(ctx, "family-empty", at(2*time.Hour), at(time.Hour*3)))
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, a.FamilyID, a.Key, at(2*time.Hour), at(91*24*time.Hour)))
+	ok(t, "RevokeFamily(again)", s.RevokeFamily(ctx, a.FamilyID, a.Key, at(3*time.Hour), at(91*24*time.Hour)))
+	ok(t, "RevokeFamily(no tokens)", s.RevokeFamily(ctx, "family-empty", nil, at(2*time.Hour), at(time.Hour*3)))
 
 	for _, c := range []struct {
 		family string
@@ -441,8 +407,8 @@ func testPurgeExpired(t *testing.T, s broker.Store) {
 	// Expired: one spent, its unspent successor. Live: one spent, its successor.
 	deadSpent, deadNext := spend(mk("dead", time.Hour), "dead-next", 30*time.Minute, 2*time.Hour)
 	liveSpent, liveNext := spend(mk("live", 20*time.Hour), "live-next", 5*time.Hour, 30*time.Hour)
-	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "family-old", t0, at(5*time.Hour)))
-	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "family-recent", t0, at(15*time.Hour)))
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "family-old", nil, t0, at(5*time.Hour)))
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "family-recent", nil, t0, at(15*time.Hour)))
 	ok(t, "RevokeAccessToken", s.RevokeAccessToken(ctx, "jti-old", at(time.Hour)))
 	ok(t, "RevokeAccessToken", s.RevokeAccessToken(ctx, "jti-recent", at(11*time.Hour)))
 
@@ -486,10 +452,10 @@ func testPurgeExpired(t *testing.T, s broker.Store) {
 // let the first one's tokens come back.
 func testRevocationNeverShortened(t *testing.T, s broker.Store) {
 	ctx := caseCtx(t)
-	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "extended", t0, at(time.Hour)))
-	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "extended", at(30*time.Minute), at(3*time.Hour)))
-	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "not-shortened", t0, at(3*time.Hour)))
-	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "not-shortened", at(time.Hour), at(2*time.Hour)))
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "extended", nil, t0, at(time.Hour)))
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "extended", nil, at(30*time.Minute), at(3*time.Hour)))
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "not-shortened", nil, t0, at(3*time.Hour)))
+	ok(t, "RevokeFamily", s.RevokeFamily(ctx, "not-shortened", nil, at(time.Hour), at(2*time.Hour)))
 
 	_, err := s.PurgeExpired(ctx, at(150*time.Minute))
 	ok(t, "PurgeExpired", err)

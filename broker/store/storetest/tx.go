@@ -159,7 +159,7 @@ func testInTxRollback(t *testing.T, s broker.Store) {
 			{"CreateAuthRequest", tx.CreateAuthRequest(ctx, doomedReq)},
 			{"CreateCode", tx.CreateCode(ctx, doomedCode)},
 			{"CreateRefreshToken", tx.CreateRefreshToken(ctx, fresh)},
-			{"RevokeFamily", tx.RevokeFamily(ctx, "family-x", t0, at(time.Hour))},
+			{"RevokeFamily", tx.RevokeFamily(ctx, "family-x", nil, t0, at(time.Hour))},
 			{"CreateKey", tx.CreateKey(ctx, signingKey("k2", t0))},
 			{"RetireKey", tx.RetireKey(ctx, "k1", t0, at(time.Hour))},
 			{"RevokeAccessToken", tx.RevokeAccessToken(ctx, "jti-new", at(time.Hour))},

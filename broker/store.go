@@ -222,6 +222,8 @@ type Store interface {
 // Session is a player's live session as support staff see it: a
 // refresh-token family with an unspent, unexpired token.
 type Session struct {
+	// Key is the family's row key, which revoking it needs; never shown.
+	Key        []byte
 	FamilyID   string
 	ClientID   string
 	CreatedAt  time.Time // the family's first token

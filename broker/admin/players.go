@@ -124,7 +124,7 @@ func (s *Players) RevokeSession(ctx context.Context, a Actor, userID, familyID s
 		}
 		for _, ss := range sessions {
 			if ss.FamilyID == familyID {
-				if err := tx.RevokeFamily(ctx, familyID, s.secrets.FamilyKey(familyID), now, ss.ExpiresAt); err != nil {
+				if err := tx.RevokeFamily(ctx, familyID, ss.Key, now, ss.ExpiresAt); err != nil {
 					return broker.AuditEvent{}, err
 				}
 				return broker.AuditEvent{Type: broker.AuditSessionRevoke, NamespaceID: u.NamespaceID, UserID: userID,

@@ -99,7 +99,7 @@ func (s operator) FindUsersByNickname(ctx context.Context, namespaceID, prefix, 
 // ListSessions implements broker.OperatorStore: the families whose current
 // token is live.
 func (s operator) ListSessions(ctx context.Context, userID string, now time.Time) ([]broker.Session, error) {
-	rows, err := s.q.Query(ctx, `SELECT t.family_id, t.client_id,
+	rows, err := s.q.Query(ctx, `SELECT t.hash, t.family_id, t.client_id,
 		t.started_at, t.created_at, t.expires_at, t.jkt <> ''
 		FROM refresh_tokens t
 		WHERE t.user_id = $1 AND t.cur IS NOT NULL AND t.ended_at IS NULL AND t.expires_at > $2

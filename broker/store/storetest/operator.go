@@ -238,7 +238,7 @@ func testListSessions(t *testing.T, s broker.Store) {
 	r.ExpiresAt = at(26 * time.Hour)
 	_, err := s.RotateRefreshToken(ctx, r)
 	ok(t, "RotateRefreshToken", err)
-	token("bound-0", "bound", "user-1", at(90*time.Minute), "dpop-key")
+	bound := token("bound-0", "bound", "user-1", at(90*time.Minute), "dpop-key")
 	// Not sessions:
 	revoked := token("revoked-0", "revoked", "user-1", at(time.Hour), "")
 	ok(t, "RevokeFamily", s.RevokeFamily(ctx, revoked.FamilyID, revoked.Key, at(time.Hour), at(48*time.Hour)))
@@ -248,8 +248,8 @@ func testListSessions(t *testing.T, s broker.Store) {
 	token("other-0", "other", "user-2", at(time.Hour), "")
 
 	want := []broker.Session{
-		{FamilyID: "rotated", ClientID: first.ClientID, CreatedAt: at(time.Hour), LastUsedAt: at(2 * time.Hour), ExpiresAt: at(26 * time.Hour)},
-		{FamilyID: "bound", ClientID: first.ClientID, CreatedAt: at(90 * time.Minute), LastUsedAt: at(90 * time.Minute), ExpiresAt: at(90*time.Minute + 24*time.Hour), Bound: true},
+		{Key: first.Key, FamilyID: "rotated", ClientID: first.ClientID, CreatedAt: at(time.Hour), LastUsedAt: at(2 * time.Hour), ExpiresAt: at(26 * time.Hour)},
+		{Key: bound.Key, FamilyID: "bound", ClientID: first.ClientID, CreatedAt: at(90 * time.Minute), LastUsedAt: at(90 * time.Minute), ExpiresAt: at(90*time.Minute + 24*time.Hour), Bound: true},
 	}
 	got, err := s.ListSessions(ctx, "user-1", now)
 	ok(t, "ListSessions", err)

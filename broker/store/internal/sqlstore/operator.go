@@ -22,7 +22,7 @@ func (c Codec) ScanAudit(row Row) (broker.AuditEvent, error) {
 // expires, bound.
 func (c Codec) ScanSession(row Row) (broker.Session, error) {
 	var s broker.Session
-	err := row.Scan(&s.FamilyID, &s.ClientID, c.Times.Dest(&s.CreatedAt), c.Times.Dest(&s.LastUsedAt),
+	err := row.Scan(&s.Key, &s.FamilyID, &s.ClientID, c.Times.Dest(&s.CreatedAt), c.Times.Dest(&s.LastUsedAt),
 		c.Times.Dest(&s.ExpiresAt), &s.Bound)
 	return s, err
 }

@@ -70,16 +70,14 @@ func refreshToken(key, secret []byte) string {
 }
 
 // newFamilyToken is the first token of a new family, started at now, and
-// the family's key. The key is a UUIDv7 of now: it begins with the time in
-// milliseconds, so that new rows land at the right edge of the key's index,
-// which PostgreSQL appends to without a descent; 74 random bits follow. The
+// the family's key. The key begins with now in milliseconds, as a UUIDv7
+// does, so that new rows land at the right edge of the key's index, which
+// PostgreSQL appends to without a descent; 80 random bits follow. The
 // family's ID is the key encrypted (keys.Secrets.FamilyID).
 func newFamilyToken(now time.Time) (token string, key []byte) {
 	b := make([]byte, familyKeyLen+refreshSecretLen)
 	rand.Read(b[6:])
 	ms := uint64(now.UnixMilli())
 	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
-	b[6] = 0x70 | b[6]&0x0f // version 7
-	b[8] = 0x80 | b[8]&0x3f // RFC 9562 variant
 	return refreshToken(b[:familyKeyLen], b[familyKeyLen:]), b[:familyKeyLen]
 }

@@ -56,10 +56,12 @@ type Store struct {
 // conn is what every part queries through: the pool, or the transaction
 // of InTx.
 type conn struct {
-	pool  *pgxpool.Pool
-	q     querier
-	tx    pgx.Tx // non-nil for the Store given to an InTx fn
-	store *Store // the Store this conn belongs to, for InTx's fn
+	pool *pgxpool.Pool
+	q    querier
+	tx   pgx.Tx // non-nil for the Store given to an InTx fn
+	// logins batches CreateRefreshTokenByLink outside InTx; nil inside.
+	logins *logins
+	store  *Store // the Store this conn belongs to, for InTx's fn
 }
 
 func newStore(c *conn) *Store {
@@ -99,7 +101,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return newStore(&conn{pool: pool, q: retrying{pool}}), nil
+	c := &conn{pool: pool, q: retrying{pool}}
+	c.logins = newLogins(pool, tokens{c}.createByLink)
+	return newStore(c), nil
 }
 
 // migrate runs goose through database/sql on the pool's own connections, so
@@ -162,6 +166,7 @@ func (s *conn) Close() error {
 	if s.tx != nil {
 		return errors.New("postgres: Close called inside InTx")
 	}
+	s.logins.close()
 	s.pool.Close()
 	return nil
 }

@@ -22,8 +22,16 @@ func (s tokens) CreateRefreshToken(ctx context.Context, t broker.RefreshToken) e
 	return wrap("create refresh token", err)
 }
 
-// CreateRefreshTokenByLink implements broker.RefreshStore.
+// CreateRefreshTokenByLink implements broker.RefreshStore. Outside a
+// transaction, concurrent calls share statements (logins).
 func (s tokens) CreateRefreshTokenByLink(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
+	if s.logins != nil && s.tx == nil {
+		return s.logins.create(ctx, slot, identifier, t)
+	}
+	return s.createByLink(ctx, slot, identifier, t)
+}
+
+func (s tokens) createByLink(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
 	err := s.q.QueryRow(ctx, `INSERT INTO refresh_tokens (hash, cur, family_id, client_id, user_id,
 		namespace_id, scope, time_offset, resource, jkt, created_at, started_at, expires_at)
 		SELECT $1, $2, $3, $4, l.user_id, l.namespace_id, $5, $6, $7, $8, $9, $9, $10

@@ -8,5 +8,7 @@
 // duplicates are refused by unique constraints, not by read-then-write. The
 // hot paths (GetClient, GetLink, CreateRefreshToken, RotateRefreshToken) are
 // one round trip each, with statements prepared once per connection by pgx's
-// statement cache.
+// statement cache. A returning player's login (CreateRefreshTokenByLink)
+// shares its statement and commit with the logins queued beside it
+// (logins.go), since the statement, not the row, is most of its cost.
 package postgres

@@ -73,20 +73,22 @@ func (b *logins) close() {
 	b.workers.Wait()
 }
 
+// opLoginByLink names CreateRefreshTokenByLink in its errors, batched or not.
+const opLoginByLink = "create refresh token by link"
+
 // errClosed refuses a login after Close: the broker is shutting down.
 var errClosed = fmt.Errorf("store is closed: %w", broker.ErrUnavailable)
 
 // create stores t as the first refresh token of a new family for the user
 // linked as (t.NamespaceID, slot, identifier), as CreateRefreshTokenByLink.
 func (b *logins) create(ctx context.Context, slot int, identifier string, t broker.RefreshToken) (broker.RefreshToken, error) {
-	const op = "create refresh token by link"
 	l := &login{ctx: ctx, slot: slot, identifier: identifier, row: t, ready: make(chan struct{})}
 	select {
 	case b.queue <- l:
 	case <-ctx.Done():
-		return broker.RefreshToken{}, wrap(op, ctx.Err())
+		return broker.RefreshToken{}, wrap(opLoginByLink, ctx.Err())
 	case <-b.stop:
-		return broker.RefreshToken{}, wrap(op, errClosed)
+		return broker.RefreshToken{}, wrap(opLoginByLink, errClosed)
 	}
 	select {
 	case <-l.ready:
@@ -94,11 +96,11 @@ func (b *logins) create(ctx context.Context, slot int, identifier string, t brok
 		// The batch may still commit the row; a session nobody holds a
 		// token of only waits for its expiry, as when a client hangs up
 		// after the commit.
-		return broker.RefreshToken{}, wrap(op, ctx.Err())
+		return broker.RefreshToken{}, wrap(opLoginByLink, ctx.Err())
 	case <-b.stop:
 		// Closed with l queued, or in a batch still running; the broker
 		// is shutting down either way.
-		return broker.RefreshToken{}, wrap(op, errClosed)
+		return broker.RefreshToken{}, wrap(opLoginByLink, errClosed)
 	}
 	if l.err != nil {
 		return broker.RefreshToken{}, l.err
@@ -159,7 +161,6 @@ func (b *logins) run(batch []*login) {
 	ctx, cancel := batchContext(live)
 	defer cancel()
 	users, err := b.insert(ctx, live)
-	const op = "create refresh token by link"
 	if err != nil {
 		if k := classify(err); k != sqlstore.Busy && k != sqlstore.Unavailable {
 			// Something in one row failed the statement: each row alone, so
@@ -176,11 +177,11 @@ func (b *logins) run(batch []*login) {
 	for _, l := range live {
 		switch id, ok := users[string(l.row.Key)]; {
 		case err != nil:
-			l.err = wrap(op, err)
+			l.err = wrap(opLoginByLink, err)
 		case ok:
 			l.userID = id
 		default:
-			l.err = wrap(op, pgx.ErrNoRows)
+			l.err = wrap(opLoginByLink, pgx.ErrNoRows)
 		}
 		close(l.ready)
 	}

@@ -41,7 +41,7 @@ func (s tokens) createByLink(ctx context.Context, slot int, identifier string, t
 		t.Key, t.Hash, t.FamilyID, t.ClientID, t.Scope, t.TimeOffset, t.Resource, t.JKT, t.CreatedAt, t.ExpiresAt,
 		t.NamespaceID, slot, identifier).Scan(&t.UserID)
 	if err != nil {
-		return broker.RefreshToken{}, wrap("create refresh token by link", err)
+		return broker.RefreshToken{}, wrap(opLoginByLink, err)
 	}
 	return t, nil
 }

@@ -64,9 +64,12 @@ func holdLogins(t *testing.T, players int) heldLogins {
 		_, err := s.CreateRefreshTokenByLink(context.WithoutCancel(ctx), loginSlot, "p0", loginRow(now))
 		blocked <- err
 	}()
+	// Polled on the store's pool, not on the lock's connection: a
+	// transaction reads pg_stat_activity once and keeps that snapshot.
 	for waiting := 0; waiting == 0; time.Sleep(10 * time.Millisecond) {
-		if err := other.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO refresh_tokens%'`).Scan(&waiting); err != nil {
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'
+			  AND query LIKE 'INSERT INTO refresh_tokens%'`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -29,6 +29,18 @@ const (
 // It is never silently re-pointed.
 var ErrLinkConflict = Conflict("this identity is already linked to another player", nil)
 
+// Authorizations is the authorization-code flow through upstream
+// providers (RFC 6749 §4.1, RFC 7636), and linking a signed-in player to
+// another upstream identity the same way: requests waiting at the
+// upstream, their completion, held links awaiting the player's
+// confirmation, and the code's redemption. It works on the core's store,
+// keys and users; takeover links themselves are the core's (Broker.Link).
+type Authorizations struct{ b *Broker }
+
+// NewAuthorizations returns the authorization-code flow's service over the
+// core b.
+func NewAuthorizations(b *Broker) *Authorizations { return &Authorizations{b} }
+
 // AuthorizeRequest is an authorization request (RFC 6749 §4.1.1, RFC 7636
 // §4.3) after its client and redirect_uri were found valid.
 type AuthorizeRequest struct {
@@ -109,10 +121,10 @@ func validChallenge(s string) bool {
 // StartAuthorization records a request waiting for the upstream and returns
 // its ID, which travels as the upstream state; the upstream nonce and PKCE
 // verifier are derived from it (UpstreamSecrets).
-func (b *Broker) StartAuthorization(ctx context.Context, c Client, redirectURI string, scope []string, r AuthorizeRequest, provider, linkUserID string) (string, error) {
+func (s *Authorizations) StartAuthorization(ctx context.Context, c Client, redirectURI string, scope []string, r AuthorizeRequest, provider, linkUserID string) (string, error) {
 	id := NewOpaqueToken("")
-	now := b.now()
-	err := b.store.CreateAuthRequest(ctx, AuthRequest{
+	now := s.b.now()
+	err := s.b.store.CreateAuthRequest(ctx, AuthRequest{
 		Hash: TokenHash(id), ClientID: c.ID, NamespaceID: c.NamespaceID, RedirectURI: redirectURI,
 		Scope: strings.Join(scope, " "), State: r.State, CodeChallenge: r.CodeChallenge, Nonce: r.Nonce,
 		Provider: provider, LinkUserID: linkUserID, Resource: r.Resource, CreatedAt: now, ExpiresAt: now.Add(AuthRequestTTL),
@@ -128,45 +140,45 @@ func (b *Broker) StartAuthorization(ctx context.Context, c Client, redirectURI s
 // registered for c, and a user has one link per slot, so a taken slot is a
 // conflict now, not after a trip to the upstream. It returns the request ID
 // (see StartAuthorization).
-func (b *Broker) StartLink(ctx context.Context, c Client, userID string, slot int, provider, redirectURI, state string) (string, error) {
+func (s *Authorizations) StartLink(ctx context.Context, c Client, userID string, slot int, provider, redirectURI, state string) (string, error) {
 	if redirectURI != "" && CheckRedirect(c, redirectURI) != nil {
 		return "", Invalid("redirect_uri", "redirect_uri is not registered for this client")
 	}
-	ls, err := b.store.ListLinks(ctx, userID)
+	ls, err := s.b.store.ListLinks(ctx, userID)
 	if err != nil {
 		return "", fmt.Errorf("list links: %w", err)
 	}
 	if slices.ContainsFunc(ls, func(l Link) bool { return l.Slot == slot }) {
 		return "", Conflict("the player already has a link for this provider; remove it first", nil)
 	}
-	return b.StartAuthorization(ctx, c, redirectURI, nil, AuthorizeRequest{State: state}, provider, userID)
+	return s.StartAuthorization(ctx, c, redirectURI, nil, AuthorizeRequest{State: state}, provider, userID)
 }
 
 // UpstreamSecrets derives the nonce and PKCE verifier sent to the upstream
 // for the request id.
-func (b *Broker) UpstreamSecrets(id string) (nonce, verifier string) {
-	return b.secrets.Derive("upstream nonce", id), b.secrets.Derive("upstream pkce", id)
+func (s *Authorizations) UpstreamSecrets(id string) (nonce, verifier string) {
+	return s.b.secrets.Derive("upstream nonce", id), s.b.secrets.Derive("upstream pkce", id)
 }
 
 // ResumeAuthorization consumes the request the upstream state names: a
 // forged, replayed or stale state finds nothing.
-func (b *Broker) ResumeAuthorization(ctx context.Context, id string) (AuthRequest, error) {
+func (s *Authorizations) ResumeAuthorization(ctx context.Context, id string) (AuthRequest, error) {
 	if id == "" || len(id) > 128 {
 		return AuthRequest{}, ErrNotFound
 	}
-	return b.store.ConsumeAuthRequest(ctx, TokenHash(id), b.now())
+	return s.b.store.ConsumeAuthRequest(ctx, TokenHash(id), s.b.now())
 }
 
 // ReissueAuthorization consumes a request and records the same request under
 // a new ID, returned with it: a URL that carried the old ID is spent.
-func (b *Broker) ReissueAuthorization(ctx context.Context, id string) (string, AuthRequest, error) {
-	req, err := b.ResumeAuthorization(ctx, id)
+func (s *Authorizations) ReissueAuthorization(ctx context.Context, id string) (string, AuthRequest, error) {
+	req, err := s.ResumeAuthorization(ctx, id)
 	if err != nil {
 		return "", AuthRequest{}, err
 	}
 	next := NewOpaqueToken("")
 	req.Hash = TokenHash(next)
-	if err := b.store.CreateAuthRequest(ctx, req); err != nil {
+	if err := s.b.store.CreateAuthRequest(ctx, req); err != nil {
 		return "", AuthRequest{}, fmt.Errorf("store authorization request: %w", err)
 	}
 	return next, req, nil
@@ -174,17 +186,17 @@ func (b *Broker) ReissueAuthorization(ctx context.Context, id string) (string, A
 
 // CompleteLogin finds or creates the user behind (slot, subject) in the
 // request's namespace and issues a single-use authorization code.
-func (b *Broker) CompleteLogin(ctx context.Context, req AuthRequest, slot int, subject string, authTime time.Time) (string, error) {
+func (s *Authorizations) CompleteLogin(ctx context.Context, req AuthRequest, slot int, subject string, authTime time.Time) (string, error) {
 	if !ValidIdentifier(subject, MaxIdentifierLen) {
 		return "", fmt.Errorf("upstream subject is not a usable identifier")
 	}
-	userID, err := b.UserForLink(ctx, req.NamespaceID, slot, subject)
+	userID, err := s.b.UserForLink(ctx, req.NamespaceID, slot, subject)
 	if err != nil {
 		return "", err
 	}
 	code := NewOpaqueToken("ac_")
-	now := b.now()
-	err = b.store.CreateCode(ctx, AuthCode{
+	now := s.b.now()
+	err = s.b.store.CreateCode(ctx, AuthCode{
 		Hash: TokenHash(code), ClientID: req.ClientID, NamespaceID: req.NamespaceID, UserID: userID,
 		RedirectURI: req.RedirectURI, Scope: req.Scope, Nonce: req.Nonce, CodeChallenge: req.CodeChallenge,
 		AuthTime: authTime, CreatedAt: now, ExpiresAt: now.Add(CodeTTL), Resource: req.Resource,
@@ -197,11 +209,11 @@ func (b *Broker) CompleteLogin(ctx context.Context, req AuthRequest, slot int, s
 
 // CompleteLink links (slot, subject) to the request's signed-in user (see
 // Link).
-func (b *Broker) CompleteLink(ctx context.Context, req AuthRequest, slot int, subject string) error {
+func (s *Authorizations) CompleteLink(ctx context.Context, req AuthRequest, slot int, subject string) error {
 	if !ValidIdentifier(subject, MaxIdentifierLen) {
 		return fmt.Errorf("upstream subject is not a usable identifier")
 	}
-	return b.Link(ctx, req.NamespaceID, req.LinkUserID, slot, subject)
+	return s.b.Link(ctx, req.NamespaceID, req.LinkUserID, slot, subject)
 }
 
 // PendingLinkTTL bounds the time a player may take to confirm a browser
@@ -253,32 +265,32 @@ func (b *Broker) take(ctx context.Context, domain, id string) (AuthRequest, stri
 // HoldLink holds the link of subject, the identity signed in upstream for
 // the link request req, until the player confirms it (TakeLink); it
 // returns the held link's ID and the user it would link to.
-func (b *Broker) HoldLink(ctx context.Context, req AuthRequest, subject string) (string, User, error) {
+func (s *Authorizations) HoldLink(ctx context.Context, req AuthRequest, subject string) (string, User, error) {
 	if req.LinkUserID == "" {
 		return "", User{}, errors.New("hold link: not a link request")
 	}
 	if !ValidIdentifier(subject, MaxIdentifierLen) {
 		return "", User{}, fmt.Errorf("upstream subject is not a usable identifier")
 	}
-	u, err := b.store.GetUser(ctx, req.LinkUserID)
+	u, err := s.b.store.GetUser(ctx, req.LinkUserID)
 	if err != nil {
 		return "", User{}, fmt.Errorf("find the linking user: %w", err)
 	}
-	id, err := b.hold(ctx, req, heldLink, subject, PendingLinkTTL)
+	id, err := s.b.hold(ctx, req, heldLink, subject, PendingLinkTTL)
 	return id, u, err
 }
 
 // TakeLink consumes the held link id and returns its link request and
 // upstream subject: once, before it expires; else ErrNotFound.
-func (b *Broker) TakeLink(ctx context.Context, id string) (AuthRequest, string, error) {
-	return b.take(ctx, heldLink, id)
+func (s *Authorizations) TakeLink(ctx context.Context, id string) (AuthRequest, string, error) {
+	return s.b.take(ctx, heldLink, id)
 }
 
 // LinkConfirmToken is the anti-CSRF token of the confirmation of held link
 // id, a MAC of the ID: the confirmation page carries it in its form, the
 // browser the ID in a cookie, and a confirmation needs both
 // (ConfirmsLink).
-func (b *Broker) LinkConfirmToken(id string) string { return b.confirmToken(heldLink, id) }
+func (s *Authorizations) LinkConfirmToken(id string) string { return s.b.confirmToken(heldLink, id) }
 
 // confirmToken is the anti-CSRF token of held request id of domain.
 func (b *Broker) confirmToken(domain, id string) string {
@@ -292,7 +304,9 @@ func (b *Broker) confirms(domain, id, token string) bool {
 
 // ConfirmsLink reports, in constant time, whether token is held link id's
 // LinkConfirmToken.
-func (b *Broker) ConfirmsLink(id, token string) bool { return b.confirms(heldLink, id, token) }
+func (s *Authorizations) ConfirmsLink(id, token string) bool {
+	return s.b.confirms(heldLink, id, token)
+}
 
 // ErrSlotTaken: the player already has a link in the slot.
 var ErrSlotTaken = Conflict("the player already has a link in this slot", nil)
@@ -327,11 +341,11 @@ func (b *Broker) Link(ctx context.Context, namespaceID, userID string, slot int,
 // ExchangeCode redeems an authorization code (RFC 6749 §4.1.3, RFC 7636
 // §4.6). A code is redeemed once; a replay revokes what the first
 // redemption issued (RFC 6749 §4.1.2).
-func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, verifier string, bind Binding) (Token, error) {
+func (s *Authorizations) ExchangeCode(ctx context.Context, c Client, code, redirectURI, verifier string, bind Binding) (Token, error) {
 	if code == "" || len(code) > 128 {
 		return Token{}, Unauthenticated("authorization code is invalid", nil)
 	}
-	rt, row := b.newFamily(c, "", bind)
+	rt, row := s.b.newFamily(c, "", bind)
 	now := row.CreatedAt
 	// The used code is kept, and a replay recognised, for as long as the
 	// tokens of its first exchange can live.
@@ -340,17 +354,17 @@ func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, 
 	// One transaction spends the code and stores its tokens; a refusal
 	// commits the spend (a failed exchange burns the code), a failure
 	// undoes it.
-	err := b.commitRefusal(ctx, func(tx Store) error {
+	err := s.b.commitRefusal(ctx, func(tx Store) error {
 		var err error
 		ac, err = tx.ConsumeCode(ctx, TokenHash(code), now, row.FamilyID, familyEnd)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			return Unauthenticated("authorization code is invalid or expired", nil)
 		case errors.Is(err, ErrConflict):
-			if err := tx.RevokeFamily(ctx, ac.FamilyID, b.secrets.FamilyKey(ac.FamilyID), now, familyEnd); err != nil {
+			if err := tx.RevokeFamily(ctx, ac.FamilyID, s.b.secrets.FamilyKey(ac.FamilyID), now, familyEnd); err != nil {
 				return fmt.Errorf("revoke after code replay: %w", err)
 			}
-			if err := b.RecordAudit(ctx, tx, AuditEvent{Type: AuditCodeReplay, NamespaceID: ac.NamespaceID, UserID: ac.UserID,
+			if err := s.b.RecordAudit(ctx, tx, AuditEvent{Type: AuditCodeReplay, NamespaceID: ac.NamespaceID, UserID: ac.UserID,
 				Target: ac.FamilyID, Detail: "authorization code replayed; its tokens revoked (client " + c.ID + ")"}); err != nil {
 				return err
 			}
@@ -372,7 +386,7 @@ func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, 
 			// authorization request asked for, no other.
 			return InvalidBecause("resource", ReasonTarget, "resource differs from the authorization request's")
 		}
-		if err := b.checkBan(ctx, tx, ac.UserID); err != nil {
+		if err := s.b.checkBan(ctx, tx, ac.UserID); err != nil {
 			return err
 		}
 		row.UserID, row.Scope, row.Resource = ac.UserID, ac.Scope, ac.Resource
@@ -384,12 +398,12 @@ func (b *Broker) ExchangeCode(ctx context.Context, c Client, code, redirectURI, 
 	if err != nil {
 		return Token{}, err
 	}
-	tok, err := b.userToken(c, row, rt, ac.Scope, uuid.NewString(), bind.JKT)
+	tok, err := s.b.userToken(c, row, rt, ac.Scope, uuid.NewString(), bind.JKT)
 	if err != nil {
 		return Token{}, err
 	}
 	if slices.Contains(strings.Fields(ac.Scope), "openid") {
-		if tok.IDToken, err = b.idToken(c, row, ac); err != nil {
+		if tok.IDToken, err = s.b.idToken(c, row, ac); err != nil {
 			return Token{}, err
 		}
 	}

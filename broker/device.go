@@ -32,6 +32,14 @@ const (
 	heldDevice       = "held device"
 )
 
+// Devices is the device authorization grant's service: starting a
+// console's sign-in, the player's approval on a phone, and the console's
+// polls. It works on the core's store, keys and clients.
+type Devices struct{ b *Broker }
+
+// NewDevices returns the device grant's service over the core b.
+func NewDevices(b *Broker) *Devices { return &Devices{b} }
+
 // DeviceAuthorization is RFC 8628 §3.2's answer, but the URIs, which the
 // web layer knows.
 type DeviceAuthorization struct {
@@ -56,11 +64,11 @@ var DeviceReasons = []string{"authorization_pending", "slow_down", "access_denie
 
 // StartDevice issues a device code and a user code for client c, asking
 // for scope and, when not "", resource (already checked).
-func (b *Broker) StartDevice(ctx context.Context, c Client, scope []string, resource string) (DeviceAuthorization, error) {
-	now := b.now()
+func (s *Devices) StartDevice(ctx context.Context, c Client, scope []string, resource string) (DeviceAuthorization, error) {
+	now := s.b.now()
 	for range 3 {
 		device, user := NewOpaqueToken("dc_"), newUserCode()
-		err := b.store.CreateDeviceCode(ctx, DeviceCode{
+		err := s.b.store.CreateDeviceCode(ctx, DeviceCode{
 			DeviceHash: TokenHash(device), UserHash: userCodeHash(user), ClientID: c.ID, NamespaceID: c.NamespaceID,
 			Scope: strings.Join(scope, " "), Resource: resource, Status: DevicePending, Interval: DeviceInterval,
 			CreatedAt: now, ExpiresAt: now.Add(DeviceCodeTTL),
@@ -111,19 +119,19 @@ func userCodeHash(code string) []byte { return TokenHash("user code\x00" + code)
 // DeviceForUserCode finds the pending sign-in of what the player typed and
 // its client. An unknown, malformed, decided or expired code is one answer,
 // ErrNotFound, so that a guess learns nothing.
-func (b *Broker) DeviceForUserCode(ctx context.Context, typed string) (DeviceCode, Client, error) {
+func (s *Devices) DeviceForUserCode(ctx context.Context, typed string) (DeviceCode, Client, error) {
 	code, ok := NormalizeUserCode(typed)
 	if !ok {
 		return DeviceCode{}, Client{}, ErrNotFound
 	}
-	d, err := b.store.GetDeviceCodeByUser(ctx, userCodeHash(code))
+	d, err := s.b.store.GetDeviceCodeByUser(ctx, userCodeHash(code))
 	if err != nil {
 		return DeviceCode{}, Client{}, err
 	}
-	if d.Status != DevicePending || !b.now().Before(d.ExpiresAt) {
+	if d.Status != DevicePending || !s.b.now().Before(d.ExpiresAt) {
 		return DeviceCode{}, Client{}, ErrNotFound
 	}
-	c, err := b.clients.get(ctx, d.ClientID)
+	c, err := s.b.clients.get(ctx, d.ClientID)
 	if err != nil {
 		return DeviceCode{}, Client{}, err
 	}
@@ -132,10 +140,10 @@ func (b *Broker) DeviceForUserCode(ctx context.Context, typed string) (DeviceCod
 
 // StartDeviceLogin records the browser sign-in at provider of the player
 // approving device sign-in d, and returns its ID (see StartAuthorization).
-func (b *Broker) StartDeviceLogin(ctx context.Context, c Client, d DeviceCode, provider string) (string, error) {
+func (s *Devices) StartDeviceLogin(ctx context.Context, c Client, d DeviceCode, provider string) (string, error) {
 	id := NewOpaqueToken("")
-	now := b.now()
-	err := b.store.CreateAuthRequest(ctx, AuthRequest{
+	now := s.b.now()
+	err := s.b.store.CreateAuthRequest(ctx, AuthRequest{
 		Hash: TokenHash(id), ClientID: c.ID, NamespaceID: c.NamespaceID, Scope: d.Scope, Resource: d.Resource,
 		Provider: provider, DeviceCode: hex.EncodeToString(d.UserHash), CreatedAt: now, ExpiresAt: now.Add(AuthRequestTTL),
 	})
@@ -149,32 +157,32 @@ func (b *Broker) StartDeviceLogin(ctx context.Context, c Client, d DeviceCode, p
 // the device sign-in of req until they approve or deny it (TakeDevice),
 // and returns the held request's ID and the player, created on first
 // sight as every sign-in does.
-func (b *Broker) HoldDevice(ctx context.Context, req AuthRequest, slot int, subject string) (string, User, error) {
+func (s *Devices) HoldDevice(ctx context.Context, req AuthRequest, slot int, subject string) (string, User, error) {
 	if req.DeviceCode == "" || !ValidIdentifier(subject, MaxIdentifierLen) {
 		return "", User{}, errors.New("hold device sign-in: not a device request, or an unusable subject")
 	}
-	userID, err := b.UserForLink(ctx, req.NamespaceID, slot, subject)
+	userID, err := s.b.UserForLink(ctx, req.NamespaceID, slot, subject)
 	if err != nil {
 		return "", User{}, err
 	}
-	u, err := b.store.GetUser(ctx, userID)
+	u, err := s.b.store.GetUser(ctx, userID)
 	if err != nil {
 		return "", User{}, fmt.Errorf("find the player: %w", err)
 	}
-	id, err := b.hold(ctx, req, heldDevice, userID, PendingLinkTTL)
+	id, err := s.b.hold(ctx, req, heldDevice, userID, PendingLinkTTL)
 	return id, u, err
 }
 
 // DeviceConfirmToken is the anti-CSRF token of held device sign-in id.
-func (b *Broker) DeviceConfirmToken(id string) string { return b.confirmToken(heldDevice, id) }
+func (s *Devices) DeviceConfirmToken(id string) string { return s.b.confirmToken(heldDevice, id) }
 
 // ConfirmsDevice reports whether token is id's DeviceConfirmToken.
-func (b *Broker) ConfirmsDevice(id, token string) bool { return b.confirms(heldDevice, id, token) }
+func (s *Devices) ConfirmsDevice(id, token string) bool { return s.b.confirms(heldDevice, id, token) }
 
 // DecideDevice takes held device sign-in id and approves or denies it for
 // its player: once, before the device code expires, else ErrNotFound.
-func (b *Broker) DecideDevice(ctx context.Context, id string, approve bool) (AuthRequest, error) {
-	req, userID, err := b.take(ctx, heldDevice, id)
+func (s *Devices) DecideDevice(ctx context.Context, id string, approve bool) (AuthRequest, error) {
+	req, userID, err := s.b.take(ctx, heldDevice, id)
 	if err != nil {
 		return AuthRequest{}, err
 	}
@@ -186,21 +194,21 @@ func (b *Broker) DecideDevice(ctx context.Context, id string, approve bool) (Aut
 	if !approve {
 		status, userID = DeviceDenied, ""
 	}
-	now := b.now()
-	return req, b.store.DecideDeviceCode(ctx, userHash, status, userID, now, now)
+	now := s.b.now()
+	return req, s.b.store.DecideDeviceCode(ctx, userHash, status, userID, now, now)
 }
 
 // PollDevice is the device_code grant: c's device polls with deviceCode.
 // Too soon after the last poll is ErrSlowDown (and the interval grows);
 // then the code's state answers: pending, denied, expired, or approved,
 // which issues the tokens (once: a later poll finds the code spent).
-func (b *Broker) PollDevice(ctx context.Context, c Client, deviceCode string, bind Binding) (Token, error) {
+func (s *Devices) PollDevice(ctx context.Context, c Client, deviceCode string, bind Binding) (Token, error) {
 	invalid := Unauthenticated("device_code is invalid", nil)
 	if deviceCode == "" || len(deviceCode) > 128 {
 		return Token{}, invalid
 	}
 	hash := TokenHash(deviceCode)
-	d, err := b.store.GetDeviceCode(ctx, hash)
+	d, err := s.b.store.GetDeviceCode(ctx, hash)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return Token{}, invalid
@@ -211,7 +219,7 @@ func (b *Broker) PollDevice(ctx context.Context, c Client, deviceCode string, bi
 	case d.Status == DeviceIssued:
 		return Token{}, Unauthenticated("device_code was already used", nil)
 	}
-	now := b.now()
+	now := s.b.now()
 	if !now.Before(d.ExpiresAt) {
 		return Token{}, ErrDeviceExpired
 	}
@@ -223,7 +231,7 @@ func (b *Broker) PollDevice(ctx context.Context, c Client, deviceCode string, bi
 	if slow {
 		interval += DeviceSlowDown
 	}
-	if err := b.store.PollDeviceCode(ctx, hash, now, interval); err != nil {
+	if err := s.b.store.PollDeviceCode(ctx, hash, now, interval); err != nil {
 		return Token{}, fmt.Errorf("record poll: %w", err)
 	}
 	switch {
@@ -234,21 +242,21 @@ func (b *Broker) PollDevice(ctx context.Context, c Client, deviceCode string, bi
 	case d.Status == DeviceDenied:
 		return Token{}, ErrDeviceDenied
 	}
-	return b.issueDevice(ctx, c, d, bind)
+	return s.issueDevice(ctx, c, d, bind)
 }
 
 // issueDevice spends approved code d and issues its session's tokens in
 // one transaction: of concurrent polls one gets them.
-func (b *Broker) issueDevice(ctx context.Context, c Client, d DeviceCode, bind Binding) (Token, error) {
-	rt, row := b.newFamily(c, d.Scope, Binding{Resource: d.Resource, JKT: bind.JKT})
+func (s *Devices) issueDevice(ctx context.Context, c Client, d DeviceCode, bind Binding) (Token, error) {
+	rt, row := s.b.newFamily(c, d.Scope, Binding{Resource: d.Resource, JKT: bind.JKT})
 	row.UserID = d.UserID
-	err := b.commitRefusal(ctx, func(tx Store) error {
+	err := s.b.commitRefusal(ctx, func(tx Store) error {
 		if err := tx.IssueDeviceCode(ctx, d.DeviceHash); errors.Is(err, ErrNotFound) {
 			return Unauthenticated("device_code was already used", nil)
 		} else if err != nil {
 			return fmt.Errorf("spend device code: %w", err)
 		}
-		if err := b.checkBan(ctx, tx, d.UserID); err != nil {
+		if err := s.b.checkBan(ctx, tx, d.UserID); err != nil {
 			return err
 		}
 		return tx.CreateRefreshToken(ctx, row)
@@ -256,9 +264,9 @@ func (b *Broker) issueDevice(ctx context.Context, c Client, d DeviceCode, bind B
 	if err != nil {
 		return Token{}, err
 	}
-	tok, err := b.userToken(c, row, rt, d.Scope, uuid.NewString(), bind.JKT)
+	tok, err := s.b.userToken(c, row, rt, d.Scope, uuid.NewString(), bind.JKT)
 	if err == nil && slices.Contains(strings.Fields(d.Scope), "openid") {
-		tok.IDToken, err = b.idToken(c, row, AuthCode{AuthTime: d.AuthTime})
+		tok.IDToken, err = s.b.idToken(c, row, AuthCode{AuthTime: d.AuthTime})
 	}
 	return tok, err
 }

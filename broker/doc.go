@@ -1,8 +1,11 @@
 // Package broker is Bridgekeeper's core domain: namespaces, clients, users
-// and their takeover links, bans, the authorization-code flow, token
-// issuance, refresh-token families, introspection and revocation. It knows
-// the rules and nothing about HTTP or OAuth2 libraries; its errors carry a
-// Kind that each surface maps to its wire errors.
+// and their takeover links, bans, token issuance, refresh-token families,
+// introspection and revocation (Broker). Two services in the package work
+// on the core for the browser and console flows: Authorizations (the
+// authorization-code flow through upstream providers, and linking another
+// upstream identity) and Devices (the device authorization grant). It
+// knows the rules and nothing about HTTP or OAuth2 libraries; its errors
+// carry a Kind that each surface maps to its wire errors.
 //
 // Beside it: broker/keys (the KEK and signing keys), broker/gs2 (GS2-Account
 // and GS2-Auth), broker/xsolla (the custom-ID login and attributes) and

@@ -231,14 +231,14 @@ func (s *Server) readLinkRequest(r *http.Request, claims broker.AccessClaims, fo
 	if err != nil {
 		return "", err
 	}
-	return s.broker.StartLink(r.Context(), c, claims.UserID, up.Slot, up.Name, form.Get("redirect_uri"), form.Get("state"))
+	return s.authz.StartLink(r.Context(), c, claims.UserID, up.Slot, up.Name, form.Get("redirect_uri"), form.Get("state"))
 }
 
 // linkRedirect is the URL startLink answers. Opening it spends that URL and
 // re-issues the request under a fresh ID bound to this browser, which then
 // goes to the upstream.
 func (s *Server) linkRedirect(w http.ResponseWriter, r *http.Request) {
-	id, req, err := s.broker.ReissueAuthorization(r.Context(), r.URL.Query().Get("request"))
+	id, req, err := s.authz.ReissueAuthorization(r.Context(), r.URL.Query().Get("request"))
 	up, ok := s.upstreams[req.Provider]
 	if err != nil || !ok || req.LinkUserID == "" {
 		s.errorPage(w, r, http.StatusBadRequest, "This link request has expired or was already used. Please start again from the game.")

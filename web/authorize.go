@@ -66,7 +66,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, r, redirectURI, req.State, broker.Invalid("provider", "provider is not configured"))
 		return
 	}
-	id, err := s.broker.StartAuthorization(r.Context(), c, redirectURI, scope, req, name, "")
+	id, err := s.authz.StartAuthorization(r.Context(), c, redirectURI, scope, req, name, "")
 	if err != nil {
 		s.redirectError(w, r, redirectURI, req.State, err)
 		return
@@ -76,7 +76,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 
 // toUpstream sends the browser to the upstream's sign-in for request id.
 func (s *Server) toUpstream(w http.ResponseWriter, r *http.Request, up Upstream, id string) {
-	nonce, verifier := s.broker.UpstreamSecrets(id)
+	nonce, verifier := s.authz.UpstreamSecrets(id)
 	http.SetCookie(w, &http.Cookie{
 		Name: stateCookie, Value: id, Path: "/oauth2/", MaxAge: int(broker.AuthRequestTTL / time.Second),
 		HttpOnly: true, Secure: strings.HasPrefix(s.broker.Issuer(), "https://"),
@@ -100,7 +100,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: stateCookie, Path: "/oauth2/", MaxAge: -1})
-	req, err := s.broker.ResumeAuthorization(r.Context(), state)
+	req, err := s.authz.ResumeAuthorization(r.Context(), state)
 	if err != nil || req.Provider != name {
 		if err != nil && !errors.Is(err, broker.ErrNotFound) {
 			s.log.ErrorContext(r.Context(), "resume authorization", "err", err)
@@ -113,7 +113,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.finishWithError(w, r, req, upstreamError(upErr), "sign-in at "+name+" did not complete")
 		return
 	}
-	nonce, verifier := s.broker.UpstreamSecrets(state)
+	nonce, verifier := s.authz.UpstreamSecrets(state)
 	ident, err := up.Exchange(r.Context(), q.Get("code"), providers.Login{State: state, Nonce: nonce, Verifier: verifier})
 	if err != nil {
 		s.log.WarnContext(r.Context(), "upstream exchange failed", "provider", name, "err", err)
@@ -128,7 +128,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.holdDevice(w, r, req, up, ident.Subject) // approved only when confirmed (device.go)
 		return
 	}
-	code, err := s.broker.CompleteLogin(r.Context(), req, up.Slot, ident.Subject, s.now())
+	code, err := s.authz.CompleteLogin(r.Context(), req, up.Slot, ident.Subject, s.now())
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "complete login", "err", err)
 		s.finishWithError(w, r, req, "server_error", "sign-in could not be completed")
@@ -165,7 +165,7 @@ func (s *Server) finishWithError(w http.ResponseWriter, r *http.Request, req bro
 // finishLink links subject, signed in at up, to the user of the link
 // request req, once the player confirmed it (confirmLink).
 func (s *Server) finishLink(w http.ResponseWriter, r *http.Request, req broker.AuthRequest, up Upstream, subject string) {
-	err := s.broker.CompleteLink(r.Context(), req, up.Slot, subject)
+	err := s.authz.CompleteLink(r.Context(), req, up.Slot, subject)
 	switch {
 	case errors.Is(err, broker.ErrLinkConflict), errors.Is(err, broker.ErrSlotTaken):
 		s.page(w, r, http.StatusConflict, "conflict", pageData{Provider: up.Name})

@@ -50,7 +50,7 @@ func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 		s.writeOAuthError(w, r, err)
 		return
 	}
-	da, err := s.broker.StartDevice(r.Context(), c, scope, form.Get("resource"))
+	da, err := s.devices.StartDevice(r.Context(), c, scope, form.Get("resource"))
 	if err != nil {
 		s.writeOAuthError(w, r, err)
 		return
@@ -108,7 +108,7 @@ func (s *Server) startDevice(w http.ResponseWriter, r *http.Request) {
 	)
 	err = s.pipeline.Guarded(r.Context(), s.caller(r), "", func() error {
 		var err error
-		d, c, err = s.broker.DeviceForUserCode(r.Context(), typed)
+		d, c, err = s.devices.DeviceForUserCode(r.Context(), typed)
 		if errors.Is(err, broker.ErrNotFound) {
 			return broker.NotFound("no pending sign-in has this code", err)
 		}
@@ -128,7 +128,7 @@ func (s *Server) startDevice(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusServiceUnavailable, "The sign-in could not start. Please try again.")
 		return
 	}
-	id, err := s.broker.StartDeviceLogin(r.Context(), c, d, up.Name)
+	id, err := s.devices.StartDeviceLogin(r.Context(), c, d, up.Name)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "start device login", "err", err)
 		s.errorPage(w, r, http.StatusServiceUnavailable, "The sign-in could not start. Please try again.")
@@ -140,7 +140,7 @@ func (s *Server) startDevice(w http.ResponseWriter, r *http.Request) {
 // holdDevice answers the upstream's return of a device sign-in with the
 // approval page. It approves nothing.
 func (s *Server) holdDevice(w http.ResponseWriter, r *http.Request, req broker.AuthRequest, up Upstream, subject string) {
-	id, u, err := s.broker.HoldDevice(r.Context(), req, up.Slot, subject)
+	id, u, err := s.devices.HoldDevice(r.Context(), req, up.Slot, subject)
 	var c broker.Client
 	if err == nil {
 		c, err = s.broker.Client(r.Context(), req.ClientID)
@@ -155,7 +155,7 @@ func (s *Server) holdDevice(w http.ResponseWriter, r *http.Request, req broker.A
 		HttpOnly: true, Secure: strings.HasPrefix(s.broker.Issuer(), "https://"), SameSite: http.SameSiteStrictMode,
 	})
 	s.page(w, r, http.StatusOK, "confirm_device", pageData{
-		Client: c.Name, Player: cmp.Or(u.Nickname, u.ID), Token: s.broker.DeviceConfirmToken(id), formAction: "'self'",
+		Client: c.Name, Player: cmp.Or(u.Nickname, u.ID), Token: s.devices.DeviceConfirmToken(id), formAction: "'self'",
 	})
 }
 
@@ -169,12 +169,12 @@ func (s *Server) confirmDevice(w http.ResponseWriter, r *http.Request) {
 	case err != nil || (action != "approve" && action != "deny"):
 		s.errorPage(w, r, http.StatusBadRequest, "This approval is malformed. Nothing was approved.")
 		return
-	case cerr != nil || !s.broker.ConfirmsDevice(cookie.Value, form.Get("token")):
+	case cerr != nil || !s.devices.ConfirmsDevice(cookie.Value, form.Get("token")):
 		s.errorPage(w, r, http.StatusForbidden, "This approval is not valid in this browser. Nothing was approved. Please start again on your device.")
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: deviceCookie, Path: deviceConfirmPath, MaxAge: -1})
-	_, err = s.broker.DecideDevice(r.Context(), cookie.Value, action == "approve")
+	_, err = s.devices.DecideDevice(r.Context(), cookie.Value, action == "approve")
 	switch {
 	case errors.Is(err, broker.ErrNotFound):
 		s.errorPage(w, r, http.StatusBadRequest, "This sign-in has expired or was already decided. Please start again on your device.")

@@ -228,9 +228,9 @@ func pipeline(b *broker.Broker, store broker.Store, clk *clock, limits grants.Li
 	}
 	return grants.New(grants.Config{Clients: b, Limiter: throttle.New(1000, clk.Now), Limits: limits, Log: log,
 		Proofs: proofs, Assertions: assertions},
-		grants.AuthorizationCode{Redeemer: b}, grants.ClientCredentials{Issuer: b},
+		grants.AuthorizationCode{Redeemer: broker.NewAuthorizations(b)}, grants.ClientCredentials{Issuer: b},
 		grants.ServerCustomID{Login: b}, grants.RefreshToken{Refresher: b},
-		grants.TokenExchange{Platforms: plats, SignIn: b}, grants.DeviceCode{Poller: b})
+		grants.TokenExchange{Platforms: plats, SignIn: b}, grants.DeviceCode{Poller: broker.NewDevices(b)})
 }
 
 // gameServer is the spec of a typical confidential game-server client.

@@ -36,7 +36,7 @@ const linkConfirmPath = "/oauth2/link/confirm"
 // holdLink answers the upstream's return of a link request with the
 // confirmation page. It links nothing.
 func (s *Server) holdLink(w http.ResponseWriter, r *http.Request, req broker.AuthRequest, up Upstream, subject string) {
-	id, u, err := s.broker.HoldLink(r.Context(), req, subject)
+	id, u, err := s.authz.HoldLink(r.Context(), req, subject)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "hold link", "err", err)
 		s.finishWithError(w, r, req, "server_error", "the account could not be linked")
@@ -49,7 +49,7 @@ func (s *Server) holdLink(w http.ResponseWriter, r *http.Request, req broker.Aut
 		SameSite: http.SameSiteStrictMode,
 	})
 	s.page(w, r, http.StatusOK, "confirm_link", pageData{
-		Provider: up.Name, Player: cmp.Or(u.Nickname, u.ID), Token: s.broker.LinkConfirmToken(id),
+		Provider: up.Name, Player: cmp.Or(u.Nickname, u.ID), Token: s.authz.LinkConfirmToken(id),
 		formAction: confirmFormAction(req.RedirectURI),
 	})
 }
@@ -63,14 +63,14 @@ func (s *Server) confirmLink(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.errorPage(w, r, http.StatusBadRequest, "This confirmation is malformed. Nothing was linked.")
 		return
-	case cerr != nil || !s.broker.ConfirmsLink(cookie.Value, form.Get("token")):
+	case cerr != nil || !s.authz.ConfirmsLink(cookie.Value, form.Get("token")):
 		s.errorPage(w, r, http.StatusForbidden, "This confirmation is not valid in this browser. Nothing was linked. Please start again from the game.")
 		return
 	case action != "link" && action != "cancel":
 		s.errorPage(w, r, http.StatusBadRequest, "This confirmation is malformed. Nothing was linked.")
 		return
 	}
-	req, subject, err := s.broker.TakeLink(r.Context(), cookie.Value)
+	req, subject, err := s.authz.TakeLink(r.Context(), cookie.Value)
 	up, ok := s.upstreams[req.Provider]
 	switch {
 	case err != nil && !errors.Is(err, broker.ErrNotFound):

@@ -36,6 +36,8 @@ type Services struct {
 // Server is the HTTP surface.
 type Server struct {
 	broker      *broker.Broker
+	authz       *broker.Authorizations
+	devices     *broker.Devices
 	gs2Accounts *gs2.Accounts
 	gs2Auth     *gs2.Auth
 	xsolla      *xsolla.Service
@@ -92,7 +94,7 @@ type Options struct {
 // pipeline.
 func NewServer(svc Services, pipeline *grants.Pipeline, log *slog.Logger, opts Options) *Server {
 	s := &Server{
-		broker: svc.Broker, gs2Accounts: svc.GS2Accounts, gs2Auth: svc.GS2Auth, xsolla: svc.Xsolla, pipeline: pipeline, log: log, maxBody: opts.MaxBodyBytes, timeout: opts.RequestTimeout,
+		broker: svc.Broker, authz: broker.NewAuthorizations(svc.Broker), devices: broker.NewDevices(svc.Broker), gs2Accounts: svc.GS2Accounts, gs2Auth: svc.GS2Auth, xsolla: svc.Xsolla, pipeline: pipeline, log: log, maxBody: opts.MaxBodyBytes, timeout: opts.RequestTimeout,
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bridgekeeper_http_requests_total", Help: "HTTP requests by route and status code.",

@@ -81,12 +81,12 @@ func serve(ctx context.Context, args []string, e env) error {
 	// The grants the token endpoint serves, in one explicit list.
 	pipeline := grants.New(grants.Config{Clients: b, Limiter: limiter, Limits: limits, Log: log,
 		Proofs: proofs, Assertions: assertions},
-		grants.AuthorizationCode{Redeemer: b},
+		grants.AuthorizationCode{Redeemer: broker.NewAuthorizations(b)},
 		grants.ClientCredentials{Issuer: b},
 		grants.ServerCustomID{Login: b},
 		grants.RefreshToken{Refresher: b},
 		grants.TokenExchange{Platforms: plats, SignIn: b},
-		grants.DeviceCode{Poller: b},
+		grants.DeviceCode{Poller: broker.NewDevices(b)},
 	)
 	opts := web.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: time.Duration(cfg.RequestTimeout), Upstreams: ups,
@@ -240,7 +240,7 @@ func supportConsole(ctx context.Context, cfg config.Config, base string, svc *ad
 		return nil, fmt.Errorf("console: register its client: %w", err)
 	}
 	ccfg := console.Config{
-		Service: svc, Broker: b, ClientID: client.ID, BaseURL: base, Address: srv.CallerAddress, Log: log,
+		Service: svc, Broker: b, Codes: broker.NewAuthorizations(b), ClientID: client.ID, BaseURL: base, Address: srv.CallerAddress, Log: log,
 		SigningAlgs: append([]string{cfg.SigningAlg}, slices.DeleteFunc(slices.Clone(keys.SigningAlgs), func(a string) bool { return a == cfg.SigningAlg })...),
 	}
 	for _, p := range cfg.Providers {

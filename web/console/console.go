@@ -16,15 +16,20 @@ import (
 	"github.com/bridgekeeper/bridgekeeper/broker/admin"
 )
 
-// Broker is what the console's sign-in needs of the broker: redeeming the
-// code its authorization request brought back, ending the session that
-// made, and reading who signed in.
+// Broker is what the console's sign-in needs of the broker's core: its
+// own client, ending the session its sign-in made, and reading who signed
+// in.
 type Broker interface {
 	Issuer() string
 	Client(ctx context.Context, id string) (broker.Client, error)
-	ExchangeCode(ctx context.Context, c broker.Client, code, redirectURI, verifier string, bind broker.Binding) (broker.Token, error)
 	Revoke(ctx context.Context, c broker.Client, token, hint string) error
 	Links(ctx context.Context, userID string) ([]broker.Link, error)
+}
+
+// CodeExchanger redeems the code the console's authorization request
+// brought back (broker.Authorizations).
+type CodeExchanger interface {
+	ExchangeCode(ctx context.Context, c broker.Client, code, redirectURI, verifier string, bind broker.Binding) (broker.Token, error)
 }
 
 // Provider is an upstream provider staff may sign in with (type oidc or
@@ -47,6 +52,7 @@ type Slot struct {
 type Config struct {
 	Service *admin.Service
 	Broker  Broker
+	Codes   CodeExchanger
 	// ClientID is the console's own client (admin.EnsureConsoleClient).
 	ClientID string
 	// BaseURL is where staff's browsers reach the admin listener; https
@@ -128,8 +134,8 @@ func New(cfg Config) (*Console, error) {
 	switch {
 	case err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || base.Path != "":
 		return nil, fmt.Errorf("console: base URL %q is not an http(s) origin", cfg.BaseURL)
-	case cfg.Service == nil || cfg.Broker == nil || cfg.Address == nil || cfg.Log == nil:
-		return nil, errors.New("console: the service, broker, address rule and log are required")
+	case cfg.Service == nil || cfg.Broker == nil || cfg.Codes == nil || cfg.Address == nil || cfg.Log == nil:
+		return nil, errors.New("console: the service, broker, code exchanger, address rule and log are required")
 	case cfg.ClientID == "":
 		return nil, errors.New("console: no client")
 	}

@@ -85,7 +85,7 @@ func newFixture(t *testing.T, store broker.Store, baseURL string) *fixture {
 	b := broker.New(broker.Config{Issuer: issuer, RefreshGrace: 5 * time.Second}, store, secrets, ring, time.Now, log)
 	google := oidctest.Start(t)
 	srv := web.NewServer(web.Services{Broker: b},
-		grants.New(grants.Config{Clients: b, Limiter: throttle.New(1000, time.Now), Log: log}, grants.AuthorizationCode{Redeemer: b}),
+		grants.New(grants.Config{Clients: b, Limiter: throttle.New(1000, time.Now), Log: log}, grants.AuthorizationCode{Redeemer: broker.NewAuthorizations(b)}),
 		log, web.Options{Upstreams: []web.Upstream{{Name: "google", Slot: googleSlot,
 			Provider: google.Provider(t, "google", googleSlot, issuer+"/oauth2/callback/google")}}})
 	public.Config.Handler = srv.Handler()
@@ -103,7 +103,7 @@ func newFixture(t *testing.T, store broker.Store, baseURL string) *fixture {
 		t.Fatal(err)
 	}
 	c, err := console.New(console.Config{
-		Service: f.svc, Broker: b, ClientID: f.console.ID, BaseURL: baseURL,
+		Service: f.svc, Broker: b, Codes: broker.NewAuthorizations(b), ClientID: f.console.ID, BaseURL: baseURL,
 		Providers:   []console.Provider{{Name: "google", Slot: googleSlot}},
 		Admins:      []console.Admin{{Provider: "google", Subject: adminSubject}, {Provider: "google", Subject: adminSubject2}},
 		Slots:       []console.Slot{{Slot: googleSlot, Name: "google"}, {Slot: steamSlot, Name: "steam"}},

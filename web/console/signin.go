@@ -107,7 +107,7 @@ func (c *signIn) callback(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, visit{}, fmt.Errorf("console client: %w", err))
 		return
 	}
-	tok, err := c.cfg.Broker.ExchangeCode(ctx, client, q.Get("code"), c.redirectURI, login.verifier, broker.Binding{})
+	tok, err := c.cfg.Codes.ExchangeCode(ctx, client, q.Get("code"), c.redirectURI, login.verifier, broker.Binding{})
 	switch {
 	case errors.Is(err, broker.ErrBanned):
 		c.refuse(w, r, login.provider, "", "the console account is banned")

@@ -162,7 +162,7 @@ func (b *logins) run(batch []*login) {
 	defer cancel()
 	users, err := b.insert(ctx, live)
 	if err != nil {
-		if k := classify(err); k != sqlstore.Busy && k != sqlstore.Unavailable {
+		if k := classify(err); len(live) > 1 && k != sqlstore.Busy && k != sqlstore.Unavailable {
 			// Something in one row failed the statement: each row alone, so
 			// that it fails only its own login.
 			for _, l := range live {

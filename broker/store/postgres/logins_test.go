@@ -105,6 +105,15 @@ func (h heldLogins) start(t *testing.T, ctx context.Context, rows []broker.Refre
 	}
 }
 
+// runQueued queues one login per identifier behind the held worker, lets
+// it go, and returns the outcomes in order.
+func (h heldLogins) runQueued(t *testing.T, rows []broker.RefreshToken, ids []string) ([]broker.RefreshToken, []error) {
+	t.Helper()
+	wait := h.start(t, t.Context(), rows, ids)
+	h.release()
+	return wait()
+}
+
 func loginRow(now time.Time) broker.RefreshToken {
 	key := make([]byte, 16)
 	copy(key, fmt.Appendf(nil, "%016d", keySeq.Add(1)))
@@ -128,9 +137,7 @@ func TestLoginsShareAStatement(t *testing.T) {
 	for i := range logins {
 		rows[i], ids[i] = loginRow(now), fmt.Sprintf("p%d", i%(players+2))
 	}
-	wait := h.start(t, t.Context(), rows, ids)
-	h.release()
-	got, errs := wait()
+	got, errs := h.runQueued(t, rows, ids)
 
 	var stored [][]byte
 	for i, id := range ids {
@@ -175,9 +182,7 @@ func TestLoginsRowFailsAlone(t *testing.T) {
 		rows[i], ids[i] = loginRow(now), fmt.Sprintf("p%d", i%2)
 	}
 	rows[5].Key = rows[2].Key
-	wait := h.start(t, t.Context(), rows, ids)
-	h.release()
-	got, errs := wait()
+	got, errs := h.runQueued(t, rows, ids)
 
 	dup := 0
 	for i := range rows {

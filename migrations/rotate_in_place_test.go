@@ -31,14 +31,10 @@ func TestRotateInPlaceMigration(t *testing.T) {
 	for _, tc := range dialects() {
 		t.Run(string(tc.dialect), func(t *testing.T) {
 			ctx := context.Background()
-			db, _ := tc.open(t)
-			if _, err := migrations.UpTo(ctx, db, tc.dialect, 10); err != nil {
-				t.Fatal(err)
-			}
-			q := func(text string) string { return rebind(tc.dialect, text) }
+			db, _ := tc.migratedTo(t, 10)
+			q := tc.rebind
 			insert := q(`INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, namespace_id, scope,
 				created_at, expires_at, spent_at) VALUES (?, ?, 'c', 'u', 'n', '', ?, ?, ?)`)
-			h := func(s string) []byte { b := sha256.Sum256([]byte(s)); return b[:] }
 			rows := []struct {
 				token, family string
 				created       time.Time
@@ -103,10 +99,15 @@ type dialect struct {
 	store   func(ctx context.Context, dsn string) (broker.Store, error)
 }
 
-func (d dialect) open(t *testing.T) (*sql.DB, string) {
+// migratedTo opens an empty database of d, migrated up to version.
+func (d dialect) migratedTo(t *testing.T, version int64) (*sql.DB, string) {
 	t.Helper()
 	dsn := d.dsn(t)
-	return openDB(t, d.driver, dsn), dsn
+	db := openDB(t, d.driver, dsn)
+	if _, err := migrations.UpTo(context.Background(), db, d.dialect, version); err != nil {
+		t.Fatal(err)
+	}
+	return db, dsn
 }
 
 func dialects() []dialect {
@@ -129,9 +130,12 @@ func openDB(t *testing.T, driver, dsn string) *sql.DB {
 	return db
 }
 
+// h is a token's hash, as the store keeps it.
+func h(s string) []byte { b := sha256.Sum256([]byte(s)); return b[:] }
+
 // rebind numbers a query's ? placeholders for PostgreSQL.
-func rebind(d migrations.Dialect, text string) string {
-	if d != migrations.Postgres {
+func (d dialect) rebind(text string) string {
+	if d.dialect != migrations.Postgres {
 		return text
 	}
 	var b strings.Builder

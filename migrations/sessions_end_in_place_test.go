@@ -2,7 +2,6 @@ package migrations_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"testing"
 	"time"
@@ -20,18 +19,14 @@ func TestSessionsEndInPlaceMigration(t *testing.T) {
 	for _, tc := range dialects() {
 		t.Run(string(tc.dialect), func(t *testing.T) {
 			ctx := context.Background()
-			db, dsn := tc.open(t)
-			if _, err := migrations.UpTo(ctx, db, tc.dialect, 11); err != nil {
-				t.Fatal(err)
-			}
-			q := func(text string) string { return rebind(tc.dialect, text) }
+			db, dsn := tc.migratedTo(t, 11)
+			q := tc.rebind
 			exec := func(text string, args ...any) {
 				t.Helper()
 				if _, err := db.ExecContext(ctx, q(text), args...); err != nil {
 					t.Fatal(err)
 				}
 			}
-			h := func(s string) []byte { b := sha256.Sum256([]byte(s)); return b[:] }
 			exec(`INSERT INTO namespaces (id, name, created_at) VALUES ('n', 'n', ?)`, tc.ts(t0))
 			for _, u := range []string{"u", "v"} {
 				exec(`INSERT INTO users (id, namespace_id, created_at) VALUES (?, 'n', ?)`, u, tc.ts(t0))

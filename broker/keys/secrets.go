@@ -36,11 +36,14 @@ func NewSecrets(kek []byte) (*Secrets, error) {
 	derive := func(info string) ([]byte, error) {
 		return hkdf.Key(sha256.New, kek, nil, "bridgekeeper "+info, 32)
 	}
-	sealKey, err := derive("key sealing")
-	if err != nil {
-		return nil, err
+	blockCipher := func(info string) (cipher.Block, error) {
+		key, err := derive(info)
+		if err != nil {
+			return nil, err
+		}
+		return aes.NewCipher(key)
 	}
-	block, err := aes.NewCipher(sealKey)
+	block, err := blockCipher("key sealing")
 	if err != nil {
 		return nil, err
 	}
@@ -60,11 +63,7 @@ func NewSecrets(kek []byte) (*Secrets, error) {
 	if err != nil {
 		return nil, err
 	}
-	fk, err := derive("refresh family IDs")
-	if err != nil {
-		return nil, err
-	}
-	families, err := aes.NewCipher(fk)
+	families, err := blockCipher("refresh family IDs")
 	if err != nil {
 		return nil, err
 	}
